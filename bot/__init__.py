@@ -1,0 +1,1 @@
+"""citebot's Discord bot: thin async glue over the retrieval service."""

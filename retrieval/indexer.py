@@ -1,0 +1,201 @@
+"""Incremental indexing: embed only what is new or changed, delete what is gone.
+
+Articles are compared with the manifest by content hash. Chunk ids derive from
+content, so in a changed article only the passages whose text changed are
+embedded again. Vectors and the lexical index are written first and the
+manifest last: a run cut short is finished by the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from config import Settings
+from retrieval.articles import ArticleSkipped, read_article, scan_folder
+from retrieval.chunking import chunk_article
+from retrieval.embedding import Embedder
+from retrieval.lexical import LexicalIndex
+from retrieval.manifest import ArticleEntry, Manifest
+from retrieval.models import Article, Chunk, IndexReport
+from retrieval.store import ChunkStore
+
+log = logging.getLogger(__name__)
+
+#: ``progress(done, total)`` in chunks embedded; called once with ``(0, total)`` first.
+Progress = Callable[[int, int], None]
+EMBED_BATCH = 64
+#: Present while a run may have written vectors the manifest does not describe yet.
+DIRTY_MARKER = "index.dirty"
+
+
+@dataclass(frozen=True)
+class _Pending:
+    article: Article
+    chunks: list[Chunk]
+
+
+def embedding_text(article: Article, chunk: Chunk) -> str:
+    """The text a chunk is embedded as: its title gives the passage its context."""
+    return chunk.text if chunk.text.startswith(article.title.rstrip("…")) else f"{article.title}\n\n{chunk.text}"
+
+
+def chunk_metadata(article: Article, chunk: Chunk) -> dict[str, Any]:
+    return {
+        "source_id": article.source_id,
+        "source": article.citation_source,
+        "title": article.title,
+        "language": article.language,
+        "location": chunk.location,
+        "position": chunk.position,
+        "article_sha256": article.sha256,
+    }
+
+
+def run_index(
+    settings: Settings,
+    articles_dir: Path,
+    get_store: Callable[[], ChunkStore],
+    lexical: LexicalIndex,
+    manifest_path: Path,
+    get_embedder: Callable[[], Embedder],
+    model_identity: str,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> tuple[IndexReport, Manifest]:
+    """Bring the index in line with ``articles_dir``; the caller holds the write lock."""
+    started = time.perf_counter()
+    report = IndexReport()
+    files, report.skipped = scan_folder(articles_dir, settings.max_article_bytes)
+
+    manifest = Manifest.load(manifest_path)
+    dirty = manifest_path.with_name(DIRTY_MARKER)
+    if (
+        not rebuild
+        and manifest is not None
+        and manifest.model == model_identity
+        and not dirty.exists()
+        and {f.source_id: f.sha256 for f in files} == {n: e.sha256 for n, e in manifest.articles.items()}
+    ):
+        # Nothing to do, and the last run finished: no need to even open the store.
+        report.unchanged = sorted(manifest.articles)
+        report.seconds = time.perf_counter() - started
+        return report, manifest
+
+    dirty.touch()
+    store = get_store()
+    stored_model = store.model_identity()
+    if rebuild or manifest is None or manifest.model != model_identity or stored_model not in (None, model_identity):
+        if manifest is not None and manifest.model and manifest.model != model_identity:
+            log.warning("index was built with %s; rebuilding for %s", manifest.model, model_identity)
+        report.rebuilt = rebuild or manifest is not None or stored_model is not None
+        store.drop()
+        lexical.clear()
+        manifest = Manifest(model=model_identity)
+    store.open(model_identity)
+    _reconcile(store, lexical, manifest)
+
+    on_disk = {f.source_id: f for f in files}
+    pending: list[_Pending] = []
+    for source_id, file in on_disk.items():
+        entry = manifest.articles.get(source_id)
+        if entry is not None and entry.sha256 == file.sha256:
+            report.unchanged.append(source_id)
+            continue
+        try:
+            article = read_article(file, settings.max_article_bytes)
+        except ArticleSkipped as why:
+            report.skipped[source_id] = str(why)
+            if entry is not None:
+                report.unchanged.append(source_id)  # keep the last good version
+            continue
+        chunks = chunk_article(
+            article, get_embedder().count_tokens, settings.chunk_tokens, settings.chunk_overlap_tokens
+        )
+        (report.changed if entry is not None else report.added).append(source_id)
+        pending.append(_Pending(article, chunks))
+    report.removed = sorted(set(manifest.articles) - set(on_disk))
+    for name, reason in report.skipped.items():
+        log.warning("skipped %s: %s", name, reason)
+
+    new_chunks = [(p.article, c) for p in pending for c in p.chunks]
+    old_of_changed = {c for p in pending if p.article.source_id in manifest.articles for c in manifest.articles[p.article.source_id].chunks}
+    reusable = {c.id for _, c in new_chunks} & old_of_changed
+    to_embed = [(a, c) for a, c in new_chunks if c.id not in reusable]
+
+    if progress:
+        progress(0, len(to_embed))
+    for start in range(0, len(to_embed), EMBED_BATCH):
+        batch = to_embed[start : start + EMBED_BATCH]
+        vectors = get_embedder().embed_passages([embedding_text(a, c) for a, c in batch])
+        store.upsert(
+            [c.id for _, c in batch],
+            np.asarray(vectors, dtype=np.float32),
+            [c.text for _, c in batch],
+            [chunk_metadata(a, c) for a, c in batch],
+        )
+        report.chunks_embedded += len(batch)
+        if progress:
+            progress(report.chunks_embedded, len(to_embed))
+
+    reused = [(a, c) for a, c in new_chunks if c.id in reusable]
+    if reused:
+        store.update_metadata([c.id for _, c in reused], [chunk_metadata(a, c) for a, c in reused])
+    new_ids = {c.id for _, c in new_chunks}
+    stale = (old_of_changed - new_ids) | {
+        c for name in report.removed for c in manifest.articles[name].chunks
+    }
+    if stale:
+        store.delete(sorted(stale))
+        report.chunks_deleted = len(stale)
+
+    if pending or stale:
+        lexical.update(
+            add={c.id: (c.text, a.language) for a, c in new_chunks if c.id not in lexical.ids},
+            remove=stale,
+        )
+        lexical.save()
+
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    for name in report.removed:
+        del manifest.articles[name]
+    for item in pending:
+        a = item.article
+        manifest.articles[a.source_id] = ArticleEntry(
+            sha256=a.sha256, title=a.title, language=a.language,
+            chunks=[c.id for c in item.chunks], indexed_at=now, url=a.url,
+        )
+    manifest.save(manifest_path)
+    dirty.unlink(missing_ok=True)
+    report.seconds = time.perf_counter() - started
+    return report, manifest
+
+
+def _reconcile(store: ChunkStore, lexical: LexicalIndex, manifest: Manifest) -> None:
+    """Repair what a crash may have left: chunks the manifest does not know, or lacks."""
+    expected = manifest.chunk_ids()
+    if store.count() != len(expected) or lexical.ids != expected:
+        stored = store.all_ids()
+        orphans = stored - expected
+        if orphans:
+            log.info("removing %d chunks left by an interrupted run", len(orphans))
+            store.delete(sorted(orphans))
+        missing = expected - stored
+        for name in [n for n, e in manifest.articles.items() if set(e.chunks) & missing]:
+            log.info("%s: chunks missing from the store; it will be indexed again", name)
+            manifest.articles[name].sha256 = ""
+        present = expected - missing
+        if lexical.ids != present:
+            chunks = store.get(sorted(present - lexical.ids))
+            lexical.update(
+                add={c.id: (c.text, str(c.metadata.get("language", "und"))) for c in chunks},
+                remove=lexical.ids - present,
+            )
+            lexical.save()

@@ -1,0 +1,72 @@
+"""The manifest: which article versions are indexed, with which chunks and model.
+
+Written last in an indexing run, through a temporary file and ``os.replace``, so
+that a crash leaves either the old manifest or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ArticleEntry:
+    """One indexed article."""
+
+    sha256: str
+    title: str
+    language: str
+    chunks: list[str]
+    indexed_at: str
+    url: str | None = None
+
+
+@dataclass
+class Manifest:
+    """Everything the index holds, by source id."""
+
+    model: str = ""
+    articles: dict[str, ArticleEntry] = field(default_factory=dict)
+
+    @property
+    def chunk_count(self) -> int:
+        return sum(len(entry.chunks) for entry in self.articles.values())
+
+    def chunk_ids(self) -> set[str]:
+        return {chunk for entry in self.articles.values() for chunk in entry.chunks}
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest | None:
+        """The saved manifest, or None when there is none or it cannot be read."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("version") != FORMAT_VERSION:
+                return None
+            articles = {name: ArticleEntry(**entry) for name, entry in data["articles"].items()}
+            return cls(model=str(data["model"]), articles=articles)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {
+            "version": FORMAT_VERSION,
+            "model": self.model,
+            "articles": {name: asdict(entry) for name, entry in sorted(self.articles.items())},
+        }
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle, ensure_ascii=False, indent=1)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

@@ -1,0 +1,124 @@
+"""The values the retrieval service hands out: articles, chunks, passages, answers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article file, read and cleaned.
+
+    Attributes:
+        source_id: the file name, which is the article's id everywhere.
+        title: from metadata, a headline-like first line, or the lede cut short.
+        text: the main text, paragraphs separated by blank lines.
+        language: ISO 639-1 code detected from the text (``en``, ``fr``, ...).
+        sha256: hash of the file's bytes (and of its sidecar, if any).
+        url: the original address when metadata gives one.
+    """
+
+    source_id: str
+    title: str
+    text: str
+    language: str
+    sha256: str
+    url: str | None = None
+
+    @property
+    def citation_source(self) -> str:
+        """What a citation shows as the source: the URL when known, else the file name."""
+        return self.url or self.source_id
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of an article as stored in the index."""
+
+    id: str
+    source_id: str
+    text: str
+    position: int
+    location: str
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A ranked passage with everything a citation needs."""
+
+    rank: int
+    source: str
+    source_id: str
+    title: str
+    text: str
+    score: float
+    language: str
+    location: str
+    highlight: str = ""
+    chunk_id: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        """The passage in the CLI's JSON contract."""
+        return {
+            "rank": self.rank,
+            "source": self.source,
+            "title": self.title,
+            "text": self.text,
+            "score": round(self.score, 4),
+            "language": self.language,
+            "location": self.location,
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The result of a search: the passages, and whether they answer the question."""
+
+    question: str
+    answered: bool
+    passages: list[Passage] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        """The answer in the CLI's JSON contract."""
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "passages": [p.to_json() for p in self.passages],
+        }
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """One indexed article, as listed by ``citebot sources``."""
+
+    source_id: str
+    title: str
+    language: str
+    chunks: int
+    indexed_at: str
+    url: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class IndexReport:
+    """What an indexing run did."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    chunks_embedded: int = 0
+    chunks_deleted: int = 0
+    rebuilt: bool = False
+    seconds: float = 0.0
+
+    @property
+    def modified(self) -> bool:
+        return bool(self.added or self.changed or self.removed or self.rebuilt)
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)

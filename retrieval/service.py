@@ -1,0 +1,250 @@
+"""The retrieval service: index a folder of articles, answer questions with cited passages.
+
+One :class:`Retriever` owns the embedder, the Chroma store and the lexical index.
+It is safe to search from several threads while one thread reindexes; writes
+across processes are serialised by a lock file in the data folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+from config import Settings
+from retrieval.embedding import Embedder, create_embedder
+from retrieval.embedding.factory import model_identity
+from retrieval.errors import IndexBusyError, IndexMismatchError, QuestionError
+from retrieval.highlight import best_sentence
+from retrieval.indexer import Progress, run_index
+from retrieval.lexical import LexicalIndex
+from retrieval.manifest import Manifest
+from retrieval.models import Answer, IndexReport, Passage, SourceInfo
+from retrieval.store import ChunkStore, StoredChunk
+
+log = logging.getLogger(__name__)
+
+QUERY_CACHE_SIZE = 512
+
+
+def clean_question(question: str, max_chars: int) -> str:
+    """The question with control characters dropped and spaces collapsed.
+
+    Raises:
+        QuestionError: it is empty, or longer than ``max_chars``.
+    """
+    text = re.sub(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]", " ", question or "")
+    text = re.sub(r"\s+", " ", text).strip()
+    if not re.search(r"\w", text):
+        raise QuestionError("the question is empty: ask something in words")
+    if len(text) > max_chars:
+        raise QuestionError(f"the question is too long ({len(text):,} characters; the limit is {max_chars:,})")
+    return text
+
+
+class Retriever:
+    """Indexes articles into Chroma plus BM25 and answers questions with ranked passages.
+
+    Args:
+        settings: where the articles and the index live, and how to rank.
+        embedder: an already loaded embedder to share (tests, the bot); by default
+            the one the settings name is loaded on first use.
+    """
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self._store: ChunkStore | None = None
+        self._lexical = LexicalIndex(settings.data_dir / "lexical.pkl")
+        self._manifest: Manifest | None = None
+        self._manifest_stamp: int | None = None
+        self._write_lock = threading.Lock()
+        self._read_lock = threading.Lock()
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.settings.data_dir / "manifest.json"
+
+    @property
+    def model_identity(self) -> str:
+        return self._embedder.identity if self._embedder else model_identity(self.settings)
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding model, loaded on first use."""
+        if self._embedder is None:
+            self._embedder = create_embedder(self.settings)
+        return self._embedder
+
+    @property
+    def store(self) -> ChunkStore:
+        """The Chroma store, connected on first use."""
+        if self._store is None:
+            self._store = ChunkStore(self.settings)
+        return self._store
+
+    def has_index(self) -> bool:
+        """True when an index has been built in the data folder."""
+        return self.manifest_path.exists()
+
+    def index(
+        self,
+        articles_dir: Path | None = None,
+        rebuild: bool = False,
+        progress: Progress | None = None,
+    ) -> IndexReport:
+        """Index the articles folder incrementally.
+
+        Args:
+            articles_dir: the folder to index; the settings' folder by default.
+            rebuild: drop everything and embed every article again.
+            progress: called with ``(chunks embedded, chunks to embed)``.
+
+        Returns:
+            What was added, changed, removed, unchanged and skipped.
+
+        Raises:
+            ArticlesDirError: the folder is missing.
+            IndexBusyError: another process is writing to the same data folder.
+            StoreUnavailableError: the Chroma server is down.
+        """
+        folder = articles_dir or self.settings.articles_dir
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.settings.data_dir / "write.lock"), timeout=0)
+        with self._write_lock:
+            try:
+                lock.acquire()
+            except Timeout:
+                raise IndexBusyError(
+                    f"another citebot process is writing to {self.settings.data_dir}; "
+                    "wait for it to finish (if the bot is running, use /reindex there)"
+                ) from None
+            try:
+                self._refresh()
+                report, manifest = run_index(
+                    self.settings,
+                    folder,
+                    lambda: self.store,
+                    self._lexical,
+                    self.manifest_path,
+                    lambda: self.embedder,
+                    self.model_identity,
+                    rebuild=rebuild,
+                    progress=progress,
+                )
+                with self._read_lock:
+                    self._manifest = manifest
+                    self._manifest_stamp = self._stamp()
+            finally:
+                lock.release()
+        return report
+
+    def search(self, question: str, k: int | None = None) -> Answer:
+        """The passages that best answer ``question``, best first, with citations.
+
+        Args:
+            question: the user's question, in any language the model knows.
+            k: how many passages; the settings' ``top_k`` by default.
+
+        Returns:
+            An :class:`Answer`; ``answered`` is False when nothing relevant was found.
+
+        Raises:
+            QuestionError: the question is empty or too long.
+            IndexMismatchError: the index was built with another model.
+            StoreUnavailableError: there is no index, or the Chroma server is down.
+        """
+        text = clean_question(question, self.settings.max_question_chars)
+        k = k or self.settings.top_k
+        manifest = self._refresh()
+        if manifest is not None and manifest.model != self.model_identity:
+            raise IndexMismatchError(
+                f"the index was built with {manifest.model}, not {self.model_identity}; "
+                "run `citebot index` to rebuild it"
+            )
+        ranked = self._rank(text, self._query_vector(text))
+        passages = [
+            Passage(
+                rank=rank,
+                source=str(chunk.metadata.get("source", chunk.metadata.get("source_id", ""))),
+                source_id=str(chunk.metadata.get("source_id", "")),
+                title=str(chunk.metadata.get("title", "")),
+                text=chunk.text,
+                score=score,
+                language=str(chunk.metadata.get("language", "und")),
+                location=str(chunk.metadata.get("location", "")),
+                highlight=best_sentence(text, chunk.text, str(chunk.metadata.get("language", "und"))),
+                chunk_id=chunk.id,
+            )
+            for rank, (chunk, score) in enumerate(ranked[:k], start=1)
+        ]
+        answered = bool(ranked) and ranked[0][0].similarity >= self.settings.min_score
+        return Answer(question=text, answered=answered, passages=passages)
+
+    def sources(self) -> list[SourceInfo]:
+        """Every indexed article, by source id."""
+        manifest = self._refresh()
+        if manifest is None:
+            return []
+        return [
+            SourceInfo(
+                source_id=name,
+                title=entry.title,
+                language=entry.language,
+                chunks=len(entry.chunks),
+                indexed_at=entry.indexed_at,
+                url=entry.url,
+            )
+            for name, entry in sorted(manifest.articles.items())
+        ]
+
+    def _query_vector(self, text: str) -> np.ndarray:
+        """The question's embedding; repeated questions skip the model (bounded LRU)."""
+        with self._read_lock:
+            cached = self._query_cache.get(text)
+            if cached is not None:
+                self._query_cache.move_to_end(text)
+                return cached
+        vector = np.asarray(self.embedder.embed_queries([text])[0], dtype=np.float32)
+        with self._read_lock:
+            self._query_cache[text] = vector
+            while len(self._query_cache) > QUERY_CACHE_SIZE:
+                self._query_cache.popitem(last=False)
+        return vector
+
+    def _rank(self, question: str, query: np.ndarray) -> list[tuple[StoredChunk, float]]:
+        """Dense and lexical candidates, fused: cosine plus weighted, max-normalised BM25."""
+        n = self.settings.candidates
+        dense = {c.id: c for c in self.store.query(query, n)}
+        lexical = self._lexical.search(question, n)
+        missing = [chunk_id for chunk_id, _ in lexical if chunk_id not in dense]
+        for chunk in self.store.get(missing, embedding=query):
+            dense[chunk.id] = chunk
+        top_lexical = lexical[0][1] if lexical else 0.0
+        bm25 = {chunk_id: score / top_lexical for chunk_id, score in lexical} if top_lexical > 0 else {}
+        weight = self.settings.lexical_weight
+        fused = [(c, c.similarity + weight * bm25.get(c.id, 0.0)) for c in dense.values()]
+        fused.sort(key=lambda item: item[1], reverse=True)
+        return fused
+
+    def _stamp(self) -> int | None:
+        try:
+            return self.manifest_path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+
+    def _refresh(self) -> Manifest | None:
+        """Reload the manifest and lexical index when another process rewrote them."""
+        stamp = self._stamp()
+        with self._read_lock:
+            if stamp != self._manifest_stamp or (self._manifest is None and stamp is not None):
+                self._manifest = Manifest.load(self.manifest_path) if stamp is not None else None
+                self._lexical.load()
+                self._manifest_stamp = stamp
+            return self._manifest

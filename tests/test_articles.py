@@ -1,0 +1,123 @@
+"""Reading articles: formats, titles, languages and the files that are skipped."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from retrieval.articles import ArticleSkipped, iter_articles, normalise_text, read_article, scan_folder
+from retrieval.errors import ArticlesDirError
+
+from conftest import SEEDS
+
+LIMIT = 1_000_000
+
+
+def _read(folder: Path, name: str):  # type: ignore[no-untyped-def]
+    files, _ = scan_folder(folder, LIMIT)
+    return read_article(next(f for f in files if f.source_id == name), LIMIT)
+
+
+def test_seed_titles_and_languages() -> None:
+    articles = {a.source_id: a for a in iter_articles(SEEDS, LIMIT) if not isinstance(a, tuple)}
+    assert len(articles) == 4
+    assert articles["001_4b0b25bb2bafa5d9.txt"].title.startswith("Hundreds Of Musicians Pledge")
+    assert articles["001_4b0b25bb2bafa5d9.txt"].language == "en"
+    assert articles["000_44bf25875507660d.txt"].language == "fr"
+    assert articles["002_5a2e0eb1296bfe3d.txt"].language == "fr"
+    # No headline line: the lede, cut short.
+    lede = articles["000_44bf25875507660d.txt"].title
+    assert lede.startswith("Dans sa lutte continue") and lede.endswith("…") and len(lede) <= 81
+
+
+def test_markdown_front_matter_gives_title_and_url(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text(
+        "---\ntitle: Festival boycott\nurl: https://example.org/a\n---\n# Heading\n\nBody text about a boycott.\n",
+        encoding="utf-8",
+    )
+    article = _read(tmp_path, "a.md")
+    assert article.title == "Festival boycott"
+    assert article.url == "https://example.org/a"
+    assert article.citation_source == "https://example.org/a"
+    assert "title:" not in article.text
+
+
+def test_sidecar_metadata_wins(tmp_path: Path) -> None:
+    (tmp_path / "b.txt").write_text("Some first line that is a headline\n\nBody of the story here.", encoding="utf-8")
+    (tmp_path / "b.txt.meta.json").write_text(json.dumps({"title": "From the sidecar"}), encoding="utf-8")
+    assert _read(tmp_path, "b.txt").title == "From the sidecar"
+
+
+def test_html_main_text_without_page_furniture(tmp_path: Path) -> None:
+    paragraph = "Les employés d'Amazon ont publié une lettre ouverte contre la reconnaissance faciale. " * 3
+    (tmp_path / "c.html").write_text(
+        "<html><head><title>Lettre des employés</title></head><body>"
+        "<nav><a href='/'>Accueil</a> | <a href='/abo'>Abonnez-vous</a></nav>"
+        f"<article><h1>Lettre des employés</h1><p>{paragraph}</p><p>{paragraph}</p></article>"
+        "<footer>Tous droits réservés — Mentions légales</footer></body></html>",
+        encoding="utf-8",
+    )
+    article = _read(tmp_path, "c.html")
+    assert article.title == "Lettre des employés"
+    assert "reconnaissance faciale" in article.text
+    assert "Abonnez-vous" not in article.text and "Mentions légales" not in article.text
+    assert article.language == "fr"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("empty.txt", b"", "empty"),
+        ("blank.md", b"   \n\n \t\n", "empty"),
+        ("binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "binary"),
+        ("latin1.txt", "Une déclaration commune".encode("latin-1"), "UTF-8"),
+        ("nothing.html", b"<html><body><script>var a = 1;</script></body></html>", "HTML"),
+    ],
+)
+def test_bad_files_are_skipped_with_a_reason(tmp_path: Path, name: str, content: bytes, reason: str) -> None:
+    (tmp_path / name).write_bytes(content)
+    (tmp_path / "good.txt").write_text("A good article.\n\nWith a body.", encoding="utf-8")
+    results = list(iter_articles(tmp_path, LIMIT))
+    skipped = dict(r for r in results if isinstance(r, tuple))
+    assert reason in skipped[name]
+    assert [a.source_id for a in results if not isinstance(a, tuple)] == ["good.txt"]
+
+
+def test_oversized_and_unsupported_files_are_skipped_before_reading(tmp_path: Path) -> None:
+    (tmp_path / "big.txt").write_text("word " * 1000, encoding="utf-8")
+    (tmp_path / "report.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / ".hidden.txt").write_text("secret", encoding="utf-8")
+    files, skipped = scan_folder(tmp_path, max_bytes=1000)
+    assert files == []
+    assert "too large" in skipped["big.txt"]
+    assert "unsupported" in skipped["report.pdf"]
+    assert ".hidden.txt" not in skipped
+
+
+def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ArticlesDirError, match="not found"):
+        scan_folder(tmp_path / "nope", LIMIT)
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(ArticlesDirError, match="not a folder"):
+        scan_folder(tmp_path / "file.txt", LIMIT)
+
+
+def test_normalise_joins_hard_wrapped_lines_but_keeps_line_paragraphs() -> None:
+    wrapped = (
+        "The protest broke out at the summit in New York last week, where\n"
+        "a group of tech workers interrupted the keynote to demand that\n"
+        "the company cut its ties with the agency and its contractors.\n"
+    )
+    assert normalise_text(wrapped).count("\n") == 0
+    lines = "First short paragraph.\nSecond short paragraph.\nThird one."
+    assert normalise_text(lines).count("\n\n") == 2
+
+
+def test_read_article_rejects_files_grown_past_the_limit(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("small", encoding="utf-8")
+    files, _ = scan_folder(tmp_path, LIMIT)
+    (tmp_path / "a.txt").write_text("x" * 5000, encoding="utf-8")
+    with pytest.raises(ArticleSkipped, match="too large"):
+        read_article(files[0], max_bytes=1000)

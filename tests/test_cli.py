@@ -1,0 +1,123 @@
+"""The command line contract: index, ask (single and batch), sources, eval, errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from retrieval.cli import main
+
+from conftest import DATA, ROOT
+
+PASSAGE_KEYS = {"rank", "source", "title", "text", "score", "language", "location"}
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, articles: Path, tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    monkeypatch.setenv("CITEBOT_ARTICLES_DIR", str(articles))
+    monkeypatch.setenv("CITEBOT_DATA_DIR", str(data))
+    return data
+
+
+def _json(capsys: pytest.CaptureFixture[str]) -> object:
+    return json.loads(capsys.readouterr().out)
+
+
+def test_index_then_nothing_to_do(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["index", "--json"]) == 0
+    first = _json(capsys)
+    assert len(first["added"]) == 4 and first["chunks_embedded"] > 0  # type: ignore[index]
+    assert main(["index"]) == 0
+    out = capsys.readouterr().out
+    assert "0 added, 0 changed, 0 removed, 4 unchanged" in out
+
+
+def test_ask_builds_the_index_and_prints_the_json_contract(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "What are the four demands in the No Music for ICE open letter?", "--json", "--k", "3"]) == 0
+    captured = capsys.readouterr()
+    assert "indexing" in captured.err
+    answer = json.loads(captured.out)
+    assert set(answer) == {"question", "answered", "passages"}
+    assert answer["answered"] is True
+    assert len(answer["passages"]) == 3
+    assert all(set(p) == PASSAGE_KEYS for p in answer["passages"])
+    assert any(p["source"] == "001_4b0b25bb2bafa5d9.txt" for p in answer["passages"])
+
+
+def test_ask_readable_output_has_numbered_citations(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "Who is Andy Jassy?"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Q: Who is Andy Jassy?")
+    assert "[1]" in out and "[5]" in out and "003_8dd3d7f5671449ac.txt" in out
+
+
+def test_batch_keeps_order_and_reports_bad_lines(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [
+        "Who is Andy Jassy?",
+        json.dumps({"q": "Quel festival à Las Vegas est alimenté par AWS ?", "id": "x"}),
+        "",
+        json.dumps({"q": "   "}),
+        "Which data analytics company uses AWS and works with ICE?",
+    ]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(lines) + "\n"))
+    assert main(["ask", "--batch", "-", "--json", "--k", "2"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["question"] for r in rows] == [
+        "Who is Andy Jassy?",
+        "Quel festival à Las Vegas est alimenté par AWS ?",
+        "   ",
+        "Which data analytics company uses AWS and works with ICE?",
+    ]
+    assert "empty" in rows[2]["error"] and rows[2]["passages"] == []
+    assert all(len(r["passages"]) == 2 for r in rows if "error" not in r)
+
+
+def test_sources_lists_every_article(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["index"])
+    capsys.readouterr()
+    assert main(["sources", "--json"]) == 0
+    rows = _json(capsys)
+    assert [r["source_id"] for r in rows] == sorted(p.name for p in (ROOT / "seeds").iterdir())  # type: ignore[union-attr]
+    assert {r["language"] for r in rows} == {"en", "fr"}  # type: ignore[union-attr]
+    assert main(["sources"]) == 0
+    assert "Hundreds Of Musicians" in capsys.readouterr().out
+
+
+def test_eval_prints_scores_by_language(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(DATA / "seeds_dev.jsonl"), "--json"]) == 0
+    report = _json(capsys)
+    assert report["all"]["n"] == 14  # type: ignore[index]
+    assert {"en", "fr", "all"} <= set(report)  # type: ignore[arg-type]
+    assert 0.0 <= report["all"]["hit@1"] <= report["all"]["hit@3"] <= report["all"]["hit@5"] <= 1.0  # type: ignore[index]
+
+
+def test_errors_are_one_line_and_change_nothing(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert main(["ask", "   "]) == 1
+    assert "empty" in capsys.readouterr().err
+    assert main(["index", "--articles", str(tmp_path / "nowhere")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("citebot: error: articles folder not found") and err.count("\n") == 1
+    monkeypatch.setenv("CITEBOT_TOP_K", "-3")
+    assert main(["sources"]) == 2
+    err = capsys.readouterr().err
+    assert "CITEBOT_TOP_K" in err and err.count("\n") == 1
+
+
+def test_console_script_runs_in_a_fresh_process(env: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "retrieval.cli", "ask", "Who is Andy Jassy?", "--json", "--k", "1"],
+        capture_output=True, text=True, env=os.environ.copy(), timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["passages"][0]["rank"] == 1

@@ -1,0 +1,133 @@
+"""Incremental indexing against a real embedded Chroma in a temp folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from config import load_settings
+from retrieval.embedding import Embedder
+from retrieval.errors import ArticlesDirError, IndexBusyError
+from retrieval.indexer import DIRTY_MARKER
+from retrieval.service import Retriever
+from retrieval.store import ChunkStore
+
+
+def _counts(report) -> tuple[int, int, int, int]:  # type: ignore[no-untyped-def]
+    return len(report.added), len(report.changed), len(report.removed), len(report.unchanged)
+
+
+def test_first_run_indexes_every_seed_and_second_run_nothing(retriever: Retriever) -> None:
+    first = retriever.index()
+    assert _counts(first) == (4, 0, 0, 0)
+    assert first.chunks_embedded == retriever.store.count() > 4
+    manifest = json.loads(retriever.manifest_path.read_text())
+    assert set(manifest["articles"]) == {p.name for p in retriever.settings.articles_dir.iterdir()}
+    assert manifest["model"] == retriever.model_identity
+
+    second = retriever.index()
+    assert _counts(second) == (0, 0, 0, 4)
+    assert second.chunks_embedded == 0
+    assert second.seconds < 1.0
+
+
+def test_added_changed_and_removed_articles(retriever: Retriever, articles: Path) -> None:
+    retriever.index()
+    before = retriever.store.count()
+
+    (articles / "new.md").write_text("# Festival news\n\nIntersect Festival moved to Reno this year.", encoding="utf-8")
+    report = retriever.index()
+    assert report.added == ["new.md"] and report.chunks_embedded == 1
+    assert retriever.store.count() == before + 1
+
+    target = articles / "003_8dd3d7f5671449ac.txt"
+    text = target.read_text(encoding="utf-8")
+    target.write_text(text.replace("Read Next", "Read Next: a follow-up on the protests"), encoding="utf-8")
+    report = retriever.index()
+    assert report.changed == ["003_8dd3d7f5671449ac.txt"]
+    article_chunks = next(s.chunks for s in retriever.sources() if s.source_id == target.name)
+    # Only the passages around the edit are embedded again, not the whole article.
+    assert 1 <= report.chunks_embedded <= 2 < article_chunks
+    assert report.chunks_deleted == report.chunks_embedded
+    assert retriever.store.count() == before + 1
+
+    (articles / "new.md").unlink()
+    report = retriever.index()
+    assert report.removed == ["new.md"]
+    assert retriever.store.count() == before
+    assert {s.source_id for s in retriever.sources()} == {p.name for p in articles.iterdir()}
+
+
+def test_a_broken_update_keeps_the_last_good_version(retriever: Retriever, articles: Path) -> None:
+    retriever.index()
+    count = retriever.store.count()
+    (articles / "001_4b0b25bb2bafa5d9.txt").write_bytes(b"\x00\x01binary garbage\xff")
+    report = retriever.index()
+    assert "binary" in report.skipped["001_4b0b25bb2bafa5d9.txt"]
+    assert retriever.store.count() == count
+    answer = retriever.search("What are the four demands in the No Music for ICE open letter?")
+    assert any(p.source_id == "001_4b0b25bb2bafa5d9.txt" for p in answer.passages)
+
+
+def test_rebuild_and_model_change_replace_every_vector(retriever: Retriever, settings, embedder: Embedder) -> None:  # type: ignore[no-untyped-def]
+    retriever.index()
+    report = retriever.index(rebuild=True)
+    assert report.rebuilt and report.chunks_embedded == retriever.store.count()
+
+    class Renamed:
+        """The same model under another identity, as if the settings named another one."""
+
+        identity = "test:another-model"
+        dim, max_tokens = embedder.dim, embedder.max_tokens
+        count_tokens = staticmethod(embedder.count_tokens)
+        embed_passages = staticmethod(embedder.embed_passages)
+        embed_queries = staticmethod(embedder.embed_queries)
+
+    other = Retriever(settings, embedder=Renamed())  # type: ignore[arg-type]
+    report = other.index()
+    assert report.rebuilt and len(report.added) == 4
+    assert ChunkStore(settings).model_identity() == "test:another-model"
+    with pytest.raises(Exception, match="run `citebot index`"):
+        retriever.search("Who is Andy Jassy?")
+
+
+def test_a_second_writer_is_refused(retriever: Retriever, settings) -> None:  # type: ignore[no-untyped-def]
+    from filelock import FileLock
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(settings.data_dir / "write.lock")):
+        with pytest.raises(IndexBusyError, match="another citebot process"):
+            retriever.index()
+
+
+def test_missing_articles_folder_changes_nothing(retriever: Retriever, tmp_path: Path) -> None:
+    retriever.index()
+    manifest = retriever.manifest_path.read_bytes()
+    with pytest.raises(ArticlesDirError):
+        retriever.index(tmp_path / "missing")
+    assert retriever.manifest_path.read_bytes() == manifest
+    assert len(retriever.sources()) == 4
+
+
+def test_leftovers_of_an_interrupted_run_are_cleaned(retriever: Retriever, articles: Path, embedder: Embedder) -> None:
+    retriever.index()
+    count = retriever.store.count()
+    # A run that died after writing vectors but before the manifest: orphan chunks.
+    retriever.store.upsert(
+        ["orphan-1"], embedder.embed_passages(["orphan passage"]), ["orphan passage"], [{"source_id": "gone.txt"}]
+    )
+    (retriever.settings.data_dir / DIRTY_MARKER).touch()
+    report = Retriever(retriever.settings, embedder=embedder).index()
+    assert report.chunks_embedded == 0
+    assert retriever.store.count() == count
+    assert not (retriever.settings.data_dir / DIRTY_MARKER).exists()
+
+
+def test_a_new_process_sees_the_index(retriever: Retriever, settings, embedder: Embedder) -> None:  # type: ignore[no-untyped-def]
+    retriever.index()
+    fresh = Retriever(load_settings(articles_dir=settings.articles_dir, data_dir=settings.data_dir), embedder=embedder)
+    assert fresh.has_index()
+    assert len(fresh.sources()) == 4
+    assert fresh.search("Palantir contract with ICE").passages

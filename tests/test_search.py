@@ -1,0 +1,64 @@
+"""Answering questions over the seeds: citations, cross-lingual retrieval, bad questions."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.errors import QuestionError
+from retrieval.service import Retriever
+
+
+def test_demands_are_found_with_their_citation(seeds_retriever: Retriever) -> None:
+    answer = seeds_retriever.search("What did No Music for ICE demand?")
+    assert answer.answered
+    top3 = answer.passages[:3]
+    demand = [p for p in top3 if "Terminate existing contracts" in p.text]
+    assert demand, [p.text[:80] for p in top3]
+    passage = demand[0]
+    assert passage.source == "001_4b0b25bb2bafa5d9.txt"
+    assert passage.title.startswith("Hundreds Of Musicians")
+    assert passage.language == "en"
+    assert passage.location.startswith("¶ ")
+    assert [p.rank for p in answer.passages] == list(range(1, len(answer.passages) + 1))
+    assert [p.score for p in answer.passages] == sorted((p.score for p in answer.passages), reverse=True)
+
+
+def test_english_question_answered_from_a_french_article(seeds_retriever: Retriever) -> None:
+    answer = seeds_retriever.search(
+        "Whose immigration policies do people indirectly support by doing business with Amazon, "
+        "according to No Music for ICE?"
+    )
+    assert any(p.source_id.startswith("000_") and "Donald Trump" in p.text for p in answer.passages[:3])
+
+
+def test_french_question_answered_from_an_english_article(seeds_retriever: Retriever) -> None:
+    answer = seeds_retriever.search("Quel festival à Las Vegas est alimenté par AWS ?")
+    assert any("Intersect Festival" in p.text for p in answer.passages[:3])
+
+
+def test_k_limits_the_passages(seeds_retriever: Retriever) -> None:
+    assert len(seeds_retriever.search("Palantir", k=2).passages) == 2
+    assert len(seeds_retriever.search("Palantir", k=25).passages) == min(25, seeds_retriever.store.count())
+
+
+def test_highlight_is_a_sentence_of_the_passage(seeds_retriever: Retriever) -> None:
+    answer = seeds_retriever.search("What contract does Palantir have with ICE?")
+    top = answer.passages[0]
+    assert top.highlight and top.highlight in top.text
+    assert "Palantir" in top.highlight
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t", "?!", "\x00\x01"])
+def test_empty_questions_are_refused(seeds_retriever: Retriever, question: str) -> None:
+    with pytest.raises(QuestionError, match="empty"):
+        seeds_retriever.search(question)
+
+
+def test_huge_questions_are_refused(seeds_retriever: Retriever) -> None:
+    with pytest.raises(QuestionError, match="too long"):
+        seeds_retriever.search("Amazon " * 10_000)
+
+
+def test_control_characters_are_dropped(seeds_retriever: Retriever) -> None:
+    answer = seeds_retriever.search("Who is\x00 Andy\u200b Jassy?")
+    assert answer.question == "Who is Andy Jassy?"

