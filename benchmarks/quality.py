@@ -29,7 +29,7 @@ DATASETS = {
     "seeds_dev": (ROOT / "seeds", HERE / "data" / "seeds_dev.jsonl"),
     "squad_dev": (HERE / "data" / "squad_dev" / "articles", HERE / "data" / "squad_dev" / "questions.jsonl"),
 }
-INDEX_SETTINGS = {"embedding_backend", "embedding_model", "chunk_tokens", "chunk_overlap_tokens"}
+INDEX_SETTINGS = {"embedding_backend", "embedding_model", "chunk_tokens", "chunk_overlap_tokens", "sentence_context"}
 
 
 def _parse_sets(items: list[str]) -> list[dict[str, str]]:

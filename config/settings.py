@@ -55,13 +55,17 @@ class Settings(BaseSettings):
     embedding_model: str = Field("multilingual-e5-small", min_length=1)
     embedding_batch_size: int = Field(16, ge=1, le=1024)
 
+    sentence_context: Literal["none", "title"] = Field(
+        "none", description="What each sentence is embedded with: nothing, or its article's title."
+    )
     chunk_tokens: int = Field(160, ge=32, le=512, description="Chunk size in model tokens.")
     chunk_overlap_tokens: int = Field(32, ge=0, le=256)
 
     top_k: int = Field(5, ge=1, le=25, description="Passages per answer.")
     candidates: int = Field(40, ge=1, le=1000, description="Candidates per ranker before fusion.")
-    lexical_weight: float = Field(0.3, ge=0.0, le=10.0, description="Weight of BM25 in fusion.")
-    min_score: float = Field(0.80, ge=-1.0, le=2.0, description="Below this, not answered.")
+    lexical_weight: float = Field(0.05, ge=0.0, le=10.0, description="Weight of BM25 in fusion.")
+    min_score: float = Field(0.89, ge=-1.0, le=2.0, description="Below this, not answered.")
+    coverage_weight: float = Field(0.08, ge=0.0, le=1.0, description="Weight of word coverage in the answer rule.")
     max_question_chars: int = Field(1000, ge=10, le=100_000)
     max_article_bytes: int = Field(5_000_000, ge=1)
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from retrieval.models import Article, Chunk
 
 TokenCounter = Callable[[str], int]
+#: Bumped whenever the way articles are cut changes, so that indexes are rebuilt.
+CHUNKER_VERSION = 2
 
 # A sentence ends at . ! ? … (optionally followed by closing quotes or brackets)
 # when whitespace and an upper-case letter, digit or opening quote come next.
@@ -80,8 +82,15 @@ def chunk_article(
     for unit in units:
         fits = size + unit.tokens <= max_tokens
         if current and not fits:
-            groups.append(current)
-            current = _overlap(current, overlap_tokens, max_tokens - unit.tokens)
+            # A sentence that introduces what follows ("The letter makes four
+            # demands:") moves to the next chunk, with what it introduces.
+            intro = current[-1] if len(current) > 1 and current[-1].text.rstrip().endswith(":") else None
+            groups.append(current[:-1] if intro else current)
+            current = _overlap(groups[-1], overlap_tokens, max_tokens - unit.tokens)
+            if intro and intro.tokens + sum(u.tokens for u in current) + unit.tokens <= max_tokens:
+                current.append(intro)
+            elif intro:
+                current = [intro]
             size = sum(u.tokens for u in current)
         current.append(unit)
         size += unit.tokens
@@ -148,10 +157,6 @@ def _fit(sentence: str, count_tokens: TokenCounter, max_tokens: int) -> list[str
 def _overlap(group: list[_Unit], overlap_tokens: int, room: int) -> list[_Unit]:
     """The trailing units of ``group`` to repeat at the start of the next chunk."""
     budget = min(overlap_tokens, room)
-    # A sentence that introduces what follows ("The letter makes four demands:")
-    # belongs with it, whatever the overlap budget.
-    if len(group) > 1 and group[-1].text.rstrip().endswith(":") and group[-1].tokens <= room:
-        budget = max(budget, group[-1].tokens)
     kept: list[_Unit] = []
     size = 0
     for unit in reversed(group[1:]):
@@ -171,3 +176,25 @@ def _join(group: list[_Unit]) -> str:
             parts.append(" ")
         parts.append(unit.text)
     return "".join(parts)
+
+
+def sentence_units(text: str, count_tokens: TokenCounter, min_tokens: int = 8) -> list[str]:
+    """The sentences a passage is matched by; a fragment shorter than ``min_tokens``
+    (a dateline, "We demand that our company:") is joined to the sentence after it
+    (or, at the end, before it) so that every unit says something on its own."""
+    units: list[str] = []
+    pending = ""
+    for paragraph in text.split("\n\n"):
+        for sentence in split_sentences(paragraph):
+            sentence = f"{pending} {sentence}".strip() if pending else sentence
+            if count_tokens(sentence) < min_tokens:
+                pending = sentence
+                continue
+            pending = ""
+            units.append(sentence)
+    if pending:
+        if units:
+            units[-1] = f"{units[-1]} {pending}"
+        else:
+            units.append(pending)
+    return units

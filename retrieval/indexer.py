@@ -20,7 +20,7 @@ import numpy as np
 
 from config import Settings
 from retrieval.articles import ArticleSkipped, read_article, scan_folder
-from retrieval.chunking import chunk_article
+from retrieval.chunking import chunk_article, sentence_units
 from retrieval.embedding import Embedder
 from retrieval.lexical import LexicalIndex
 from retrieval.manifest import ArticleEntry, Manifest
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 #: ``progress(done, total)`` in chunks embedded; called once with ``(0, total)`` first.
 Progress = Callable[[int, int], None]
-EMBED_BATCH = 64
+EMBED_BATCH = 16  # passages per encoder round (about 80 sentences)
 #: Present while a run may have written vectors the manifest does not describe yet.
 DIRTY_MARKER = "index.dirty"
 
@@ -40,11 +40,6 @@ DIRTY_MARKER = "index.dirty"
 class _Pending:
     article: Article
     chunks: list[Chunk]
-
-
-def embedding_text(article: Article, chunk: Chunk) -> str:
-    """The text a chunk is embedded as: its title gives the passage its context."""
-    return chunk.text if chunk.text.startswith(article.title.rstrip("…")) else f"{article.title}\n\n{chunk.text}"
 
 
 def chunk_metadata(article: Article, chunk: Chunk) -> dict[str, Any]:
@@ -57,6 +52,40 @@ def chunk_metadata(article: Article, chunk: Chunk) -> dict[str, Any]:
         "position": chunk.position,
         "article_sha256": article.sha256,
     }
+
+
+def _embed_batch(
+    batch: list[tuple[Article, Chunk]], store: ChunkStore, embedder: Embedder, report: IndexReport, context: str
+) -> None:
+    """Embed the sentences of a batch of passages and store both.
+
+    Passages are matched by their sentences; a passage's own vector is the
+    normalised mean of its sentences' vectors, so it costs no extra encoding.
+    """
+    units = [
+        (c.id, f"{c.id}.{n}", text, a.title)
+        for a, c in batch
+        for n, text in enumerate(sentence_units(c.text, embedder.count_tokens))
+    ]
+    distinct = list(dict.fromkeys(text for _, _, text, _ in units))
+    titles = {text: title for _, _, text, title in units}
+    inputs = [f"{titles[t]}: {t}" for t in distinct] if context == "title" else distinct
+    vectors = np.asarray(embedder.embed_passages(inputs), dtype=np.float32)
+    by_text = dict(zip(distinct, vectors))
+    unit_vectors = np.stack([by_text[u[2]] for u in units])
+    store.upsert_sentences([u[1] for u in units], unit_vectors, [u[2] for u in units], [u[0] for u in units])
+    chunk_vectors = []
+    for _, chunk in batch:
+        mean = np.mean([by_text[u[2]] for u in units if u[0] == chunk.id], axis=0)
+        chunk_vectors.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
+    store.upsert(
+        [c.id for _, c in batch],
+        np.stack(chunk_vectors).astype(np.float32),
+        [c.text for _, c in batch],
+        [chunk_metadata(a, c) for a, c in batch],
+    )
+    report.chunks_embedded += len(batch)
+    report.sentences_embedded += len(distinct)
 
 
 def run_index(
@@ -89,18 +118,19 @@ def run_index(
         report.seconds = time.perf_counter() - started
         return report, manifest
 
+    interrupted = dirty.exists()
     dirty.touch()
     store = get_store()
     stored_model = store.model_identity()
     if rebuild or manifest is None or manifest.model != model_identity or stored_model not in (None, model_identity):
         if manifest is not None and manifest.model and manifest.model != model_identity:
-            log.warning("index was built with %s; rebuilding for %s", manifest.model, model_identity)
+            log.warning("index was built as %s; rebuilding it as %s", manifest.model, model_identity)
         report.rebuilt = rebuild or manifest is not None or stored_model is not None
         store.drop()
         lexical.clear()
         manifest = Manifest(model=model_identity)
     store.open(model_identity)
-    _reconcile(store, lexical, manifest)
+    _reconcile(store, lexical, manifest, thorough=interrupted)
 
     on_disk = {f.source_id: f for f in files}
     pending: list[_Pending] = []
@@ -134,14 +164,7 @@ def run_index(
         progress(0, len(to_embed))
     for start in range(0, len(to_embed), EMBED_BATCH):
         batch = to_embed[start : start + EMBED_BATCH]
-        vectors = get_embedder().embed_passages([embedding_text(a, c) for a, c in batch])
-        store.upsert(
-            [c.id for _, c in batch],
-            np.asarray(vectors, dtype=np.float32),
-            [c.text for _, c in batch],
-            [chunk_metadata(a, c) for a, c in batch],
-        )
-        report.chunks_embedded += len(batch)
+        _embed_batch(batch, store, get_embedder(), report, settings.sentence_context)
         if progress:
             progress(report.chunks_embedded, len(to_embed))
 
@@ -178,15 +201,18 @@ def run_index(
     return report, manifest
 
 
-def _reconcile(store: ChunkStore, lexical: LexicalIndex, manifest: Manifest) -> None:
+def _reconcile(store: ChunkStore, lexical: LexicalIndex, manifest: Manifest, thorough: bool) -> None:
     """Repair what a crash may have left: chunks the manifest does not know, or lacks."""
     expected = manifest.chunk_ids()
-    if store.count() != len(expected) or lexical.ids != expected:
+    if thorough or store.count() != len(expected) or lexical.ids != expected:
         stored = store.all_ids()
         orphans = stored - expected
         if orphans:
             log.info("removing %d chunks left by an interrupted run", len(orphans))
             store.delete(sorted(orphans))
+        stray = store.orphan_sentences(expected - orphans)
+        if stray:
+            store.delete_sentences(stray)
         missing = expected - stored
         for name in [n for n, e in manifest.articles.items() if set(e.chunks) & missing]:
             log.info("%s: chunks missing from the store; it will be indexed again", name)

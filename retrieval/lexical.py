@@ -146,6 +146,20 @@ class LexicalIndex:
         top = top[np.argsort(-scores[top])]
         return [(ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
+    def coverage(self, question: str) -> float:
+        """Share of the question's content words found anywhere in the indexed text.
+
+        A question about something the archive never mentions shares few words
+        with it; used, with the dense score, to decide whether to answer.
+        """
+        _, _, vocab = self._state
+        stop = frozenset().union(*(_stopwords(lang) for lang in QUERY_LANGUAGES))
+        words = [w for w in dict.fromkeys(_TOKEN.findall(question.lower())) if _fold(w) not in stop]
+        if not words or not vocab:
+            return 0.0
+        found = sum(1 for w in words if any(t in vocab for t in tokenize_query(w)))
+        return found / len(words)
+
     def _rebuild(self) -> None:
         import bm25s
 

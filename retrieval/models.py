@@ -77,6 +77,10 @@ class Answer:
     question: str
     answered: bool
     passages: list[Passage] = field(default_factory=list)
+    #: The signals ``answered`` was decided on: the best sentence's cosine similarity
+    #: and the share of the question's words found in the archive.
+    similarity: float = 0.0
+    coverage: float = 0.0
 
     def to_json(self) -> dict[str, object]:
         """The answer in the CLI's JSON contract."""
@@ -112,6 +116,7 @@ class IndexReport:
     unchanged: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     chunks_embedded: int = 0
+    sentences_embedded: int = 0
     chunks_deleted: int = 0
     rebuilt: bool = False
     seconds: float = 0.0

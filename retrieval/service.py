@@ -11,6 +11,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,18 +19,30 @@ from filelock import FileLock, Timeout
 
 from config import Settings
 from retrieval.embedding import Embedder, create_embedder
-from retrieval.embedding.factory import model_identity
+from retrieval.embedding.factory import index_identity, model_identity
 from retrieval.errors import IndexBusyError, IndexMismatchError, QuestionError
 from retrieval.highlight import best_sentence
 from retrieval.indexer import Progress, run_index
 from retrieval.lexical import LexicalIndex
 from retrieval.manifest import Manifest
 from retrieval.models import Answer, IndexReport, Passage, SourceInfo
-from retrieval.store import ChunkStore, StoredChunk
+from retrieval.store import ChunkStore, StoredSentence
 
 log = logging.getLogger(__name__)
 
 QUERY_CACHE_SIZE = 512
+#: Sentences fetched per wanted passage, so that ``candidates`` distinct passages come back.
+SENTENCES_PER_PASSAGE = 3
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A passage id with its fused score and its best-matching sentence."""
+
+    chunk_id: str
+    score: float
+    sentence: StoredSentence
+    lexical: float = 0.0
 
 
 def clean_question(question: str, max_chars: int) -> str:
@@ -45,6 +58,22 @@ def clean_question(question: str, max_chars: int) -> str:
     if len(text) > max_chars:
         raise QuestionError(f"the question is too long ({len(text):,} characters; the limit is {max_chars:,})")
     return text
+
+
+def _distinct(ranked: list[Ranked], k: int) -> list[Ranked]:
+    """The first ``k`` passages, skipping any whose best sentence a better passage
+    already showed (overlapping passages of one article match by the same sentence)."""
+    seen: set[str] = set()
+    kept: list[Ranked] = []
+    for r in ranked:
+        key = r.sentence.text.casefold()
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(r)
+        if len(kept) == k:
+            break
+    return kept
 
 
 class Retriever:
@@ -73,7 +102,8 @@ class Retriever:
 
     @property
     def model_identity(self) -> str:
-        return self._embedder.identity if self._embedder else model_identity(self.settings)
+        model = self._embedder.identity if self._embedder else model_identity(self.settings)
+        return index_identity(self.settings, model)
 
     @property
     def embedder(self) -> Embedder:
@@ -165,27 +195,48 @@ class Retriever:
         manifest = self._refresh()
         if manifest is not None and manifest.model != self.model_identity:
             raise IndexMismatchError(
-                f"the index was built with {manifest.model}, not {self.model_identity}; "
+                f"the index was built with other settings ({manifest.model}, not {self.model_identity}); "
                 "run `citebot index` to rebuild it"
             )
         ranked = self._rank(text, self._query_vector(text))
-        passages = [
-            Passage(
-                rank=rank,
-                source=str(chunk.metadata.get("source", chunk.metadata.get("source_id", ""))),
-                source_id=str(chunk.metadata.get("source_id", "")),
-                title=str(chunk.metadata.get("title", "")),
-                text=chunk.text,
-                score=score,
-                language=str(chunk.metadata.get("language", "und")),
-                location=str(chunk.metadata.get("location", "")),
-                highlight=best_sentence(text, chunk.text, str(chunk.metadata.get("language", "und"))),
-                chunk_id=chunk.id,
+        top = _distinct(ranked, k)
+        chunks = {c.id: c for c in self.store.get([r.chunk_id for r in top])}
+        passages = []
+        for r in top:
+            chunk = chunks.get(r.chunk_id)
+            if chunk is None:  # deleted by a reindex between the two reads
+                continue
+            meta = chunk.metadata
+            passages.append(
+                Passage(
+                    rank=len(passages) + 1,
+                    source=str(meta.get("source", meta.get("source_id", ""))),
+                    source_id=str(meta.get("source_id", "")),
+                    title=str(meta.get("title", "")),
+                    text=chunk.text,
+                    score=r.score,
+                    language=str(meta.get("language", "und")),
+                    location=str(meta.get("location", "")),
+                    highlight=r.sentence.text
+                    if r.sentence.text in chunk.text
+                    else best_sentence(text, chunk.text, str(meta.get("language", "und"))),
+                    chunk_id=chunk.id,
+                )
             )
-            for rank, (chunk, score) in enumerate(ranked[:k], start=1)
-        ]
-        answered = bool(ranked) and ranked[0][0].similarity >= self.settings.min_score
-        return Answer(question=text, answered=answered, passages=passages)
+        similarity = ranked[0].sentence.similarity if ranked else 0.0
+        coverage = self._lexical.coverage(text)
+        answered = bool(passages) and self.is_answer(similarity, coverage)
+        return Answer(question=text, answered=answered, passages=passages, similarity=similarity, coverage=coverage)
+
+    def is_answer(self, similarity: float, coverage: float) -> bool:
+        """The calibrated rule (see ``benchmarks/calibrate.py``): answer when the best
+        sentence is close enough, counting the question's words found in the archive."""
+        return similarity + self.settings.coverage_weight * coverage >= self.settings.min_score
+
+    def coverage(self, question: str) -> float:
+        """Share of the question's content words that occur in the archive."""
+        self._refresh()
+        return self._lexical.coverage(clean_question(question, self.settings.max_question_chars))
 
     def sources(self) -> list[SourceInfo]:
         """Every indexed article, by source id."""
@@ -218,20 +269,35 @@ class Retriever:
                 self._query_cache.popitem(last=False)
         return vector
 
-    def _rank(self, question: str, query: np.ndarray) -> list[tuple[StoredChunk, float]]:
-        """Dense and lexical candidates, fused: cosine plus weighted, max-normalised BM25."""
+    def _rank(self, question: str, query: np.ndarray) -> list[Ranked]:
+        """Score passages by their best sentence's cosine similarity plus weighted BM25.
+
+        A passage is matched by its sentences (a question usually paraphrases one)
+        and shown whole. Its score is its best sentence's cosine similarity plus
+        ``lexical_weight`` times its BM25 score over the best BM25 score. Candidates
+        come from the sentences nearest the question and from BM25; a BM25-only
+        candidate's sentences are fetched to score it the same way.
+        """
         n = self.settings.candidates
-        dense = {c.id: c for c in self.store.query(query, n)}
+        found = self.store.query_sentences(query, n * SENTENCES_PER_PASSAGE)
+        sentences: dict[str, list[StoredSentence]] = {}
+        for sentence in found:
+            if sentence.chunk_id in sentences or len(sentences) < n:
+                sentences.setdefault(sentence.chunk_id, []).append(sentence)
         lexical = self._lexical.search(question, n)
-        missing = [chunk_id for chunk_id, _ in lexical if chunk_id not in dense]
-        for chunk in self.store.get(missing, embedding=query):
-            dense[chunk.id] = chunk
+        missing = [chunk_id for chunk_id, _ in lexical if chunk_id not in sentences]
+        for sentence in self.store.sentences_of(missing, query):
+            sentences.setdefault(sentence.chunk_id, []).append(sentence)
         top_lexical = lexical[0][1] if lexical else 0.0
         bm25 = {chunk_id: score / top_lexical for chunk_id, score in lexical} if top_lexical > 0 else {}
         weight = self.settings.lexical_weight
-        fused = [(c, c.similarity + weight * bm25.get(c.id, 0.0)) for c in dense.values()]
-        fused.sort(key=lambda item: item[1], reverse=True)
-        return fused
+        ranked = []
+        for chunk_id, group in sentences.items():
+            best = max(group, key=lambda s: s.similarity)
+            lexical_score = bm25.get(chunk_id, 0.0)
+            ranked.append(Ranked(chunk_id, best.similarity + weight * lexical_score, best, lexical_score))
+        ranked.sort(key=lambda r: r.score, reverse=True)
+        return ranked
 
     def _stamp(self) -> int | None:
         try:

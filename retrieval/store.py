@@ -1,8 +1,11 @@
-"""The vector store: a Chroma collection, embedded under the data folder or on a server.
+"""The vector store: Chroma collections, embedded under the data folder or on a server.
 
-We supply every embedding (no Chroma embedding function, which would download a
-model), use cosine space, and write in batches no larger than Chroma allows.
-The embedding model's identity is kept in the collection's metadata.
+Two collections: the passages shown to users (``<name>``) and the sentences they
+are matched by (``<name>-sentences``, each pointing to its passage). A passage's
+own vector is the normalised mean of its sentences'. We supply every embedding
+(no Chroma embedding function, which would download a model), use cosine space,
+and write in batches no larger than Chroma allows. The embedding model's
+identity is kept in both collections' metadata.
 """
 
 from __future__ import annotations
@@ -23,6 +26,16 @@ MODEL_KEY = "embedding_model"
 
 
 @dataclass(frozen=True)
+class StoredSentence:
+    """A matching unit (a sentence of a passage) and its similarity to the query."""
+
+    id: str
+    chunk_id: str
+    text: str
+    similarity: float
+
+
+@dataclass(frozen=True)
 class StoredChunk:
     """A chunk as it comes back from the store."""
 
@@ -39,6 +52,8 @@ class ChunkStore:
         self.settings = settings
         self._client = _connect(settings)
         self._collection: Any = None
+        self._sentences: Any = None
+        self.sentences_name = f"{settings.collection}-sentences"
         try:
             self._max_batch = int(self._client.get_max_batch_size())
         except Exception:  # older servers lack the call
@@ -59,23 +74,31 @@ class ChunkStore:
         return (collection.metadata or {}).get(MODEL_KEY)
 
     def open(self, model_identity: str) -> None:
-        """Open (creating if needed) the collection for ``model_identity``."""
-        self._collection = self._call(
-            self._client.get_or_create_collection,
-            self.settings.collection,
-            embedding_function=None,
-            configuration={"hnsw": {"space": "cosine"}},
-            metadata={MODEL_KEY: model_identity},
+        """Open (creating if needed) the collections for ``model_identity``."""
+        self._collection, self._sentences = (
+            self._call(
+                self._client.get_or_create_collection,
+                name,
+                embedding_function=None,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={MODEL_KEY: model_identity},
+            )
+            for name in (self.settings.collection, self.sentences_name)
         )
 
     def drop(self) -> None:
-        """Delete the whole collection (for a rebuild)."""
-        if self._existing() is not None:
-            self._call(self._client.delete_collection, self.settings.collection)
-        self._collection = None
+        """Delete both collections (for a rebuild)."""
+        for name in (self.settings.collection, self.sentences_name):
+            if self._existing(name) is not None:
+                self._call(self._client.delete_collection, name)
+        self._collection = self._sentences = None
 
     def count(self) -> int:
         collection = self._collection or self._existing()
+        return 0 if collection is None else int(self._call(collection.count))
+
+    def sentence_count(self) -> int:
+        collection = self._sentences or self._existing(self.sentences_name)
         return 0 if collection is None else int(self._call(collection.count))
 
     def all_ids(self) -> set[str]:
@@ -122,10 +145,81 @@ class ChunkStore:
             end = start + self._max_batch
             self._call(collection.update, ids=list(ids[start:end]), metadatas=list(metadatas[start:end]))
 
+    def upsert_sentences(
+        self, ids: Sequence[str], embeddings: np.ndarray, documents: Sequence[str], chunk_ids: Sequence[str]
+    ) -> None:
+        collection = self._require_sentences()
+        for start in range(0, len(ids), self._max_batch):
+            end = start + self._max_batch
+            self._call(
+                collection.upsert,
+                ids=list(ids[start:end]),
+                embeddings=embeddings[start:end],
+                documents=list(documents[start:end]),
+                metadatas=[{"chunk_id": c} for c in chunk_ids[start:end]],
+            )
+
     def delete(self, ids: Sequence[str]) -> None:
+        """Delete passages and their sentences."""
         collection = self._require()
+        sentences = self._require_sentences()
+        for start in range(0, len(ids), self._max_batch):
+            batch = list(ids[start : start + self._max_batch])
+            self._call(sentences.delete, where={"chunk_id": {"$in": batch}})
+            self._call(collection.delete, ids=batch)
+
+    def orphan_sentences(self, chunk_ids: set[str]) -> list[str]:
+        """Ids of stored sentences whose passage is not in ``chunk_ids``."""
+        collection = self._require_sentences()
+        orphans: list[str] = []
+        offset = 0
+        while True:
+            page = self._call(collection.get, include=["metadatas"], limit=self._max_batch, offset=offset)
+            orphans.extend(
+                i for i, m in zip(page["ids"], page["metadatas"]) if (m or {}).get("chunk_id") not in chunk_ids
+            )
+            if len(page["ids"]) < self._max_batch:
+                return orphans
+            offset += self._max_batch
+
+    def delete_sentences(self, ids: Sequence[str]) -> None:
+        collection = self._require_sentences()
         for start in range(0, len(ids), self._max_batch):
             self._call(collection.delete, ids=list(ids[start : start + self._max_batch]))
+
+    def query_sentences(self, embedding: np.ndarray, n: int) -> list[StoredSentence]:
+        """The ``n`` sentences nearest to ``embedding``, most similar first."""
+        collection = self._require_sentences()
+        result = self._call(
+            collection.query,
+            query_embeddings=[embedding],
+            n_results=n,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            StoredSentence(id=i, chunk_id=str((m or {}).get("chunk_id", "")), text=d or "", similarity=1.0 - float(dist))
+            for i, d, m, dist in zip(
+                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0]
+            )
+        ]
+
+    def sentences_of(self, chunk_ids: Sequence[str], embedding: np.ndarray) -> list[StoredSentence]:
+        """Every sentence of the given passages, with its similarity to ``embedding``."""
+        if not chunk_ids:
+            return []
+        collection = self._require_sentences()
+        result = self._call(
+            collection.get,
+            where={"chunk_id": {"$in": list(chunk_ids)}},
+            include=["documents", "metadatas", "embeddings"],
+        )
+        if not result["ids"]:
+            return []
+        sims = np.asarray(result["embeddings"], dtype=np.float32) @ embedding
+        return [
+            StoredSentence(id=i, chunk_id=str((m or {}).get("chunk_id", "")), text=d or "", similarity=float(sim))
+            for i, d, m, sim in zip(result["ids"], result["documents"], result["metadatas"], sims)
+        ]
 
     def query(self, embedding: np.ndarray, n: int) -> list[StoredChunk]:
         """The ``n`` chunks nearest to ``embedding``, most similar first."""
@@ -168,9 +262,9 @@ class ChunkStore:
             )
         return chunks
 
-    def _existing(self) -> Any:
+    def _existing(self, name: str | None = None) -> Any:
         try:
-            return self._call(self._client.get_collection, self.settings.collection, embedding_function=None)
+            return self._call(self._client.get_collection, name or self.settings.collection, embedding_function=None)
         except StoreUnavailableError:
             raise
         except Exception:  # "does not exist" is raised as several types across versions
@@ -182,6 +276,13 @@ class ChunkStore:
         if self._collection is None:
             raise StoreUnavailableError(f"no index in {self.where}; run `citebot index` first")
         return self._collection
+
+    def _require_sentences(self) -> Any:
+        if self._sentences is None:
+            self._sentences = self._existing(self.sentences_name)
+        if self._sentences is None:
+            raise StoreUnavailableError(f"no index in {self.where}; run `citebot index` first")
+        return self._sentences
 
     def _call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
         try:

@@ -88,7 +88,7 @@ def test_rebuild_and_model_change_replace_every_vector(retriever: Retriever, set
     other = Retriever(settings, embedder=Renamed())  # type: ignore[arg-type]
     report = other.index()
     assert report.rebuilt and len(report.added) == 4
-    assert ChunkStore(settings).model_identity() == "test:another-model"
+    assert (ChunkStore(settings).model_identity() or "").startswith("test:another-model|")
     with pytest.raises(Exception, match="run `citebot index`"):
         retriever.search("Who is Andy Jassy?")
 

@@ -38,7 +38,9 @@ def test_french_question_answered_from_an_english_article(seeds_retriever: Retri
 
 def test_k_limits_the_passages(seeds_retriever: Retriever) -> None:
     assert len(seeds_retriever.search("Palantir", k=2).passages) == 2
-    assert len(seeds_retriever.search("Palantir", k=25).passages) == min(25, seeds_retriever.store.count())
+    many = seeds_retriever.search("Palantir", k=25).passages
+    assert 10 < len(many) <= 25
+    assert len({p.highlight for p in many}) == len(many), "no two passages matched by the same sentence"
 
 
 def test_highlight_is_a_sentence_of_the_passage(seeds_retriever: Retriever) -> None:
@@ -62,3 +64,20 @@ def test_huge_questions_are_refused(seeds_retriever: Retriever) -> None:
 def test_control_characters_are_dropped(seeds_retriever: Retriever) -> None:
     answer = seeds_retriever.search("Who is\x00 Andy\u200b Jassy?")
     assert answer.question == "Who is Andy Jassy?"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What is the recipe for a classic French onion soup?", "Qui a remporté le Tour de France en 2021 ?"],
+)
+def test_off_topic_questions_are_declined_with_the_closest_passages(seeds_retriever: Retriever, question: str) -> None:
+    answer = seeds_retriever.search(question)
+    assert answer.answered is False
+    assert answer.passages, "the closest passages are still offered, labelled by answered=False"
+
+
+def test_answered_questions_report_their_signals(seeds_retriever: Retriever) -> None:
+    answer = seeds_retriever.search("Which data analytics company uses AWS and works with ICE?")
+    assert answer.answered
+    assert 0.0 < answer.similarity <= 1.0
+    assert answer.coverage == 1.0

