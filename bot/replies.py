@@ -234,7 +234,7 @@ def sources_embed(sources: list[SourceInfo], page: int, language: str) -> discor
         embed.description = t(language, "sources_empty")
         return embed
     for info in sources[page * SOURCES_PER_PAGE : (page + 1) * SOURCES_PER_PAGE]:
-        line = t(language, "source_line", language=info.language, chunks=info.chunks, indexed=_when(info.indexed_at))
+        line = t(language, "source_line", lang=info.language, chunks=info.chunks, indexed=_when(info.indexed_at))
         value = f"`{clip(neutralise(info.source_id), 200)}`\n{line}"
         if info.url:
             value += f"\n{clip(neutralise(info.url), 400)}"

@@ -257,7 +257,7 @@ class FakeDiscord:
                 out.append({"name": name, "type": 3, "value": str(value)})
         return out
 
-    async def slash(self, name: str, *, user: FakeUser, locale: str = "en-US", dm: bool = False,
+    async def slash(self, name: str, /, *, user: FakeUser, locale: str = "en-US", dm: bool = False,
                     **options: Any) -> Interaction:
         """Run ``/name option=value ...`` as ``user``; returns the interaction to wait on."""
         resolved: dict[str, Any] = {}
@@ -479,7 +479,7 @@ class FakeDiscord:
             resource: dict[str, Any] = {"type": kind}
             message_id = None
             if kind in (4, 7):  # a message, or an updated message
-                message = self._bot_message(body.get("data") or {}, interaction={"id": match.group(1)})
+                message = self._bot_message(body.get("data") or {})
                 resource["message"] = message
                 message_id = message["id"]
             return 200, {
