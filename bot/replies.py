@@ -177,8 +177,12 @@ def passages_embed(
     description = clip(description, DESCRIPTION_LIMIT)
     footer = clip(footer, FOOTER_LIMIT)
     passages = passages[:FIELDS_LIMIT]
-    names = [citation(p, label) for p in passages]
-    budget = EMBED_TOTAL_LIMIT - TOTAL_MARGIN - len(title) - len(description) - len(footer) - sum(map(len, names))
+    available = EMBED_TOTAL_LIMIT - TOTAL_MARGIN - len(title) - len(description) - len(footer)
+    # Each field gets an equal share; a citation may take a third of it (25 full-length
+    # citations alone would exceed the 6000 total), the passage the rest.
+    share = available // max(1, len(passages))
+    names = [clip(citation(p, label), max(16, share // 3)) for p in passages]
+    budget = available - sum(map(len, names))
     embed = discord.Embed(title=title, description=description, colour=colour)
     if passages:
         per_field = max(1, min(FIELD_VALUE_LIMIT, budget // len(passages)))
