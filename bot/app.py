@@ -21,7 +21,7 @@ from bot.i18n import t
 from bot.service import AnswerService
 from bot.watcher import ArticlesWatcher
 from config import Settings
-from retrieval.errors import CitebotError, IndexBusyError
+from retrieval.errors import CitebotError, IndexBusyError, QuestionError
 from retrieval.service import Retriever
 
 log = logging.getLogger(__name__)
@@ -62,15 +62,19 @@ class CitebotTree(app_commands.CommandTree["CitebotBot"]):
 
 
 def user_message(error: BaseException, language: str) -> tuple[str, bool]:
-    """What to tell the user about ``error``, and whether it is expected (no traceback)."""
+    """What to tell the user about ``error``, and whether it is the user's doing.
+
+    The user's doing (a refusal, a bad question, a cooldown) is logged in one line;
+    anything else with its traceback, for whoever runs the bot.
+    """
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
-    if isinstance(error, UserFacingError):
+    if isinstance(error, (UserFacingError, QuestionError)):
         return str(error), True
     if isinstance(error, IndexBusyError):
-        return t(language, "error_busy"), True
+        return t(language, "error_busy"), False
     if isinstance(error, CitebotError):
-        return str(error), True
+        return str(error), False
     if isinstance(error, app_commands.NoPrivateMessage):
         return t(language, "error_guild_only"), True
     if isinstance(error, app_commands.MissingPermissions):
@@ -112,6 +116,7 @@ class CitebotBot(commands.Bot):
     async def setup_hook(self) -> None:
         # Articles may have changed while the bot was off: catch up before connecting.
         await self.service.reindex("start-up")
+        await self.tree.set_translator(i18n.CommandTranslator())
         for name in COGS:
             await self.load_extension(name)
         if self.settings.watch_articles:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import discord
+from discord import app_commands
 
 STRINGS: dict[str, dict[str, str]] = {
     "en": {
@@ -23,7 +24,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "more_title": "More passages for: {question}",
         "full_button": "[{n}] in full",
         "full_title": "[{n}] {title}",
-        "expired": "This answer has expired; ask again.",
         "sources_title": "Indexed articles ({count})",
         "sources_empty": "No article is indexed yet.",
         "source_line": "{lang} · {chunks} passages · indexed {indexed}",
@@ -63,7 +63,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "more_title": "Plus de passages pour : {question}",
         "full_button": "[{n}] en entier",
         "full_title": "[{n}] {title}",
-        "expired": "Cette réponse a expiré ; posez la question à nouveau.",
         "sources_title": "Articles indexés ({count})",
         "sources_empty": "Aucun article n’est encore indexé.",
         "source_line": "{lang} · {chunks} passages · indexé le {indexed}",
@@ -109,3 +108,30 @@ def t(language: str, key: str, **values: Any) -> str:
 def for_interaction(interaction: discord.Interaction) -> str:
     """The user's language; the server's when the user's is unknown."""
     return language_of(interaction.locale or interaction.guild_locale)
+
+
+#: French for the slash commands' descriptions (Discord shows them by the user's language);
+#: the command and option names stay the same everywhere, so the README's examples work.
+COMMAND_TEXT_FR: dict[str, str] = {
+    "Answer a question with cited passages from the articles": "Répondre à une question par des passages cités des articles",
+    "Your question, in English or French": "Votre question, en français ou en anglais",
+    "How many passages (default 5)": "Combien de passages (5 par défaut)",
+    "List the indexed articles": "Lister les articles indexés",
+    "Show one indexed article": "Afficher un article indexé",
+    "The article (start typing its title or file name)": "L’article (tapez le début de son titre ou de son nom de fichier)",
+    "Index new, changed and removed articles now": "Indexer maintenant les articles nouveaux, modifiés et supprimés",
+    "Add an article: attach a .txt/.md/.html file or give a URL": "Ajouter un article : joindre un fichier .txt/.md/.html ou donner une URL",
+    "A .txt, .md or .html file": "Un fichier .txt, .md ou .html",
+    "The address of an article page": "L’adresse de la page d’un article",
+}
+
+
+class CommandTranslator(app_commands.Translator):
+    """Gives Discord the French descriptions of the slash commands when they are synced."""
+
+    async def translate(
+        self, string: app_commands.locale_str, locale: discord.Locale, context: app_commands.TranslationContextTypes
+    ) -> str | None:
+        if locale is discord.Locale.french:
+            return COMMAND_TEXT_FR.get(string.message)
+        return None

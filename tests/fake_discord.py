@@ -49,6 +49,7 @@ from aiohttp import WSMsgType, web
 API = "/api/v10"
 JSON = "application/json"  # exactly: with "; charset=..." discord.py reads text, not JSON
 MANAGE_GUILD = 1 << 5
+MESSAGE_CONTENT = 1 << 15  # the privileged intent
 MEMBER_PERMISSIONS = int(discord.Permissions(
     view_channel=True, send_messages=True, read_message_history=True, use_application_commands=True,
     embed_links=True, attach_files=True,
@@ -136,6 +137,8 @@ class FakeDiscord:
     #: the token the bot must present; anything else gets 401 (LoginFailure)
     token: str = "fake-token.not-a-secret"
     guild_locale: str = "en-US"
+    #: False: like a portal where the Message Content intent is off (close code 4014)
+    allow_message_content: bool = True
     requests: list[Recorded] = field(default_factory=list)
     unhandled: list[Recorded] = field(default_factory=list)
     messages: dict[str, Message] = field(default_factory=dict)
@@ -149,6 +152,7 @@ class FakeDiscord:
         self._identified = asyncio.Event()
         self.port = 0
         self.commands: dict[str, dict[str, Any]] = {}
+        self.identify: dict[str, Any] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -362,9 +366,14 @@ class FakeDiscord:
             if op == 1:  # heartbeat
                 await ws.send_str(json.dumps({"op": 11}))
             elif op in (2, 6):  # identify, resume: start a fresh session either way
-                if op == 2 and message["d"].get("token") not in (self.token, f"Bot {self.token}"):
-                    await ws.close(code=4004, message=b"Authentication failed.")
-                    break
+                if op == 2:
+                    self.identify = {k: v for k, v in message["d"].items() if k != "token"}
+                    if message["d"].get("token") not in (self.token, f"Bot {self.token}"):
+                        await ws.close(code=4004, message=b"Authentication failed.")
+                        break
+                    if not self.allow_message_content and message["d"].get("intents", 0) & MESSAGE_CONTENT:
+                        await ws.close(code=4014, message=b"Disallowed intent(s).")
+                        break
                 await self._ready()
         return ws
 
@@ -509,13 +518,17 @@ class BotHarness:
     build and one login, so a module shares one harness.
 
     Args:
-        make_bot: builds the bot (called on the harness's loop, after the fake starts).
+        make_bot: builds the bot (called on the harness's loop, after the fake starts);
+            None runs the fake alone, for a client the test starts itself.
+        **fake_options: passed to :class:`FakeDiscord` (e.g. ``allow_message_content``).
     """
 
-    def __init__(self, make_bot: Callable[[], Any], token: str = "fake-token.not-a-secret") -> None:
+    def __init__(self, make_bot: Callable[[], Any] | None, token: str = "fake-token.not-a-secret",
+                 **fake_options: Any) -> None:
         import threading
 
         self._make_bot = make_bot
+        self._fake_options = fake_options
         self.token = token
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="fake-discord", daemon=True)
@@ -530,10 +543,12 @@ class BotHarness:
         return self
 
     async def _start(self, *_: Any) -> None:
-        self.fake = FakeDiscord(token=self.token)
+        self.fake = FakeDiscord(token=self.token, **self._fake_options)
         await self.fake.start()
         self._patch = self.fake.patch_client()
         self._patch.__enter__()
+        if self._make_bot is None:
+            return  # only the fake: the test runs its own client (e.g. run_bot)
         self.bot = self._make_bot()
         self._task = asyncio.create_task(self.bot.start(self.token))
         waiter = asyncio.create_task(self.bot.wait_until_ready())

@@ -391,6 +391,71 @@ def test_rejected_and_missing_tokens_give_one_clear_line(harness: BotHarness, tm
     assert err.strip().count("\n") == 0 and "CITEBOT_DISCORD_TOKEN" in err
 
 
+def test_an_unexpected_error_after_deferring_is_private_and_logged(harness: BotHarness,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Any, Message]:
+        async def broken(question: str, k: int | None = None) -> Any:
+            raise RuntimeError("the disk caught fire")
+
+        saved, bot.service.ask = bot.service.ask, broken
+        try:
+            interaction = await fake.slash("ask", user=fake.member("unlucky"), question="Who is Andy Jassy?")
+            followup = await fake.followup(interaction)
+            deleted = await fake.wait_for_request(
+                lambda r: r.method == "DELETE" and r.path.endswith(f"/{interaction.token}/messages/@original")
+            )
+            return deleted, followup
+        finally:
+            bot.service.ask = saved
+
+    deleted, followup = harness.run(scenario)
+    assert deleted.method == "DELETE"  # the public "thinking…" message is withdrawn
+    assert followup.json["flags"] == EPHEMERAL
+    assert followup.json["content"] == "Something went wrong on my side; the error is logged. Try again in a moment."
+    assert "RuntimeError: the disk caught fire" in caplog.text and "Traceback" in caplog.text
+
+
+def test_the_ask_channel_answers_every_message(harness: BotHarness) -> None:
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> Message:
+        saved = bot.settings
+        bot.settings = saved.model_copy(update={"ask_channel_id": int(fake.channel_id)})
+        try:
+            message = await fake.say("What did No Music for ICE demand?", user=fake.member("channel-asker"))
+            return await fake.reply_to(message)
+        finally:
+            bot.settings = saved
+
+    reply = harness.run(scenario)
+    assert any(DEMANDS in name for name in cited_sources(reply)[:2])
+
+
+def test_intents_and_french_command_descriptions(harness: BotHarness) -> None:
+    # Mentions and slash commands need no privileged intent; the ask channel does.
+    assert not harness.fake.identify["intents"] & (1 << 15)
+    assert harness.fake.commands["ask"]["description_localizations"]["fr"].startswith("Répondre à une question")
+    options = {o["name"]: o for o in harness.fake.commands["ask"]["options"]}
+    assert options["question"]["description_localizations"]["fr"] == "Votre question, en français ou en anglais"
+
+
+def test_ask_channel_without_the_message_content_intent_gives_one_clear_line(
+    harness: BotHarness, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.main import run_bot
+
+    portal = BotHarness(None, allow_message_content=False).start()
+    try:
+        (tmp_path / "articles").mkdir()
+        settings = load_settings(
+            articles_dir=tmp_path / "articles", data_dir=tmp_path / "data", ask_channel_id=1,
+            discord_token=portal.token, watch_articles=False, sync_commands=False,
+        )
+        assert run_bot(settings) == 1
+    finally:
+        portal.stop()
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0 and "Message Content intent" in err and portal.token not in err
+
+
 def test_no_request_went_unanswered(harness: BotHarness) -> None:
     # Every route the bot used is one the fake knows: the tests saw real answers.
     assert harness.fake.unhandled == []

@@ -7,6 +7,7 @@ the UI (a server can override it, and raw interactions ignore it): the real chec
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -119,7 +120,7 @@ class AdminCog(commands.Cog):
                 data, name, meta = fetched.data, name_for_url(fetched.url, fetched.suffix), {"url": fetched.url}
         except FetchError as error:
             raise UserFacingError(clip(neutralise(str(error)), 500)) from None
-        path = save_article(settings.articles_dir, name, data, meta)
+        path = await asyncio.to_thread(save_article, settings.articles_dir, name, data, meta)
         log.info("/add by %s saved %s (%d bytes)", interaction.user.id, path.name, len(data))
         report = await self.bot.service.reindex(f"/add by {interaction.user.id}")
         if name in report.skipped:
