@@ -573,6 +573,11 @@ class BotHarness:
                 except Exception:  # noqa: BLE001 - closing; the bot may have failed already
                     pass
             await self.fake.stop()
+            # Views keep timeout tasks; end them here rather than leave them to the GC.
+            pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
             if self._patch is not None:
                 self._patch.__exit__(None, None, None)
 
