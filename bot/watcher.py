@@ -1,7 +1,8 @@
 """Automatic pick-up: watch the articles folder and reindex when files come, change or go.
 
 ``watchfiles.awatch`` batches the events of a burst (a folder copied in, an editor's
-save dance) until the folder has been quiet for the debounce time; each batch becomes
+save dance) until the folder has been quiet for the debounce time (or ten times that
+has passed while files keep changing); each batch becomes
 one incremental reindex through the service, whose lock also serialises it with
 /reindex and /add. Questions keep being answered meanwhile (searches do not wait).
 """
@@ -27,7 +28,7 @@ def _relevant(change: Change, path: str) -> bool:
 
 
 class ArticlesWatcher:
-    """Reindexes ``folder`` through ``service`` after each quiet period of ``debounce`` seconds."""
+    """Reindexes ``folder`` through ``service`` once it has been quiet for ``debounce`` seconds."""
 
     def __init__(self, service: AnswerService, folder: Path, debounce: float) -> None:
         self.service = service
@@ -49,8 +50,10 @@ class ArticlesWatcher:
         async for changes in awatch(
             self.folder,
             watch_filter=_relevant,
-            debounce=int(self.debounce * 1000),
-            step=50,
+            # `step`: the quiet time that closes a batch; `debounce`: the longest a batch may
+            # grow while files keep changing (a long copy still gets indexed as it goes).
+            step=int(self.debounce * 1000),
+            debounce=max(int(self.debounce * 10_000), 1600),
             stop_event=self._stop,
             recursive=False,
         ):

@@ -258,7 +258,7 @@ def test_article_dropped_in_the_folder_is_picked_up_without_restart(harness: Bot
         "Several workshops have already let their furnaces go cold for the first time in a century."
     )
 
-    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> Message:
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Message, Message]:
         before = bot.service.reindex_count
         (Path(bot.settings.articles_dir) / "murano-glass.md").write_text(article, encoding="utf-8")
         # The watcher debounces, then reindexes: bounded wait, then ask like a member.
@@ -267,11 +267,20 @@ def test_article_dropped_in_the_folder_is_picked_up_without_restart(harness: Bot
                 await asyncio.sleep(0.1)
         await asyncio.wait_for(picked_up(), 60)
         assert bot.service.reindex_count > before
-        return await ask(fake, "What did the glassblowers of Murano ask the government?")
+        answer = await ask(fake, "What did the glassblowers of Murano ask the government?")
+        # Removing the file takes it out of the index the same way.
+        (Path(bot.settings.articles_dir) / "murano-glass.md").unlink()
 
-    answer = harness.run(scenario)
+        async def dropped() -> None:
+            while any(s.source_id == "murano-glass.md" for s in await bot.service.sources()):
+                await asyncio.sleep(0.1)
+        await asyncio.wait_for(dropped(), 60)
+        return answer, await ask(fake, "What did the glassblowers of Murano ask the government?")
+
+    answer, after_removal = harness.run(scenario)
     assert "— murano-glass.md, ¶" in cited_sources(answer)[0]
     assert "cap the price of natural gas" in fields(answer)[0]["value"]
+    assert not any("murano-glass.md" in name for name in cited_sources(after_removal))
 
 
 def test_a_mention_is_answered_in_a_reply(harness: BotHarness) -> None:
