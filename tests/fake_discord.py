@@ -16,6 +16,9 @@ Writing a scenario takes a few lines::
     full = await fake.click(reply, label="[1] in full", user=admin)
     shown = await fake.callback(full)                          # the button's ephemeral reply
 
+    listing = await fake.callback(await fake.slash("sources", user=admin))
+    await fake.click(fake.message_of(listing), label="Next", user=admin)
+
     msg = await fake.say(f"{fake.bot_mention} who supports Palantir?", user=admin)
     answer = await fake.reply_to(msg)                          # POST /channels/.../messages
 
@@ -347,6 +350,11 @@ class FakeDiscord:
             **kw,
         )
         return self.messages[recorded.response["id"]]
+
+    def message_of(self, recorded: Recorded) -> Message:
+        """The message a callback (type 4 or 7) or a follow-up created, to click its buttons."""
+        response = recorded.response or {}
+        return self.messages[response["resource"]["message"]["id"] if "resource" in response else response["id"]]
 
     def sent_payloads(self) -> list[Any]:
         """Every JSON body the bot sent (to check a property of all of them)."""

@@ -173,6 +173,33 @@ def test_sources_lists_the_four_seeds_and_source_autocompletes(harness: BotHarne
     assert names["File"] == "`003_8dd3d7f5671449ac.txt`" and names["Language"] == "en"
 
 
+def test_sources_pages_with_previous_and_next(harness: BotHarness) -> None:
+    from retrieval.models import SourceInfo
+
+    many = [SourceInfo(f"{i:03}_many.txt", f"Article {i}", "en", 3, "2026-11-26T09:00:00+00:00") for i in range(20)]
+
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Any, Any]:
+        async def sources() -> list[SourceInfo]:
+            return many
+
+        saved, bot.service.sources = bot.service.sources, sources
+        try:
+            user = fake.member("pager")
+            first = fake.message_of(await fake.callback(await fake.slash("sources", user=user)))
+            return first, await fake.callback(await fake.click(first, label="Next", user=user))
+        finally:
+            bot.service.sources = saved
+
+    first, second = harness.run(scenario)
+    buttons = {c["label"]: c["disabled"] for c in first.components}
+    assert buttons == {"Previous": True, "Next": False}
+    assert second.json["type"] == 7  # the same message, updated in place
+    embed = second.json["data"]["embeds"][0]
+    assert embed["footer"]["text"] == "Page 2 of 3" and embed["fields"][0]["name"] == "Article 8"
+    assert {c["label"]: c["disabled"] for row in second.json["data"]["components"] for c in row["components"]} == {
+        "Previous": False, "Next": False}
+
+
 def test_admin_commands_refused_without_manage_server_and_in_dms(harness: BotHarness) -> None:
     async def scenario(fake: FakeDiscord, bot: CitebotBot) -> list[Any]:
         member = fake.member("member")
