@@ -114,14 +114,15 @@ class CitebotBot(commands.Bot):
         self._watch_task: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
+        # Watch first, so nothing dropped in during the catch-up below is missed.
+        if self.settings.watch_articles:
+            self.watcher = ArticlesWatcher(self.service, self.settings.articles_dir, self.settings.watch_debounce_seconds)
+            self._watch_task = asyncio.create_task(self.watcher.run(), name="citebot-watcher")
         # Articles may have changed while the bot was off: catch up before connecting.
         await self.service.reindex("start-up")
         await self.tree.set_translator(i18n.CommandTranslator())
         for name in COGS:
             await self.load_extension(name)
-        if self.settings.watch_articles:
-            self.watcher = ArticlesWatcher(self.service, self.settings.articles_dir, self.settings.watch_debounce_seconds)
-            self._watch_task = asyncio.create_task(self.watcher.run(), name="citebot-watcher")
         if self.settings.sync_commands:
             await self.sync_commands()
 
