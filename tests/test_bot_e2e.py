@@ -310,6 +310,36 @@ def test_article_dropped_in_the_folder_is_picked_up_without_restart(harness: Bot
     assert not any("murano-glass.md" in name for name in cited_sources(after_removal))
 
 
+def test_questions_are_answered_while_a_reindex_runs(harness: BotHarness) -> None:
+    paragraphs = [
+        " ".join(
+            f"In {1900 + i} the harbour of Portnahaven{i} counted {i * 7 + j} fishing boats, "
+            f"{j * 3 + i} of them rigged for herring and the rest for lobster."
+            for j in range(6)
+        )
+        for i in range(25)
+    ]
+    article = "Harbour registers of the Inner Hebrides\n\n" + "\n\n".join(paragraphs)
+
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> bool:
+        (Path(bot.settings.articles_dir) / "harbour-registers.txt").write_text(article, encoding="utf-8")
+
+        async def indexing() -> None:
+            while not bot.service.indexing:
+                await asyncio.sleep(0.01)
+        await asyncio.wait_for(indexing(), 30)
+        await ask(fake, "What did No Music for ICE demand?")
+        still_indexing = bot.service.indexing  # the answer came back before the reindex ended
+
+        async def done() -> None:
+            while not any(s.source_id == "harbour-registers.txt" for s in await bot.service.sources()):
+                await asyncio.sleep(0.1)
+        await asyncio.wait_for(done(), 120)
+        return still_indexing
+
+    assert harness.run(scenario, timeout=180) is True
+
+
 def test_a_mention_is_answered_in_a_reply(harness: BotHarness) -> None:
     async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Message, Message]:
         user = fake.member("mentioner")
