@@ -58,7 +58,7 @@ MEMBER_PERMISSIONS = int(discord.Permissions(
     embed_links=True, attach_files=True,
 ).value)
 ADMIN_PERMISSIONS = MEMBER_PERMISSIONS | MANAGE_GUILD
-DEFAULT_TIMEOUT = 30.0
+DEFAULT_TIMEOUT = 60.0  # generous: the machine running the tests may be busy
 
 _snowflakes = itertools.count(1_100_000_000_000_000_000)
 
