@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -71,10 +72,44 @@ class Settings(BaseSettings):
 
     discord_token: SecretStr | None = Field(None, description="The Discord bot token.")
 
+    # --- The Discord bot (`citebot run`) --------------------------------------------------
+    # Everything below is read only by bot/; the retrieval service ignores it.
+    # A channel where every message is a question (needs the Message Content intent); unset: off.
+    ask_channel_id: int | None = Field(None, ge=0, description="Channel where every message is a question.")
+    # Sync slash commands when the bot starts: to one guild (instant, for testing) or globally.
+    sync_commands: bool = Field(True, description="Sync slash commands at start-up.")
+    sync_guild_id: int | None = Field(None, ge=0, description="Sync to this guild only (instant).")
+    # Per-user cooldown on questions (/ask, mentions, the ask channel): `cooldown_rate` per
+    # `cooldown_seconds` seconds.
+    cooldown_rate: int = Field(3, ge=1, le=100, description="Questions per user per cooldown window.")
+    cooldown_seconds: float = Field(30.0, ge=0.0, le=3600.0, description="Cooldown window in seconds.")
+    # /add: size limits on attachments and on downloaded pages, and the download timeout.
+    max_attachment_bytes: int = Field(2_000_000, ge=1, description="Largest /add attachment.")
+    max_download_bytes: int = Field(5_000_000, ge=1, description="Largest page /add downloads.")
+    url_fetch_timeout: float = Field(15.0, gt=0.0, le=300.0, description="Seconds to download a URL.")
+    # /add refuses URLs that resolve to loopback, private, link-local or reserved addresses
+    # (SSRF) unless the host, address or network (CIDR) is listed here.
+    url_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Hosts/addresses /add may fetch.")
+    # Watching the articles folder: changes within this many seconds become one reindex.
+    watch_articles: bool = Field(True, description="Reindex when the articles folder changes.")
+    watch_debounce_seconds: float = Field(1.0, ge=0.05, le=600.0, description="Quiet time before reindex.")
+
     @field_validator("articles_dir", "data_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("url_allowlist", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        # CITEBOT_URL_ALLOWLIST=127.0.0.1,10.0.0.0/8 reads naturally; JSON lists work too.
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                import json
+
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("chroma_host", mode="before")
     @classmethod

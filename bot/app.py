@@ -1,0 +1,190 @@
+"""The citebot Discord client: cogs loaded in ``setup_hook``, one central error handler.
+
+Everything the bot needs (settings, the retrieval service) is passed to the
+constructor, so tests build it directly against a fake Discord; ``bot.main`` owns
+the real resources.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import i18n
+from bot.i18n import t
+from bot.service import AnswerService
+from bot.watcher import ArticlesWatcher
+from config import Settings
+from retrieval.errors import CitebotError, IndexBusyError, QuestionError
+from retrieval.service import Retriever
+
+log = logging.getLogger(__name__)
+
+COGS = ("bot.cogs.ask", "bot.cogs.sources", "bot.cogs.admin")
+
+
+class UserFacingError(Exception):
+    """A refusal whose message (already in the user's language) is shown as is."""
+
+
+class QuestionCooldown:
+    """A per-user token bucket shared by /ask, mentions and the ask channel."""
+
+    def __init__(self, rate: int, per: float) -> None:
+        self.rate = rate
+        self.per = per
+        self._buckets: dict[int, app_commands.Cooldown] = {}
+
+    def hit(self, user_id: int) -> tuple[app_commands.Cooldown, float] | None:
+        """Count one question; the bucket and seconds to wait when the user must wait, else None."""
+        if self.per <= 0:
+            return None
+        now = time.monotonic()
+        if len(self._buckets) > 10_000:
+            # Forget users whose window has long passed, so the map stays small.
+            self._buckets = {k: b for k, b in self._buckets.items() if now - b._last < self.per}
+        bucket = self._buckets.setdefault(user_id, app_commands.Cooldown(self.rate, self.per))
+        retry_after = bucket.update_rate_limit(now)
+        return (bucket, retry_after) if retry_after else None
+
+
+class CitebotTree(app_commands.CommandTree["CitebotBot"]):
+    """The command tree, whose ``on_error`` is the one place errors become replies."""
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        await self.client.report_error(interaction, error)
+
+
+def user_message(error: BaseException, language: str) -> tuple[str, bool]:
+    """What to tell the user about ``error``, and whether it is the user's doing.
+
+    The user's doing (a refusal, a bad question, a cooldown) is logged in one line;
+    anything else with its traceback, for whoever runs the bot.
+    """
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    if isinstance(error, (UserFacingError, QuestionError)):
+        return str(error), True
+    if isinstance(error, IndexBusyError):
+        return t(language, "error_busy"), False
+    if isinstance(error, CitebotError):
+        return str(error), False
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return t(language, "error_guild_only"), True
+    if isinstance(error, app_commands.MissingPermissions):
+        return t(language, "error_permissions"), True
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return t(language, "error_cooldown", seconds=max(1.0, error.retry_after)), True
+    return t(language, "error_generic"), False
+
+
+class CitebotBot(commands.Bot):
+    """The bot: slash commands, mentions, and a watcher that keeps the index fresh.
+
+    Args:
+        settings: the bot's and the retrieval service's settings.
+        retriever: the retrieval service; built from ``settings`` when omitted.
+        **options: passed to :class:`discord.Client` (tests shorten ``guild_ready_timeout``).
+    """
+
+    def __init__(self, settings: Settings, retriever: Retriever | None = None, **options: Any) -> None:
+        intents = discord.Intents.default()
+        # Mentions carry their content without the privileged intent; a channel where
+        # every message is a question does not.
+        intents.message_content = settings.ask_channel_id is not None
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            # Set once here: nothing the bot sends can ping anyone.
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=CitebotTree,
+            help_command=None,
+            **options,
+        )
+        self.settings = settings
+        self.service = AnswerService(retriever or Retriever(settings))
+        self.cooldown = QuestionCooldown(settings.cooldown_rate, settings.cooldown_seconds)
+        self.watcher: ArticlesWatcher | None = None
+        self._watch_task: asyncio.Task[None] | None = None
+
+    async def setup_hook(self) -> None:
+        # Watch first, so nothing dropped in during the catch-up below is missed.
+        if self.settings.watch_articles:
+            self.watcher = ArticlesWatcher(self.service, self.settings.articles_dir, self.settings.watch_debounce_seconds)
+            self._watch_task = asyncio.create_task(self.watcher.run(), name="citebot-watcher")
+        # Articles may have changed while the bot was off: catch up before connecting.
+        await self.service.reindex("start-up")
+        await self.tree.set_translator(i18n.CommandTranslator())
+        for name in COGS:
+            await self.load_extension(name)
+        if self.settings.sync_commands:
+            await self.sync_commands()
+
+    async def sync_commands(self) -> list[app_commands.AppCommand]:
+        """Register the slash commands with Discord: one guild (instant) or globally."""
+        if self.settings.sync_guild_id:
+            guild = discord.Object(id=self.settings.sync_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+        else:
+            synced = await self.tree.sync()
+        log.info("synced %d slash commands", len(synced))
+        return synced
+
+    async def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+        if self._watch_task is not None:
+            try:
+                await asyncio.wait_for(self._watch_task, timeout=5)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                self._watch_task.cancel()
+            except Exception:  # noqa: BLE001 - already logged by the watcher
+                pass
+        await super().close()
+
+    async def on_message(self, message: discord.Message) -> None:
+        # No prefix commands: mentions are questions (see cogs/ask.py), not command calls.
+        return
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s (id %s) to %d servers", self.user, self.user and self.user.id, len(self.guilds))
+
+    def check_cooldown(self, user_id: int) -> None:
+        """Raise CommandOnCooldown when ``user_id`` asked too often."""
+        limited = self.cooldown.hit(user_id)
+        if limited is not None:
+            raise app_commands.CommandOnCooldown(*limited)
+
+    async def report_error(self, interaction: discord.Interaction, error: BaseException) -> None:
+        """Tell the user in one short ephemeral line; log unexpected errors with a traceback."""
+        language = i18n.for_interaction(interaction)
+        text, expected = user_message(error, language)
+        if expected:
+            log.info("%s: refused: %s", _describe(interaction), text)
+        else:
+            log.error("%s failed", _describe(interaction), exc_info=error)
+        try:
+            if not interaction.response.is_done():
+                await interaction.response.send_message(text, ephemeral=True)
+                return
+            if interaction.extras.get("public_defer") and not interaction.extras.get("followed_up"):
+                # The "thinking…" message is public; replace it by a private note.
+                try:
+                    await interaction.delete_original_response()
+                except discord.HTTPException:
+                    pass
+            await interaction.followup.send(text, ephemeral=True)
+        except discord.HTTPException:
+            log.warning("could not report an error to the user", exc_info=True)
+
+
+def _describe(interaction: discord.Interaction) -> str:
+    command = interaction.command.qualified_name if interaction.command else (interaction.data or {}).get("custom_id", "?")
+    return f"/{command} by {interaction.user} ({interaction.user.id})" if interaction.user else f"/{command}"

@@ -1,0 +1,1 @@
+"""One cog per feature: asking (/ask, mentions), browsing sources, admin (/reindex, /add)."""

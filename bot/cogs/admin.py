@@ -1,0 +1,141 @@
+"""Server admins keep the index: /reindex and /add.
+
+Both are checked twice, as Discord's ``default_permissions`` only hides a command in
+the UI (a server can override it, and raw interactions ignore it): the real check is
+``admin_only`` below, which refuses direct messages and members without Manage Server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import i18n
+from bot.fetch import ALLOWED_SUFFIXES, FetchError, fetch_url, name_for_url, safe_filename, save_article
+from bot.i18n import t
+from bot.replies import clip, neutralise
+from retrieval.models import IndexReport
+
+if TYPE_CHECKING:
+    from bot.app import CitebotBot
+
+log = logging.getLogger(__name__)
+
+
+def _admin_check(interaction: discord.Interaction) -> bool:
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage()
+    if not interaction.permissions.manage_guild:
+        raise app_commands.MissingPermissions(["manage_guild"])
+    return True
+
+
+def admin_only():  # type: ignore[no-untyped-def]
+    """Manage Server, in a server: shown only to admins, and enforced on every call."""
+
+    def decorate(func):  # type: ignore[no-untyped-def]
+        func = app_commands.check(_admin_check)(func)
+        func = app_commands.default_permissions(manage_guild=True)(func)
+        return app_commands.guild_only()(func)
+
+    return decorate
+
+
+def report_text(report: IndexReport, language: str) -> str:
+    text = t(
+        language,
+        "reindex_done",
+        added=len(report.added),
+        changed=len(report.changed),
+        removed=len(report.removed),
+        unchanged=len(report.unchanged),
+        embedded=report.chunks_embedded,
+        seconds=report.seconds,
+    )
+    names = [f"`{name}`" for name in report.added + report.changed]
+    if names:
+        text += "\n+ " + ", ".join(names)
+    if report.removed:
+        text += "\n− " + ", ".join(f"`{name}`" for name in report.removed)
+    if report.skipped:
+        text += "\n" + t(language, "skipped", items="; ".join(f"`{n}`: {why}" for n, why in report.skipped.items()))
+    return clip(neutralise(text), 2000)
+
+
+class AdminCog(commands.Cog):
+    """Keeping the index in line with the articles folder."""
+
+    def __init__(self, bot: CitebotBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="reindex", description="Index new, changed and removed articles now")
+    @admin_only()
+    async def reindex(self, interaction: discord.Interaction) -> None:
+        language = i18n.for_interaction(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        report = await self.bot.service.reindex(f"/reindex by {interaction.user.id}")
+        await interaction.followup.send(report_text(report, language), ephemeral=True)
+
+    @app_commands.command(name="add", description="Add an article: attach a .txt/.md/.html file or give a URL")
+    @app_commands.describe(file="A .txt, .md or .html file", url="The address of an article page")
+    @admin_only()
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        file: discord.Attachment | None = None,
+        url: app_commands.Range[str, 1, 2000] | None = None,
+    ) -> None:
+        from bot.app import UserFacingError
+
+        language = i18n.for_interaction(interaction)
+        settings = self.bot.settings
+        if (file is None) == (url is None):
+            raise UserFacingError(t(language, "add_needs_one"))
+        if file is not None:
+            # Refuse before downloading anything: wrong type or too large.
+            if not file.filename.lower().endswith(ALLOWED_SUFFIXES):
+                raise UserFacingError(t(language, "add_bad_type", name=clip(neutralise(file.filename), 100)))
+            if file.size > settings.max_attachment_bytes:
+                raise UserFacingError(t(language, "add_too_large", size=file.size, limit=settings.max_attachment_bytes))
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            if file is not None:
+                data = await file.read()
+                if len(data) > settings.max_attachment_bytes:
+                    raise UserFacingError(t(language, "add_too_large", size=len(data), limit=settings.max_attachment_bytes))
+                name, meta = safe_filename(file.filename), None
+            else:
+                assert url is not None
+                fetched = await fetch_url(
+                    url.strip(),
+                    max_bytes=settings.max_download_bytes,
+                    timeout=settings.url_fetch_timeout,
+                    allowlist=settings.url_allowlist,
+                )
+                data, name, meta = fetched.data, name_for_url(fetched.url, fetched.suffix), {"url": fetched.url}
+        except FetchError as error:
+            raise UserFacingError(clip(neutralise(str(error)), 500)) from None
+        path = await asyncio.to_thread(save_article, settings.articles_dir, name, data, meta)
+        log.info("/add by %s saved %s (%d bytes)", interaction.user.id, path.name, len(data))
+        report = await self.bot.service.reindex(f"/add by {interaction.user.id}")
+        if name in report.skipped:
+            text = t(language, "add_skipped", name=name, reason=report.skipped[name])
+        else:
+            info = next((s for s in await self.bot.service.sources() if s.source_id == name), None)
+            text = t(
+                language,
+                "add_done",
+                title=clip(neutralise(info.title if info else name), 200),
+                name=name,
+                chunks=info.chunks if info else 0,
+            )
+        await interaction.followup.send(clip(text, 2000), ephemeral=True)
+
+
+async def setup(bot: CitebotBot) -> None:
+    await bot.add_cog(AdminCog(bot))

@@ -1,0 +1,296 @@
+"""Pure functions that turn answers and sources into Discord embeds within Discord's limits.
+
+Nothing here talks to Discord or the index, so every rule (limits, clean truncation,
+mention neutralising, markdown escaping) is unit- and property-tested directly.
+
+Discord's limits: message content 2000 characters; embed title 256, description 4096,
+field name 256, field value 1024, footer 2048, 25 fields, and 6000 characters for all
+embeds of one message together.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import discord
+from discord.utils import escape_markdown
+
+from bot.i18n import t
+from retrieval.models import Answer, Passage, SourceInfo
+
+CONTENT_LIMIT = 2000
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+FIELDS_LIMIT = 25
+EMBED_TOTAL_LIMIT = 6000
+#: Slack kept under the 6000 total so rounding never tips a message over.
+TOTAL_MARGIN = 16
+ELLIPSIS = "…"
+SOURCES_PER_PAGE = 8
+#: At most this many "closest passages" when nothing answered the question.
+CLOSEST_SHOWN = 3
+
+_ZWSP = "\u200b"
+# @everyone / @here, and raw user, role and channel mention syntax (<@1>, <@!1>, <@&1>, <#1>).
+_MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
+_RAW_MENTION = re.compile(r"<(@[!&]?|#)(\d+)>")
+
+
+@dataclass(frozen=True)
+class IndexFacts:
+    """What the footer says about the index."""
+
+    articles: int
+    passages: int
+    last_indexed: str  # ISO timestamp, "" when unknown
+
+    @classmethod
+    def from_sources(cls, sources: list[SourceInfo]) -> IndexFacts:
+        return cls(
+            articles=len(sources),
+            passages=sum(s.chunks for s in sources),
+            last_indexed=max((s.indexed_at for s in sources), default=""),
+        )
+
+
+def neutralise(text: str) -> str:
+    """``text`` with every mention made inert: a zero-width space after ``@`` or ``<@&``.
+
+    AllowedMentions.none() already stops pings; this keeps quoted article text and
+    questions from even *looking* like a mass ping or a role mention.
+    """
+    text = _MASS_MENTION.sub(lambda m: "@" + _ZWSP + m.group(1), text)
+    return _RAW_MENTION.sub(lambda m: "<" + m.group(1) + _ZWSP + m.group(2) + ">", text)
+
+
+def safe(text: str) -> str:
+    """Untrusted text (article, question) ready to put in markdown: mentions inert, markdown escaped."""
+    return escape_markdown(neutralise(text))
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, at a word boundary when one is near, with "…".
+
+    Never leaves a dangling escape backslash or a half surrogate-free mention marker.
+    """
+    if limit <= 0:
+        return ""
+    if len(text) <= limit:
+        return text
+    if limit == 1:
+        return ELLIPSIS
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= len(cut) - 20 and space > 0:
+        cut = cut[:space]
+    cut = cut.rstrip()
+    # A trailing backslash would escape the ellipsis or break the closing "**".
+    while cut.endswith("\\"):
+        cut = cut[:-1]
+    return cut + ELLIPSIS
+
+
+def clip_start(text: str, limit: int) -> str:
+    """The end of ``text`` in at most ``limit`` characters, "…" in front when cut."""
+    if limit <= 0:
+        return ""
+    if len(text) <= limit:
+        return text
+    if limit == 1:
+        return ELLIPSIS
+    cut = text[len(text) - (limit - 1) :]
+    space = cut.find(" ")
+    if 0 <= space < 20:
+        cut = cut[space:]
+    return ELLIPSIS + cut.lstrip()
+
+
+def snippet(passage: Passage, limit: int) -> str:
+    """The passage as markdown within ``limit`` characters, its best sentence in bold.
+
+    When it must be cut, the bold sentence is kept and the text around it trimmed.
+    """
+    text = passage.text
+    highlight = passage.highlight.strip()
+    at = text.find(highlight) if highlight else -1
+    if at < 0:
+        return clip(safe(text), limit)
+    before = safe(text[:at])
+    bold = safe(highlight)
+    after = safe(text[at + len(highlight) :])
+    if len(before) + len(bold) + len(after) + 4 <= limit:
+        return f"{before}**{bold}**{after}"
+    bold = clip(bold, max(1, min(len(bold), limit * 2 // 3 - 4)))
+    room = limit - len(bold) - 4
+    if room <= 0:
+        return clip(f"**{bold}**", limit) if len(bold) + 4 > limit else f"**{bold}**"
+    before_room = min(len(before), room // 2)
+    after_room = room - before_room
+    if len(after) < after_room:
+        before_room = min(len(before), room - len(after))
+        after_room = room - before_room
+    out = f"{clip_start(before, before_room)}**{bold}**{clip(after, after_room)}"
+    return out[:limit]
+
+
+def citation(passage: Passage, label: str | None = None) -> str:
+    """``[n] title — source, place``: how every passage is cited."""
+    head = f"[{passage.rank}]" if label is None else f"[{passage.rank}, {label}]"
+    place = f", {passage.location}" if passage.location else ""
+    return clip(neutralise(f"{head} {passage.title} — {passage.source}{place}"), FIELD_NAME_LIMIT)
+
+
+def _when(iso: str) -> str:
+    """An ISO timestamp as ``2026-11-26 09:40 UTC`` (footers do not render Discord timestamps)."""
+    if not iso:
+        return "?"
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def footer_text(facts: IndexFacts, language: str) -> str:
+    return clip(
+        t(language, "footer", articles=facts.articles, passages=facts.passages, indexed=_when(facts.last_indexed)),
+        FOOTER_LIMIT,
+    )
+
+
+def passages_embed(
+    title: str,
+    description: str,
+    passages: list[Passage],
+    footer: str,
+    label: str | None = None,
+    colour: discord.Colour | None = None,
+) -> discord.Embed:
+    """An embed of cited passages, one field each, sharing the 6000-character budget fairly."""
+    title = clip(title, TITLE_LIMIT)
+    description = clip(description, DESCRIPTION_LIMIT)
+    footer = clip(footer, FOOTER_LIMIT)
+    passages = passages[:FIELDS_LIMIT]
+    available = EMBED_TOTAL_LIMIT - TOTAL_MARGIN - len(title) - len(description) - len(footer)
+    # Each field gets an equal share; a citation may take a third of it (25 full-length
+    # citations alone would exceed the 6000 total), the passage the rest.
+    share = available // max(1, len(passages))
+    names = [clip(citation(p, label), max(16, share // 3)) for p in passages]
+    budget = available - sum(map(len, names))
+    embed = discord.Embed(title=title, description=description, colour=colour)
+    if passages:
+        per_field = max(1, min(FIELD_VALUE_LIMIT, budget // len(passages)))
+        for name, passage in zip(names, passages, strict=True):
+            embed.add_field(name=name, value=snippet(passage, per_field) or ELLIPSIS, inline=False)
+    if footer:
+        embed.set_footer(text=footer)
+    return embed
+
+
+def answer_embed(answer: Answer, facts: IndexFacts, language: str) -> discord.Embed:
+    """The reply to a question: the question, numbered citations, a footer with index facts.
+
+    When nothing answered the question it says so first, and the few closest passages
+    that follow are labelled as such.
+    """
+    title = neutralise(answer.question)
+    footer = footer_text(facts, language)
+    if not answer.passages:
+        return passages_embed(title, t(language, "no_passages"), [], footer, colour=discord.Colour.light_grey())
+    if answer.answered:
+        return passages_embed(title, t(language, "answered"), answer.passages, footer, colour=discord.Colour.blue())
+    description = f"{t(language, 'not_answered')}\n{t(language, 'closest')}"
+    return passages_embed(
+        title,
+        description,
+        answer.passages[:CLOSEST_SHOWN],
+        footer,
+        label=t(language, "closest_label"),
+        colour=discord.Colour.orange(),
+    )
+
+
+def full_passage_embed(passage: Passage, language: str) -> discord.Embed:
+    """One passage in full (as far as 4096 characters go), its best sentence in bold."""
+    title = clip(neutralise(f"[{passage.rank}] {passage.title}"), TITLE_LIMIT)
+    source = clip(neutralise(f"{passage.source}" + (f", {passage.location}" if passage.location else "")), FOOTER_LIMIT)
+    embed = discord.Embed(title=title, description=snippet(passage, DESCRIPTION_LIMIT), colour=discord.Colour.blue())
+    embed.set_footer(text=source)
+    return embed
+
+
+def page_count(total: int, per_page: int = SOURCES_PER_PAGE) -> int:
+    return max(1, math.ceil(total / per_page))
+
+
+def sources_embed(sources: list[SourceInfo], page: int, language: str) -> discord.Embed:
+    """One page of the indexed articles: title, language, passages, when indexed."""
+    pages = page_count(len(sources))
+    page = min(max(page, 0), pages - 1)
+    embed = discord.Embed(title=t(language, "sources_title", count=len(sources)), colour=discord.Colour.blue())
+    if not sources:
+        embed.description = t(language, "sources_empty")
+        return embed
+    for info in sources[page * SOURCES_PER_PAGE : (page + 1) * SOURCES_PER_PAGE]:
+        line = t(language, "source_line", lang=info.language, chunks=info.chunks, indexed=_when(info.indexed_at))
+        value = f"`{clip(neutralise(info.source_id), 200)}`\n{line}"
+        if info.url:
+            value += f"\n{clip(neutralise(info.url), 400)}"
+        embed.add_field(name=clip(neutralise(info.title) or info.source_id, FIELD_NAME_LIMIT), value=clip(value, FIELD_VALUE_LIMIT), inline=False)
+    embed.set_footer(text=t(language, "page", page=page + 1, pages=pages))
+    return embed
+
+
+def source_embed(info: SourceInfo, language: str) -> discord.Embed:
+    """One article's details."""
+    embed = discord.Embed(title=clip(neutralise(info.title) or info.source_id, TITLE_LIMIT), colour=discord.Colour.blue())
+    embed.add_field(name=t(language, "field_id"), value=clip(f"`{neutralise(info.source_id)}`", FIELD_VALUE_LIMIT))
+    embed.add_field(name=t(language, "field_language"), value=info.language or "?")
+    embed.add_field(name=t(language, "field_passages"), value=str(info.chunks))
+    embed.add_field(name=t(language, "field_indexed"), value=_when(info.indexed_at))
+    if info.url:
+        embed.add_field(name=t(language, "field_url"), value=clip(neutralise(info.url), FIELD_VALUE_LIMIT), inline=False)
+    return embed
+
+
+def message_text(text: str) -> str:
+    """Plain message content from untrusted text, within 2000 characters, mentions inert."""
+    return clip(neutralise(text), CONTENT_LIMIT)
+
+
+def embed_violations(embed: dict[str, object] | discord.Embed) -> list[str]:
+    """Every Discord limit an embed (object or JSON payload) breaks; empty when it fits."""
+    data = embed.to_dict() if isinstance(embed, discord.Embed) else embed
+    problems: list[str] = []
+    title = str(data.get("title") or "")
+    description = str(data.get("description") or "")
+    footer = str((data.get("footer") or {}).get("text") or "")  # type: ignore[union-attr]
+    author = str((data.get("author") or {}).get("name") or "")  # type: ignore[union-attr]
+    fields = list(data.get("fields") or [])  # type: ignore[call-overload]
+    if len(title) > TITLE_LIMIT:
+        problems.append(f"title {len(title)} > {TITLE_LIMIT}")
+    if len(description) > DESCRIPTION_LIMIT:
+        problems.append(f"description {len(description)} > {DESCRIPTION_LIMIT}")
+    if len(footer) > FOOTER_LIMIT:
+        problems.append(f"footer {len(footer)} > {FOOTER_LIMIT}")
+    if len(fields) > FIELDS_LIMIT:
+        problems.append(f"{len(fields)} fields > {FIELDS_LIMIT}")
+    total = len(title) + len(description) + len(footer) + len(author)
+    for field in fields:
+        name, value = str(field.get("name", "")), str(field.get("value", ""))
+        if not name or not value:
+            problems.append("empty field name or value")
+        if len(name) > FIELD_NAME_LIMIT:
+            problems.append(f"field name {len(name)} > {FIELD_NAME_LIMIT}")
+        if len(value) > FIELD_VALUE_LIMIT:
+            problems.append(f"field value {len(value)} > {FIELD_VALUE_LIMIT}")
+        total += len(name) + len(value)
+    if total > EMBED_TOTAL_LIMIT:
+        problems.append(f"total {total} > {EMBED_TOTAL_LIMIT}")
+    return problems

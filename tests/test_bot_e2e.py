@@ -1,0 +1,527 @@
+"""End to end: the real discord.py client against the local fake Discord, real retrieval.
+
+One bot (one login, one index build) serves the whole module; scenarios that add
+articles use names and topics of their own, so the order of the tests does not matter.
+Each scenario is an ``async def scenario(fake, bot)`` run on the harness loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import CitebotBot, QuestionCooldown
+from bot.replies import CONTENT_LIMIT, embed_violations
+from config import load_settings
+from retrieval.service import Retriever
+
+from conftest import SEEDS
+from fake_discord import BotHarness, FakeDiscord, Message
+
+DEMANDS = "001_4b0b25bb2bafa5d9.txt"
+SXSW_FR = "000_44bf25875507660d.txt"
+SEED_IDS = sorted(p.name for p in SEEDS.iterdir())
+EPHEMERAL = 64
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory: pytest.TempPathFactory, embedder: Any):
+    root = tmp_path_factory.mktemp("bot")
+    articles = root / "articles"
+    shutil.copytree(SEEDS, articles)
+    with pytest.MonkeyPatch.context() as mp:
+        # Module scope runs before the autouse env isolation: do it here too.
+        for name in [n for n in os.environ if n.startswith("CITEBOT_")]:
+            mp.delenv(name)
+        mp.chdir(root)
+        settings = load_settings(
+            articles_dir=articles, data_dir=root / "data", url_allowlist=["127.0.0.1"],
+            watch_debounce_seconds=0.3, cooldown_seconds=0,  # 0: no cooldown (one test sets one)
+        )
+
+    def make_bot() -> CitebotBot:
+        configured = settings.model_copy(update={"sync_guild_id": int(harness.fake.guild_id)})
+        return CitebotBot(configured, Retriever(configured, embedder=embedder), guild_ready_timeout=0.1)
+
+    harness = BotHarness(make_bot)
+    harness.start()
+    yield harness
+    harness.stop()
+
+
+def fields(message: Message) -> list[dict[str, Any]]:
+    return message.json["embeds"][0]["fields"]
+
+
+def cited_sources(message: Message) -> list[str]:
+    return [f["name"] for f in fields(message)]
+
+
+async def ask(fake: FakeDiscord, question: str, **kw: Any) -> Message:
+    """/ask as a fresh member; the public answer."""
+    user = kw.pop("user", None) or fake.member("asker")
+    interaction = await fake.slash("ask", user=user, question=question, **kw)
+    deferred = await fake.callback(interaction)
+    assert deferred.json == {"type": 5}  # deferred at once, publicly ("thinking…")
+    return await fake.followup(interaction)
+
+
+def test_commands_are_synced_with_admin_commands_hidden_from_members(harness: BotHarness) -> None:
+    commands = harness.fake.commands
+    assert {"ask", "sources", "source", "reindex", "add"} <= set(commands)
+    for admin in ("reindex", "add"):
+        assert int(commands[admin]["default_member_permissions"]) == 1 << 5  # Manage Server
+        assert commands[admin]["contexts"] == [0]  # guild only
+    assert commands["ask"].get("default_member_permissions") is None
+
+
+def test_ask_in_english_cites_the_demands_list(harness: BotHarness) -> None:
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> Message:
+        return await ask(fake, "What are the four demands of the No Music for ICE letter?")
+
+    reply = harness.run(scenario)
+    embed = reply.json["embeds"][0]
+    assert embed["title"] == "What are the four demands of the No Music for ICE letter?"
+    first = embed["fields"][0]
+    assert first["name"].startswith("[1] Hundreds Of Musicians Pledge To Cut Ties With Amazon")
+    assert f"— {DEMANDS}, ¶" in first["name"]
+    assert any("Terminate existing contracts" in f["value"] for f in embed["fields"] if DEMANDS in f["name"])
+    assert all("**" in f["value"] for f in embed["fields"])  # the best sentence in bold
+    assert re.search(r"\d+ articles · \d+ passages · last indexed \d{4}-\d\d-\d\d", embed["footer"]["text"])
+    assert reply.json["allowed_mentions"] == {"parse": []}
+    assert embed_violations(embed) == []
+    labels = [c["label"] for c in reply.components]
+    assert labels == ["[1] in full", "[2] in full", "[3] in full", "[4] in full", "[5] in full", "More passages"]
+
+
+def test_english_question_answered_from_the_french_article(harness: BotHarness) -> None:
+    question = "Whose immigration policies do people indirectly support by doing business with Amazon, according to No Music for ICE?"
+
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> Message:
+        return await ask(fake, question)
+
+    reply = harness.run(scenario)
+    french = [f for f in fields(reply)[:2] if SXSW_FR in f["name"]]
+    assert french, cited_sources(reply)
+    assert "**No Music for ICE estime qu’en faisant des affaires avec Amazon" in french[0]["value"]
+    assert "Donald Trump" in french[0]["value"]
+
+
+def test_buttons_show_a_passage_in_full_and_more_passages(harness: BotHarness) -> None:
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Any, ...]:
+        user = fake.member("reader")
+        reply = await ask(fake, "What did No Music for ICE demand?", user=user)
+        full = await fake.callback(await fake.click(reply, label="[1] in full", user=user))
+        more_click = await fake.click(reply, label="More passages", user=user)
+        more_defer = await fake.callback(more_click)
+        more = await fake.followup(more_click)
+        return reply, full, more_defer, more
+
+    reply, full, more_defer, more = harness.run(scenario)
+    assert full.json["type"] == 4 and full.json["data"]["flags"] == EPHEMERAL
+    shown = full.json["data"]["embeds"][0]
+    assert shown["title"].startswith("[1] ") and "**" in shown["description"]
+    assert more_defer.json == {"type": 5, "data": {"flags": EPHEMERAL}}
+    ranks = [int(re.match(r"\[(\d+)\]", f["name"]).group(1)) for f in more.json["embeds"][0]["fields"]]
+    assert ranks and ranks[0] == 6  # the passages after the five shown
+
+
+def test_nothing_relevant_says_so_and_labels_the_closest(harness: BotHarness) -> None:
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> Message:
+        return await ask(fake, "What is the boiling point of tungsten?")
+
+    embed = harness.run(scenario).json["embeds"][0]
+    assert embed["description"].startswith("I found nothing in the articles that answers this.")
+    assert len(embed["fields"]) <= 3
+    assert all(re.match(r"\[\d+, closest\] ", f["name"]) for f in embed["fields"])
+
+
+def test_french_locale_gets_a_french_interface(harness: BotHarness) -> None:
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> Message:
+        return await ask(fake, "Qu'exigeait la lettre No Music for ICE ?", locale="fr")
+
+    reply = harness.run(scenario)
+    assert reply.json["embeds"][0]["description"].startswith("Les passages des articles")
+    assert reply.components[-1]["label"] == "Plus de passages"
+
+
+def test_sources_lists_the_four_seeds_and_source_autocompletes(harness: BotHarness) -> None:
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Any, ...]:
+        user = fake.member("browser")
+        listing = await fake.callback(await fake.slash("sources", user=user))
+        choices = await fake.callback(await fake.autocomplete("source", "name", "group of amazon", user=user))
+        detail = await fake.callback(await fake.slash("source", user=user, name="003_8dd3d7f5671449ac.txt"))
+        return listing, choices, detail
+
+    listing, choices, detail = harness.run(scenario)
+    embed = listing.json["data"]["embeds"][0]
+    listed = [re.search(r"`([^`]+)`", f["value"]).group(1) for f in embed["fields"]]
+    assert listed[:4] == SEED_IDS
+    assert any("en · " in f["value"] for f in embed["fields"]) and any("fr · " in f["value"] for f in embed["fields"])
+    assert "passages" in embed["fields"][0]["value"] and embed["footer"]["text"].startswith("Page 1 of")
+    assert [c["label"] for row in listing.json["data"]["components"] for c in row["components"]] == ["Previous", "Next"]
+    assert choices.json["type"] == 8
+    assert "003_8dd3d7f5671449ac.txt" in [c["value"] for c in choices.json["data"]["choices"]]
+    names = {f["name"]: f["value"] for f in detail.json["data"]["embeds"][0]["fields"]}
+    assert names["File"] == "`003_8dd3d7f5671449ac.txt`" and names["Language"] == "en"
+
+
+def test_sources_pages_with_previous_and_next(harness: BotHarness) -> None:
+    from retrieval.models import SourceInfo
+
+    many = [SourceInfo(f"{i:03}_many.txt", f"Article {i}", "en", 3, "2026-11-26T09:00:00+00:00") for i in range(20)]
+
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Any, Any]:
+        async def sources() -> list[SourceInfo]:
+            return many
+
+        saved, bot.service.sources = bot.service.sources, sources
+        try:
+            user = fake.member("pager")
+            first = fake.message_of(await fake.callback(await fake.slash("sources", user=user)))
+            return first, await fake.callback(await fake.click(first, label="Next", user=user))
+        finally:
+            bot.service.sources = saved
+
+    first, second = harness.run(scenario)
+    buttons = {c["label"]: c["disabled"] for c in first.components}
+    assert buttons == {"Previous": True, "Next": False}
+    assert second.json["type"] == 7  # the same message, updated in place
+    embed = second.json["data"]["embeds"][0]
+    assert embed["footer"]["text"] == "Page 2 of 3" and embed["fields"][0]["name"] == "Article 8"
+    assert {c["label"]: c["disabled"] for row in second.json["data"]["components"] for c in row["components"]} == {
+        "Previous": False, "Next": False}
+
+
+def test_admin_commands_refused_without_manage_server_and_in_dms(harness: BotHarness) -> None:
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> list[Any]:
+        member = fake.member("member")
+        out = []
+        for name, options in (("reindex", {}), ("add", {"url": fake.serve("x.html", b"<p>x</p>")})):
+            out.append(await fake.callback(await fake.slash(name, user=member, **options)))
+            out.append(await fake.callback(await fake.slash(name, user=fake.member("dm", manage_guild=True), dm=True, **options)))
+        return out
+
+    refused, dm, refused_add, dm_add = harness.run(scenario)
+    for response in (refused, refused_add):
+        assert response.json["type"] == 4 and response.json["data"]["flags"] == EPHEMERAL
+        assert response.json["data"]["content"] == "You need the Manage Server permission for this."
+    for response in (dm, dm_add):
+        assert response.json["data"]["content"] == "This command works in a server, not in direct messages."
+    assert not (Path(harness.bot.settings.articles_dir) / "127.0.0.1-x.html").exists()
+
+
+def test_reindex_by_an_admin_reports_what_changed(harness: BotHarness) -> None:
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Any, Message]:
+        admin = fake.member("admin", manage_guild=True)
+        interaction = await fake.slash("reindex", user=admin)
+        return await fake.callback(interaction), await fake.followup(interaction)
+
+    deferred, report = harness.run(scenario)
+    assert deferred.json == {"type": 5, "data": {"flags": EPHEMERAL}}
+    assert re.match(r"Reindexed: \d+ added, \d+ changed, \d+ removed, \d+ unchanged", report.json["content"])
+    assert report.json["flags"] == EPHEMERAL
+
+
+LIGHTHOUSE = (
+    "Lighthouse keepers of Finistère strike for longer winter leave\n\n"
+    "The union of lighthouse keepers in Finistère demanded three extra weeks of winter leave "
+    "and a second keeper on every offshore tower, after a storm cut off the Ar-Men light for nine days.\n\n"
+    "The regional maritime authority said it would answer the union before the spring tides."
+)
+
+
+def test_add_attachment_then_answerable(harness: BotHarness) -> None:
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Message, Message]:
+        admin = fake.member("admin", manage_guild=True)
+        file = fake.attachment("lighthouse keepers.txt", LIGHTHOUSE.encode())
+        added = await fake.followup(await fake.slash("add", user=admin, file=file))
+        return added, await ask(fake, "What did the lighthouse keepers' union in Finistère demand?")
+
+    added, answer = harness.run(scenario)
+    assert added.json["content"].startswith("Added **Lighthouse keepers of Finistère strike for longer winter leave**")
+    assert "`lighthouse-keepers.txt`" in added.json["content"] and added.json["flags"] == EPHEMERAL
+    assert "— lighthouse-keepers.txt, ¶" in cited_sources(answer)[0]
+    assert "three extra weeks of winter leave" in fields(answer)[0]["value"]
+
+
+def test_add_url_then_answerable_with_the_url_as_source(harness: BotHarness) -> None:
+    page = (
+        "<html><head><title>Beekeepers of the Vercors count their winter losses</title></head><body>"
+        "<nav>Home | News</nav><article><h1>Beekeepers of the Vercors count their winter losses</h1>"
+        "<p>The beekeepers' cooperative of the Vercors reported that forty percent of its hives died "
+        "during the winter, blaming the varroa mite and a late frost in April.</p>"
+        "<p>The cooperative asked the region for an emergency fund to buy new queens.</p></article>"
+        "<footer>Copyright</footer></body></html>"
+    )
+
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Message, Message, Any]:
+        admin = fake.member("admin", manage_guild=True)
+        url = fake.serve("vercors-bees.html", page.encode())
+        added = await fake.followup(await fake.slash("add", user=admin, url=url))
+        answer = await ask(fake, "How many hives did the Vercors beekeepers lose in winter?")
+        private = await fake.followup(await fake.slash("add", user=admin, url="http://10.1.2.3/secret.html"))
+        return added, answer, private
+
+    added, answer, private = harness.run(scenario)
+    assert added.json["content"].startswith("Added **Beekeepers of the Vercors count their winter losses**")
+    assert "/files/vercors-bees.html, ¶" in cited_sources(answer)[0]
+    assert "forty percent" in fields(answer)[0]["value"]
+    assert "non-public address" in private.json["content"] and private.json["flags"] == EPHEMERAL
+
+
+def test_article_dropped_in_the_folder_is_picked_up_without_restart(harness: BotHarness) -> None:
+    article = (
+        "Glassblowers of Murano fight the gas bill\n\n"
+        "The glassblowers of Murano asked the Italian government to cap the price of natural gas "
+        "for their furnaces, which must burn day and night at 1,400 degrees.\n\n"
+        "Several workshops have already let their furnaces go cold for the first time in a century."
+    )
+
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Message, Message]:
+        before = bot.service.reindex_count
+        (Path(bot.settings.articles_dir) / "murano-glass.md").write_text(article, encoding="utf-8")
+        # The watcher debounces, then reindexes: bounded wait, then ask like a member.
+        async def picked_up() -> None:
+            while not any(s.source_id == "murano-glass.md" for s in await bot.service.sources()):
+                await asyncio.sleep(0.1)
+        await asyncio.wait_for(picked_up(), 60)
+        assert bot.service.reindex_count > before
+        answer = await ask(fake, "What did the glassblowers of Murano ask the government?")
+        # Removing the file takes it out of the index the same way.
+        (Path(bot.settings.articles_dir) / "murano-glass.md").unlink()
+
+        async def dropped() -> None:
+            while any(s.source_id == "murano-glass.md" for s in await bot.service.sources()):
+                await asyncio.sleep(0.1)
+        await asyncio.wait_for(dropped(), 60)
+        return answer, await ask(fake, "What did the glassblowers of Murano ask the government?")
+
+    answer, after_removal = harness.run(scenario)
+    assert "— murano-glass.md, ¶" in cited_sources(answer)[0]
+    assert "cap the price of natural gas" in fields(answer)[0]["value"]
+    assert not any("murano-glass.md" in name for name in cited_sources(after_removal))
+
+
+def test_questions_are_answered_while_a_reindex_runs(harness: BotHarness) -> None:
+    paragraphs = [
+        " ".join(
+            f"In {1900 + i} the harbour of Portnahaven{i} counted {i * 7 + j} fishing boats, "
+            f"{j * 3 + i} of them rigged for herring and the rest for lobster."
+            for j in range(6)
+        )
+        for i in range(25)
+    ]
+    article = "Harbour registers of the Inner Hebrides\n\n" + "\n\n".join(paragraphs)
+
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> bool:
+        (Path(bot.settings.articles_dir) / "harbour-registers.txt").write_text(article, encoding="utf-8")
+
+        async def indexing() -> None:
+            while not bot.service.indexing:
+                await asyncio.sleep(0.01)
+        await asyncio.wait_for(indexing(), 30)
+        await ask(fake, "What did No Music for ICE demand?")
+        still_indexing = bot.service.indexing  # the answer came back before the reindex ended
+
+        async def done() -> None:
+            while not any(s.source_id == "harbour-registers.txt" for s in await bot.service.sources()):
+                await asyncio.sleep(0.1)
+        await asyncio.wait_for(done(), 120)
+        return still_indexing
+
+    assert harness.run(scenario, timeout=180) is True
+
+
+def test_a_mention_is_answered_in_a_reply(harness: BotHarness) -> None:
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Message, Message]:
+        user = fake.member("mentioner")
+        message = await fake.say(f"{fake.bot_mention} what did No Music for ICE demand?", user=user)
+        return message, await fake.reply_to(message)
+
+    message, reply = harness.run(scenario)
+    assert reply.json["message_reference"]["message_id"] == message.id or str(reply.json["message_reference"]["message_id"]) == message.id
+    assert reply.json["allowed_mentions"] == {"parse": [], "replied_user": False}
+    assert reply.json["embeds"][0]["title"] == "what did No Music for ICE demand?"
+    assert any(DEMANDS in name for name in cited_sources(reply)[:2])
+
+
+def test_mass_mentions_in_articles_and_questions_never_ping(harness: BotHarness) -> None:
+    article = (
+        "Ferry crews of the Hebrides call a strike @everyone\n\n"
+        "@everyone @here <@&123456789012345678> <@123456789012345678> The ferry crews of the Hebrides "
+        "walked out over rosters, stranding islanders on Barra and Lewis for two days.\n\n"
+        "@here The operator promised new rosters by summer. <@&123456789012345678>"
+    )
+
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> list[Any]:
+        admin = fake.member("admin", manage_guild=True)
+        start = len(fake.requests)
+        file = fake.attachment("hebrides-ferries.txt", article.encode())
+        await fake.followup(await fake.slash("add", user=admin, file=file))
+        user = fake.member("pinger")
+        reply = await ask(fake, "@everyone why did the Hebrides ferry crews strike? <@&123456789012345678>", user=user)
+        await fake.callback(await fake.click(reply, label="[1] in full", user=user))
+        message = await fake.say(f"{fake.bot_mention} @here Hebrides ferry strike <@&123456789012345678>?", user=user)
+        await fake.reply_to(message)
+        await fake.callback(await fake.slash("sources", user=user))
+        return [r.json for r in fake.requests[start:] if r.json is not None]
+
+    payloads = harness.run(scenario)
+    text = json.dumps(payloads, ensure_ascii=False)
+    assert "Hebrides" in text  # the article was quoted...
+    assert "@everyone" not in text and "@here" not in text and "<@&1" not in text and "<@1" not in text  # ...inert
+    messages = [p.get("data", p) for p in payloads if isinstance(p, dict) and ("content" in p.get("data", p) or "embeds" in p.get("data", p))]
+    assert messages
+    for message in messages:
+        assert message["allowed_mentions"]["parse"] == []
+
+
+def test_over_long_passages_stay_within_every_limit(harness: BotHarness) -> None:
+    noisy = " ".join(f"*bold_{i}* ~~x~~ `code` |spoiler| > quote **" for i in range(60))
+    article = f"Markdown storm in the archive\n\n{noisy}\n\n" + ("Zanzibar clove harvest figures. " * 60)
+
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> list[Any]:
+        admin = fake.member("admin", manage_guild=True)
+        start = len(fake.requests)
+        file = fake.attachment("markdown-storm.txt", article.encode())
+        await fake.followup(await fake.slash("add", user=admin, file=file))
+        user = fake.member("long")
+        reply = await ask(fake, "Zanzibar clove harvest markdown storm " + "bold spoiler quote " * 40, user=user, k=10)
+        for n in (1, 2):
+            await fake.callback(await fake.click(reply, label=f"[{n}] in full", user=user))
+        click = await fake.click(reply, label="More passages", user=user)
+        await fake.followup(click)
+        return [r.json for r in fake.requests[start:] if r.json is not None]
+
+    payloads = harness.run(scenario)
+    embeds = [e for p in payloads for e in (p.get("data", p) or {}).get("embeds", [])]
+    assert len(embeds) >= 4 and any(len(e.get("fields", [])) == 10 for e in embeds)
+    for payload in payloads:
+        body = payload.get("data", payload) or {}
+        assert len(body.get("content") or "") <= CONTENT_LIMIT
+        # One embed per message here, so the per-embed 6000 check is the per-message one.
+        assert len(body.get("embeds", [])) <= 1
+        for embed in body.get("embeds", []):
+            assert embed_violations(embed) == [], embed_violations(embed)
+    assert any("Zanzibar" in json.dumps(e) for e in embeds)
+
+
+def test_cooldown_answers_with_a_friendly_message(harness: BotHarness) -> None:
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> Any:
+        saved = bot.cooldown
+        bot.cooldown = QuestionCooldown(1, 60)
+        try:
+            user = fake.member("hasty")
+            await ask(fake, "Who is Andy Jassy?", user=user)
+            return await fake.callback(await fake.slash("ask", user=user, question="Who is Jeff Bezos?"))
+        finally:
+            bot.cooldown = saved
+
+    refused = harness.run(scenario)
+    assert refused.json["data"]["flags"] == EPHEMERAL
+    assert re.fullmatch(r"Easy there: you can ask again in \d+ s\.", refused.json["data"]["content"])
+
+
+def test_empty_question_is_refused_privately_before_deferring(harness: BotHarness) -> None:
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> Any:
+        return await fake.callback(await fake.slash("ask", user=fake.member("blank"), question="?!"))
+
+    refused = harness.run(scenario)
+    assert refused.json["type"] == 4 and refused.json["data"]["flags"] == EPHEMERAL
+    assert "empty" in refused.json["data"]["content"]
+
+
+def test_rejected_and_missing_tokens_give_one_clear_line(harness: BotHarness, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str],
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    from bot.main import run_bot
+
+    # The harness has pointed discord.py at the fake, which refuses any other token.
+    secret = "MTIz.rejected-token.ABCDEF"
+    settings = load_settings(articles_dir=tmp_path, data_dir=tmp_path / "data", discord_token=secret)
+    assert run_bot(settings) == 1
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0 and "rejected the token" in err
+    assert secret not in err and secret not in caplog.text
+
+    assert run_bot(load_settings(articles_dir=tmp_path, data_dir=tmp_path / "data")) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0 and "CITEBOT_DISCORD_TOKEN" in err
+
+
+def test_an_unexpected_error_after_deferring_is_private_and_logged(harness: BotHarness,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Any, Message]:
+        async def broken(question: str, k: int | None = None) -> Any:
+            raise RuntimeError("the disk caught fire")
+
+        saved, bot.service.ask = bot.service.ask, broken
+        try:
+            interaction = await fake.slash("ask", user=fake.member("unlucky"), question="Who is Andy Jassy?")
+            followup = await fake.followup(interaction)
+            deleted = await fake.wait_for_request(
+                lambda r: r.method == "DELETE" and r.path.endswith(f"/{interaction.token}/messages/@original")
+            )
+            return deleted, followup
+        finally:
+            bot.service.ask = saved
+
+    deleted, followup = harness.run(scenario)
+    assert deleted.method == "DELETE"  # the public "thinking…" message is withdrawn
+    assert followup.json["flags"] == EPHEMERAL
+    assert followup.json["content"] == "Something went wrong on my side; the error is logged. Try again in a moment."
+    assert "RuntimeError: the disk caught fire" in caplog.text and "Traceback" in caplog.text
+
+
+def test_the_ask_channel_answers_every_message(harness: BotHarness) -> None:
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> Message:
+        saved = bot.settings
+        bot.settings = saved.model_copy(update={"ask_channel_id": int(fake.channel_id)})
+        try:
+            message = await fake.say("What did No Music for ICE demand?", user=fake.member("channel-asker"))
+            return await fake.reply_to(message)
+        finally:
+            bot.settings = saved
+
+    reply = harness.run(scenario)
+    assert any(DEMANDS in name for name in cited_sources(reply)[:2])
+
+
+def test_intents_and_french_command_descriptions(harness: BotHarness) -> None:
+    # Mentions and slash commands need no privileged intent; the ask channel does.
+    assert not harness.fake.identify["intents"] & (1 << 15)
+    assert harness.fake.commands["ask"]["description_localizations"]["fr"].startswith("Répondre à une question")
+    options = {o["name"]: o for o in harness.fake.commands["ask"]["options"]}
+    assert options["question"]["description_localizations"]["fr"] == "Votre question, en français ou en anglais"
+
+
+def test_ask_channel_without_the_message_content_intent_gives_one_clear_line(
+    harness: BotHarness, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.main import run_bot
+
+    portal = BotHarness(None, allow_message_content=False).start()
+    try:
+        (tmp_path / "articles").mkdir()
+        settings = load_settings(
+            articles_dir=tmp_path / "articles", data_dir=tmp_path / "data", ask_channel_id=1,
+            discord_token=portal.token, watch_articles=False, sync_commands=False,
+        )
+        assert run_bot(settings) == 1
+    finally:
+        portal.stop()
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0 and "Message Content intent" in err and portal.token not in err
+
+
+def test_no_request_went_unanswered(harness: BotHarness) -> None:
+    # Every route the bot used is one the fake knows: the tests saw real answers.
+    assert harness.fake.unhandled == []

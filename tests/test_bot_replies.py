@@ -1,0 +1,172 @@
+"""The reply builders: Discord's limits, clean truncation, inert mentions, i18n."""
+
+from __future__ import annotations
+
+import re
+
+import discord
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.i18n import STRINGS, language_of, t
+from bot.replies import (
+    CONTENT_LIMIT,
+    ELLIPSIS,
+    FIELD_VALUE_LIMIT,
+    IndexFacts,
+    SOURCES_PER_PAGE,
+    answer_embed,
+    citation,
+    clip,
+    embed_violations,
+    full_passage_embed,
+    message_text,
+    neutralise,
+    passages_embed,
+    snippet,
+    sources_embed,
+)
+from retrieval.models import Answer, Passage, SourceInfo
+
+FACTS = IndexFacts(articles=4, passages=37, last_indexed="2026-11-26T09:40:00+00:00")
+MENTION_TEXT = st.sampled_from(["@everyone", "@here", "<@&123456789012345678>", "<@!42>", "<@42>", "<#42>", "*", "_", "`", "\\", "~~", "||", "> "])
+TEXT = st.lists(st.one_of(st.text(min_size=0, max_size=80), MENTION_TEXT), max_size=80).map("".join)
+RAW_MENTION = re.compile(r"@(everyone|here)|<@[!&]?\d+>|<#\d+>")
+
+
+def passage(rank: int, text: str, highlight: str = "", title: str = "A title", source: str = "a.txt") -> Passage:
+    return Passage(rank=rank, source=source, source_id=source, title=title, text=text, score=1.0,
+                   language="en", location="¶ 1–2", highlight=highlight)
+
+
+@st.composite
+def answers(draw: st.DrawFn) -> Answer:
+    n = draw(st.integers(0, 25))
+    passages = []
+    for rank in range(1, n + 1):
+        text = draw(TEXT)
+        start = draw(st.integers(0, len(text)))
+        end = draw(st.integers(start, len(text)))
+        passages.append(passage(rank, text, text[start:end], title=draw(TEXT), source=draw(TEXT) or "x.txt"))
+    return Answer(question=draw(TEXT) or "q", answered=draw(st.booleans()), passages=passages)
+
+
+@settings(max_examples=150, deadline=None)
+@given(answers(), st.sampled_from(["en", "fr"]))
+def test_any_answer_fits_discord_and_pings_no_one(answer: Answer, language: str) -> None:
+    embed = answer_embed(answer, FACTS, language)
+    assert embed_violations(embed) == []
+    assert not RAW_MENTION.search(str(embed.to_dict()))
+    for p in answer.passages:
+        full = full_passage_embed(p, language)
+        assert embed_violations(full) == []
+        assert not RAW_MENTION.search(str(full.to_dict()))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=3000), st.integers(1, 3000))
+def test_clip_respects_the_limit_and_marks_the_cut(text: str, limit: int) -> None:
+    out = clip(text, limit)
+    assert len(out) <= limit
+    if len(text) <= limit:
+        assert out == text
+    else:
+        assert out.endswith(ELLIPSIS) and not out[:-1].endswith("\\")
+
+
+@settings(max_examples=200, deadline=None)
+@given(TEXT, st.integers(8, 1024), st.data())
+def test_snippet_fits_and_keeps_the_bold_sentence_balanced(text: str, limit: int, data: st.DataObject) -> None:
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    highlight = text[start:end]
+    out = snippet(passage(1, text, highlight), limit)
+    assert len(out) <= limit
+    assert not RAW_MENTION.search(out)
+    if highlight.strip() and limit >= 64:
+        assert out.count("**") >= 2  # opened and closed
+
+
+def test_the_best_sentence_is_bold_and_the_rest_kept() -> None:
+    text = "First sentence here. The key claim is this one. Last sentence."
+    assert snippet(passage(1, text, "The key claim is this one."), 1024) == (
+        "First sentence here. **The key claim is this one.** Last sentence."
+    )
+
+
+def test_a_long_passage_is_cut_around_its_bold_sentence() -> None:
+    text = "word " * 400 + "The key claim is this one. " + "tail " * 400
+    out = snippet(passage(1, text, "The key claim is this one."), 300)
+    assert len(out) <= 300 and "**The key claim is this one.**" in out
+    assert out.startswith(ELLIPSIS) and out.endswith(ELLIPSIS)
+
+
+def test_neutralise_makes_every_mention_inert_and_keeps_the_text_readable() -> None:
+    text = "@everyone @here <@&1234> <@99> <@!99> <#5> mail@example.org"
+    out = neutralise(text)
+    assert not RAW_MENTION.search(out)
+    assert out.replace("\u200b", "") == text
+
+
+def test_citation_format() -> None:
+    assert citation(passage(3, "t", title="Title", source="b.txt")) == "[3] Title — b.txt, ¶ 1–2"
+    assert citation(passage(2, "t"), label="closest") == "[2, closest] A title — a.txt, ¶ 1–2"
+
+
+def test_twenty_five_maximal_passages_share_the_6000_budget() -> None:
+    long = "x" * 5000
+    answer = Answer("q" * 5000, True, [passage(i, long, long[:2000], title="t" * 500, source="s" * 500) for i in range(1, 26)])
+    embed = answer_embed(answer, FACTS, "en")
+    assert embed_violations(embed) == [] and len(embed.fields) == 25
+    assert all(len(f.value or "") <= FIELD_VALUE_LIMIT for f in embed.fields)
+
+
+def test_not_answered_offers_three_labelled_closest_passages() -> None:
+    answer = Answer("q", False, [passage(i, f"text {i}") for i in range(1, 6)])
+    embed = answer_embed(answer, FACTS, "en")
+    assert embed.description and embed.description.startswith("I found nothing")
+    assert [f.name.split("]")[0] for f in embed.fields] == ["[1, closest", "[2, closest", "[3, closest"]
+    assert answer_embed(answer, FACTS, "fr").description.startswith("Je n’ai rien trouvé")  # type: ignore[union-attr]
+
+
+def test_empty_index_answer() -> None:
+    embed = answer_embed(Answer("q", False, []), FACTS, "en")
+    assert embed.description == t("en", "no_passages") and not embed.fields
+
+
+def test_footer_carries_index_facts() -> None:
+    embed = answer_embed(Answer("q", True, [passage(1, "a")]), FACTS, "en")
+    assert embed.footer.text and embed.footer.text.startswith("4 articles · 37 passages · last indexed 2026-11-26 09:40 UTC")
+
+
+def test_sources_are_paginated() -> None:
+    sources = [SourceInfo(f"{i:03}.txt", f"Title {i}", "en", i, "2026-11-26T09:40:00+00:00") for i in range(20)]
+    first, last = sources_embed(sources, 0, "en"), sources_embed(sources, 2, "fr")
+    assert len(first.fields) == SOURCES_PER_PAGE and first.footer.text == "Page 1 of 3"
+    assert len(last.fields) == 20 - 2 * SOURCES_PER_PAGE and last.footer.text == "Page 3 sur 3"
+    assert sources_embed(sources, 99, "en").footer.text == "Page 3 of 3"
+    assert sources_embed([], 0, "en").description == "No article is indexed yet."
+
+
+def test_message_text_is_bounded_and_inert() -> None:
+    out = message_text("@everyone " * 500)
+    assert len(out) <= CONTENT_LIMIT and "@everyone" not in out
+
+
+def test_passages_embed_without_passages_or_footer() -> None:
+    embed = passages_embed("t", "", [], "")
+    assert embed.to_dict().get("fields") is None and embed_violations(embed) == []
+
+
+def test_every_french_string_has_the_english_placeholders() -> None:
+    for key, english in STRINGS["en"].items():
+        french = STRINGS["fr"].get(key)
+        assert french is not None, key
+        assert set(re.findall(r"\{(\w+)", french)) == set(re.findall(r"\{(\w+)", english)), key
+
+
+def test_locale_picks_the_language() -> None:
+    assert language_of(discord.Locale.french) == "fr"
+    assert language_of("fr-CA") == "fr"
+    assert language_of(discord.Locale.american_english) == "en"
+    assert language_of(None) == "en" and language_of(discord.Locale.german) == "en"
