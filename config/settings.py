@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     sentence_context: Literal["none", "title"] = Field(
         "none", description="What each sentence is embedded with: nothing, or its article's title."
     )
-    chunk_tokens: int = Field(160, ge=32, le=512, description="Chunk size in model tokens.")
+    chunk_tokens: int = Field(288, ge=32, le=512, description="Chunk size in model tokens.")
     chunk_overlap_tokens: int = Field(32, ge=0, le=256)
 
     top_k: int = Field(5, ge=1, le=25, description="Passages per answer.")

@@ -1,7 +1,7 @@
 """Quality regression: retrieval must not fall below floors set a little under what it reaches.
 
 Figures reached when the floors were set (``citebot eval``, default settings):
-seeds_dev hit@1 0.71, hit@3 1.00; squad_dev hit@1 0.90, hit@5 0.99;
+seeds_dev hit@1 0.86, hit@3 1.00; squad_dev hit@1 0.92, hit@5 0.99, MRR@5 0.95;
 off-topic declined 0.97 with 0.98 of in-domain questions answered.
 """
 
@@ -44,21 +44,21 @@ def test_seeds_dev_floor(seeds_report: Report) -> None:
     scores = seeds_report.groups["all"].as_dict()
     assert scores["n"] == 14
     assert scores["hit@3"] >= 0.92, scores
-    assert scores["hit@1"] >= 0.64, scores
+    assert scores["hit@1"] >= 0.78, scores
     assert seeds_report.groups["fr"].as_dict()["hit@3"] >= 0.75
 
 
 def test_squad_dev_floor(squad_report: Report) -> None:
     scores = squad_report.groups["all"].as_dict()
     assert scores["n"] == 473
-    assert scores["hit@1"] >= 0.87, scores
-    assert scores["hit@5"] >= 0.98, scores
-    assert scores["mrr@5"] >= 0.91, scores
+    assert scores["hit@1"] >= 0.90, scores
+    assert scores["hit@5"] >= 0.985, scores
+    assert scores["mrr@5"] >= 0.93, scores
 
 
 def test_declines_off_topic_and_answers_in_domain(seeds_report: Report, squad_report: Report) -> None:
     assert seeds_report.offtopic_n >= 30
-    assert seeds_report.offtopic_declined / seeds_report.offtopic_n >= 0.85
+    assert seeds_report.offtopic_declined / seeds_report.offtopic_n >= 0.88
     answered = seeds_report.groups["all"].answered + squad_report.groups["all"].answered
     asked = seeds_report.groups["all"].n + squad_report.groups["all"].n
-    assert answered / asked >= 0.95
+    assert answered / asked >= 0.96

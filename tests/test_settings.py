@@ -46,7 +46,6 @@ def test_dotenv_is_read_from_the_working_folder(tmp_path: Path) -> None:
         ("CITEBOT_EMBEDDING_BACKEND", "word2vec", "CITEBOT_EMBEDDING_BACKEND"),
         ("CITEBOT_CHROMA_PORT", "70000", "CITEBOT_CHROMA_PORT"),
         ("CITEBOT_COLLECTION", "x", "CITEBOT_COLLECTION"),
-        ("CITEBOT_CHUNK_OVERLAP_TOKENS", "200", "must be smaller than CITEBOT_CHUNK_TOKENS"),
     ],
 )
 def test_invalid_values_give_one_line(monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str) -> None:
@@ -56,3 +55,10 @@ def test_invalid_values_give_one_line(monkeypatch: pytest.MonkeyPatch, name: str
     message = str(caught.value)
     assert expected in message
     assert "\n" not in message
+
+
+def test_overlap_must_be_smaller_than_the_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITEBOT_CHUNK_TOKENS", "100")
+    monkeypatch.setenv("CITEBOT_CHUNK_OVERLAP_TOKENS", "100")
+    with pytest.raises(SettingsError, match="CITEBOT_CHUNK_OVERLAP_TOKENS must be smaller than CITEBOT_CHUNK_TOKENS"):
+        load_settings()

@@ -55,7 +55,8 @@ class SentenceTransformerEmbedder:
                 "Offline, name a local folder or a model shipped in a package."
             ) from None
         self.batch_size = batch_size
-        self.dim = int(self._model.get_sentence_embedding_dimension() or 0)
+        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dimension() or 0)
         self.max_tokens = int(self._model.max_seq_length or 512)
         self.identity = f"sentence-transformers:{model}"
         prompts = dict(self._model.prompts or {})
@@ -70,7 +71,7 @@ class SentenceTransformerEmbedder:
         return self._encode(texts, self._query_prompt)
 
     def count_tokens(self, text: str) -> int:
-        return len(self._model.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return len(self._model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
     def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
         if not texts:
