@@ -158,7 +158,7 @@ def run_index(
 
     if pending or stale:
         lexical.update(
-            add={c.id: (c.text, a.language) for a, c in new_chunks if c.id not in lexical.ids},
+            add={c.id: (c.text, a.language) for a, c in new_chunks if c.id not in lexical},
             remove=stale,
         )
         lexical.save()

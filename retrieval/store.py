@@ -152,20 +152,19 @@ class ChunkStore:
             return []
         collection = self._require()
         include = ["documents", "metadatas"] + (["embeddings"] if embedding is not None else [])
-        result = self._call(collection.get, ids=list(ids), include=include)
         chunks = []
-        for pos, chunk_id in enumerate(result["ids"]):
-            similarity = 0.0
-            if embedding is not None:
-                similarity = float(np.dot(np.asarray(result["embeddings"][pos], dtype=np.float32), embedding))
-            chunks.append(
-                StoredChunk(
-                    id=chunk_id,
-                    text=result["documents"][pos] or "",
-                    metadata=dict(result["metadatas"][pos] or {}),
-                    similarity=similarity,
+        for start in range(0, len(ids), self._max_batch):
+            result = self._call(collection.get, ids=list(ids[start : start + self._max_batch]), include=include)
+            similarities = [0.0] * len(result["ids"])
+            if embedding is not None and len(result["ids"]):
+                vectors = np.asarray(result["embeddings"], dtype=np.float32)
+                similarities = (vectors @ np.asarray(embedding, dtype=np.float32)).tolist()
+            chunks += [
+                StoredChunk(id=chunk_id, text=text or "", metadata=dict(meta or {}), similarity=similarity)
+                for chunk_id, text, meta, similarity in zip(
+                    result["ids"], result["documents"], result["metadatas"], similarities
                 )
-            )
+            ]
         return chunks
 
     def _existing(self) -> Any:
