@@ -130,6 +130,11 @@ class LexicalIndex:
                 data = pickle.load(handle)
         except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ValueError, ImportError):
             return False
+        if isinstance(data, dict) and data.get("version") == 1 and isinstance(data.get("tokens"), dict):
+            # The first format kept every chunk's token list: convert it, no re-tokenising needed.
+            self.clear()
+            self._add_tokens(data["tokens"], remove=())
+            return True
         if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
             return False
         self._set_rows(data["ids"], data["vocab"], data["doc_ptr"], data["doc_terms"], data["doc_tf"],
@@ -138,6 +143,9 @@ class LexicalIndex:
 
     def update(self, add: dict[str, tuple[str, str]], remove: Iterable[str]) -> None:
         """Remove chunks by id and add ``{id: (text, language)}``; only their tokens are processed."""
+        self._add_tokens({chunk_id: tokenize(text, language) for chunk_id, (text, language) in add.items()}, remove)
+
+    def _add_tokens(self, add: dict[str, list[str]], remove: Iterable[str]) -> None:
         drop = {self._positions[c] for c in {*remove, *add} if c in self._positions}
         ids, doc_ptr, doc_terms, doc_tf, lengths = self._ids, self._doc_ptr, self._doc_terms, self._doc_tf, self._lengths
         if drop:
@@ -154,8 +162,7 @@ class LexicalIndex:
         new_tf: list[int] = []
         new_sizes: list[int] = []
         new_lengths: list[int] = []
-        for chunk_id, (text, language) in add.items():
-            tokens = tokenize(text, language)
+        for chunk_id, tokens in add.items():
             counts: dict[int, int] = {}
             for token in tokens:
                 term = vocab.setdefault(token, len(vocab))

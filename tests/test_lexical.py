@@ -95,7 +95,12 @@ def test_save_load_round_trip_and_old_formats(tmp_path: Path) -> None:
     loaded.update(add={"extra": ("Palantir Palantir", "en")}, remove=[])
     assert loaded.search("Palantir", 1)[0][0] == "extra"
 
-    path.write_bytes(pickle.dumps({"version": 1, "tokens": {}}))
+    corpus = _corpus(5, 30)
+    path.write_bytes(pickle.dumps({"version": 1, "tokens": {k: tokenize(*v) for k, v in corpus.items()}}))
+    old = LexicalIndex(path)
+    assert old.load() and old.ids == set(corpus)
+    assert dict(old.search("Palantir ICE", 30)) == pytest.approx(_bm25s_scores(corpus, "Palantir ICE"), rel=1e-4)
+    path.write_bytes(pickle.dumps({"version": 99}))
     assert not LexicalIndex(path).load()
     path.write_bytes(b"not a pickle")
     assert not LexicalIndex(path).load()
