@@ -477,6 +477,8 @@ def main() -> int:
     parser.add_argument("--questions", type=int, default=100, help="questions per latency measure")
     parser.add_argument("--server", action="store_true", help="also ask through a `chroma run` server")
     parser.add_argument("--label", default="latest", help="names the result files")
+    parser.add_argument("--append", action="store_true",
+                        help="keep the other sizes of an earlier result with the same label")
     parser.add_argument("--cache", type=Path, default=CACHE, help=f"corpora, vectors and indexes ({CACHE})")
     args = parser.parse_args()
     CACHE = args.cache
@@ -503,6 +505,14 @@ def main() -> int:
         result["sizes"].append(measure_size(size, args, model, qs))  # type: ignore[union-attr]
     result["seconds"] = time.perf_counter() - started
     stem = RESULTS / f"speed-{args.label}"
+    if args.append and stem.with_suffix(".json").exists():
+        earlier = json.loads(stem.with_suffix(".json").read_text("utf-8"))
+        done = {row["size"] for row in result["sizes"]}  # type: ignore[union-attr]
+        rows = [row for row in earlier["sizes"] if row["size"] not in done] + result["sizes"]  # type: ignore[operator]
+        result["sizes"] = sorted(rows, key=lambda row: row["size"])
+        result["command"] = f"{earlier['command']} ; {result['command']}"
+        if "indexing" not in result and "indexing" in earlier:
+            result["indexing"] = earlier["indexing"]
     stem.with_suffix(".json").write_text(json.dumps(result, indent=1), "utf-8")
     stem.with_suffix(".md").write_text(markdown(result), "utf-8")
     plot(result, stem.with_suffix(".png"))

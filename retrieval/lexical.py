@@ -110,6 +110,8 @@ class LexicalIndex:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        #: True when the file read was of an older format: the next indexing run rewrites it.
+        self.outdated = False
         self._set_rows([], {}, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32),
                        np.zeros(0, np.int32))
 
@@ -134,6 +136,7 @@ class LexicalIndex:
             # The first format kept every chunk's token list: convert it, no re-tokenising needed.
             self.clear()
             self._add_tokens(data["tokens"], remove=())
+            self.outdated = True
             return True
         if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
             return False
@@ -204,6 +207,7 @@ class LexicalIndex:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        self.outdated = False
 
     def search(self, question: str, n: int) -> list[tuple[str, float]]:
         """The ``n`` best chunks for ``question`` by BM25, best first (score > 0 only)."""

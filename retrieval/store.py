@@ -130,13 +130,12 @@ class ChunkStore:
     def query(self, embedding: np.ndarray, n: int) -> list[StoredChunk]:
         """The ``n`` chunks nearest to ``embedding``, most similar first."""
         collection = self._require()
-        total = self.count()
-        if total == 0:
-            return []
+        # No count() first: Chroma 1.x answers fewer results (or none) when n exceeds the
+        # collection, and the extra round trip cost as much as the query itself.
         result = self._call(
             collection.query,
             query_embeddings=[embedding],
-            n_results=min(n, total),
+            n_results=n,
             include=["documents", "metadatas", "distances"],
         )
         return [

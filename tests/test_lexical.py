@@ -98,7 +98,9 @@ def test_save_load_round_trip_and_old_formats(tmp_path: Path) -> None:
     corpus = _corpus(5, 30)
     path.write_bytes(pickle.dumps({"version": 1, "tokens": {k: tokenize(*v) for k, v in corpus.items()}}))
     old = LexicalIndex(path)
-    assert old.load() and old.ids == set(corpus)
+    assert old.load() and old.ids == set(corpus) and old.outdated
+    old.save()
+    assert not old.outdated and LexicalIndex(path).load() and not LexicalIndex(path).outdated
     assert dict(old.search("Palantir ICE", 30)) == pytest.approx(_bm25s_scores(corpus, "Palantir ICE"), rel=1e-4)
     path.write_bytes(pickle.dumps({"version": 99}))
     assert not LexicalIndex(path).load()
