@@ -169,6 +169,7 @@ class Retriever:
                 "run `citebot index` to rebuild it"
             )
         ranked = self._rank(text, self._query_vector(text))
+        self.store.load_texts(chunk for chunk, _ in ranked[:k])  # one fetch for the passages shown
         passages = [
             Passage(
                 rank=rank,
