@@ -442,10 +442,14 @@ def markdown(result: dict) -> str:  # type: ignore[type-arg]
         lines.append(
             f"| {row['passages']:,} | {row['articles']:,} | {e['bare_p50_ms']:.1f} / {e['bare_p95_ms']:.1f} "
             f"| {e['ask_p50_ms']:.1f} / {e['ask_p95_ms']:.1f} | **{_ratio(e, 50):.2f}× / {_ratio(e, 95):.2f}×** "
-            f"| {server} | {row['reindex_s']:.2f} | {row['cold_start_s']:.2f} | {row['peak_rss_mb']:.0f} |"
+            f"| {server} | {row['reindex_s']:.2f} | {row['cold_start_s']:.2f} | {_mb(row['peak_rss_mb'])} |"
         )
     lines += ["", f"Load average at the start: {result['load']}; 2 cores shared with other work.", ""]
     return "\n".join(lines)
+
+
+def _mb(value: float) -> str:
+    return "—" if value != value else f"{value:.0f}"  # NaN: not measured
 
 
 def _ratio(measure: dict, q: int) -> float:  # type: ignore[type-arg]
