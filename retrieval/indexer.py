@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from config import Settings
-from retrieval.articles import ArticleSkipped, read_article, scan_folder
+from retrieval.articles import ArticleFile, ArticleSkipped, read_article, scan_folder
 from retrieval.chunking import chunk_article, sentence_units
 from retrieval.embedding import Embedder
 from retrieval.lexical import LexicalIndex
@@ -102,9 +102,11 @@ def run_index(
     """Bring the index in line with ``articles_dir``; the caller holds the write lock."""
     started = time.perf_counter()
     report = IndexReport()
-    files, report.skipped = scan_folder(articles_dir, settings.max_article_bytes)
-
     manifest = Manifest.load(manifest_path)
+    # Files whose size and times match the manifest keep their hash without being read.
+    known = manifest.known_files() if manifest is not None and not rebuild else None
+    files, report.skipped = scan_folder(articles_dir, settings.max_article_bytes, known)
+
     dirty = manifest_path.with_name(DIRTY_MARKER)
     if (
         not rebuild
@@ -114,6 +116,10 @@ def run_index(
         and {f.source_id: f.sha256 for f in files} == {n: e.sha256 for n, e in manifest.articles.items()}
     ):
         # Nothing to do, and the last run finished: no need to even open the store.
+        if _restamp(manifest, files):
+            manifest.save(manifest_path)  # touched but unchanged files: not hashed again next time
+        if lexical.outdated:
+            lexical.save()  # read from an older format: write it in the current one once
         report.unchanged = sorted(manifest.articles)
         report.seconds = time.perf_counter() - started
         return report, manifest
@@ -181,7 +187,7 @@ def run_index(
 
     if pending or stale:
         lexical.update(
-            add={c.id: (c.text, a.language) for a, c in new_chunks if c.id not in lexical.ids},
+            add={c.id: (c.text, a.language) for a, c in new_chunks if c.id not in lexical},
             remove=stale,
         )
         lexical.save()
@@ -195,10 +201,22 @@ def run_index(
             sha256=a.sha256, title=a.title, language=a.language,
             chunks=[c.id for c in item.chunks], indexed_at=now, url=a.url,
         )
+    _restamp(manifest, files)
     manifest.save(manifest_path)
     dirty.unlink(missing_ok=True)
     report.seconds = time.perf_counter() - started
     return report, manifest
+
+
+def _restamp(manifest: Manifest, files: list[ArticleFile]) -> bool:
+    """Record the stamps of the files whose indexed version is their current one."""
+    changed = False
+    for file in files:
+        entry = manifest.articles.get(file.source_id)
+        if entry is not None and entry.sha256 == file.sha256 and entry.stamp != file.stamp:
+            entry.stamp = file.stamp
+            changed = True
+    return changed
 
 
 def _reconcile(store: ChunkStore, lexical: LexicalIndex, manifest: Manifest, thorough: bool) -> None:

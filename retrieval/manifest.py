@@ -25,6 +25,8 @@ class ArticleEntry:
     chunks: list[str]
     indexed_at: str
     url: str | None = None
+    #: the file's size and times when it was hashed (see ``articles.scan_folder``).
+    stamp: str = ""
 
 
 @dataclass
@@ -37,6 +39,10 @@ class Manifest:
     @property
     def chunk_count(self) -> int:
         return sum(len(entry.chunks) for entry in self.articles.values())
+
+    def known_files(self) -> dict[str, tuple[str, str]]:
+        """``{source id: (stamp, sha256)}``: what ``scan_folder`` needs to skip re-hashing."""
+        return {name: (entry.stamp, entry.sha256) for name, entry in self.articles.items()}
 
     def chunk_ids(self) -> set[str]:
         return {chunk for entry in self.articles.values() for chunk in entry.chunks}

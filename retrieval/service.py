@@ -66,7 +66,7 @@ def _distinct(ranked: list[Ranked], k: int) -> list[Ranked]:
     seen: set[str] = set()
     kept: list[Ranked] = []
     for r in ranked:
-        key = r.sentence.text.casefold()
+        key = r.sentence.key or r.sentence.text.casefold()
         if key in seen:
             continue
         seen.add(key)
@@ -74,6 +74,14 @@ def _distinct(ranked: list[Ranked], k: int) -> list[Ranked]:
         if len(kept) == k:
             break
     return kept
+
+
+def _highlight(sentence: str, question: str, passage: str, meta: dict[str, object]) -> str:
+    """The passage's best-matching sentence: the one it was matched by, when it reads as
+    is in the passage, else the one sharing the most words with the question."""
+    if sentence and sentence in passage:
+        return sentence
+    return best_sentence(question, passage, str(meta.get("language", "und")))
 
 
 class Retriever:
@@ -201,6 +209,7 @@ class Retriever:
         ranked = self._rank(text, self._query_vector(text))
         top = _distinct(ranked, k)
         chunks = {c.id: c for c in self.store.get([r.chunk_id for r in top])}
+        best_texts = self.store.sentence_texts([r.sentence.id for r in top if not r.sentence.text])
         passages = []
         for r in top:
             chunk = chunks.get(r.chunk_id)
@@ -217,9 +226,7 @@ class Retriever:
                     score=r.score,
                     language=str(meta.get("language", "und")),
                     location=str(meta.get("location", "")),
-                    highlight=r.sentence.text
-                    if r.sentence.text in chunk.text
-                    else best_sentence(text, chunk.text, str(meta.get("language", "und"))),
+                    highlight=_highlight(r.sentence.text or best_texts.get(r.sentence.id, ""), text, chunk.text, meta),
                     chunk_id=chunk.id,
                 )
             )

