@@ -103,6 +103,7 @@ class Retriever:
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._sentence_counts: dict[str, int] = {}
 
     @property
     def manifest_path(self) -> Path:
@@ -178,6 +179,7 @@ class Retriever:
                 )
                 with self._read_lock:
                     self._manifest = manifest
+                    self._sentence_counts = manifest.sentence_counts()
                     self._manifest_stamp = self._stamp()
             finally:
                 lock.release()
@@ -293,7 +295,12 @@ class Retriever:
                 sentences.setdefault(sentence.chunk_id, []).append(sentence)
         lexical = self._lexical.search(question, n)
         missing = [chunk_id for chunk_id, _ in lexical if chunk_id not in sentences]
-        for sentence in self.store.sentences_of(missing, query):
+        counts = self._sentence_counts
+        if all(chunk_id in counts for chunk_id in missing):
+            fetched = self.store.sentences_counted({c: counts[c] for c in missing}, query)
+        else:  # an index written before the counts were kept
+            fetched = self.store.sentences_of(missing, query)
+        for sentence in fetched:
             sentences.setdefault(sentence.chunk_id, []).append(sentence)
         top_lexical = lexical[0][1] if lexical else 0.0
         bm25 = {chunk_id: score / top_lexical for chunk_id, score in lexical} if top_lexical > 0 else {}
@@ -318,6 +325,7 @@ class Retriever:
         with self._read_lock:
             if stamp != self._manifest_stamp or (self._manifest is None and stamp is not None):
                 self._manifest = Manifest.load(self.manifest_path) if stamp is not None else None
+                self._sentence_counts = self._manifest.sentence_counts() if self._manifest else {}
                 self._lexical.load()
                 self._manifest_stamp = stamp
             return self._manifest
