@@ -208,7 +208,7 @@ class Retriever:
                 f"the index was built with other settings ({manifest.model}, not {self.model_identity}); "
                 "run `citebot index` to rebuild it"
             )
-        ranked = self._rank(text, self._query_vector(text))
+        ranked = self._rank(text, self._query_vector(text), k)
         top = _distinct(ranked, k)
         chunks = {c.id: c for c in self.store.get([r.chunk_id for r in top])}
         best_texts = self.store.sentence_texts([r.sentence.id for r in top if not r.sentence.text])
@@ -278,23 +278,40 @@ class Retriever:
                 self._query_cache.popitem(last=False)
         return vector
 
-    def _rank(self, question: str, query: np.ndarray) -> list[Ranked]:
+    def _rank(self, question: str, query: np.ndarray, k: int) -> list[Ranked]:
         """Score passages by their best sentence's cosine similarity plus weighted BM25.
 
         A passage is matched by its sentences (a question usually paraphrases one)
         and shown whole. Its score is its best sentence's cosine similarity plus
         ``lexical_weight`` times its BM25 score over the best BM25 score. Candidates
-        come from the sentences nearest the question and from BM25; a BM25-only
-        candidate's sentences are fetched to score it the same way.
+        come from the sentences nearest the question and from BM25. A BM25-only
+        candidate's sentences are fetched to score it the same way, unless it cannot
+        reach the first ``k``: its sentences are all below the last one the vector
+        search returned, which bounds its score.
         """
         n = self.settings.candidates
-        found = self.store.query_sentences(query, n * SENTENCES_PER_PASSAGE)
+        asked = n * SENTENCES_PER_PASSAGE
+        found = self.store.query_sentences(query, asked)
         sentences: dict[str, list[StoredSentence]] = {}
         for sentence in found:
             if sentence.chunk_id in sentences or len(sentences) < n:
                 sentences.setdefault(sentence.chunk_id, []).append(sentence)
         lexical = self._lexical.search(question, n)
+        top_lexical = lexical[0][1] if lexical else 0.0
+        bm25 = {chunk_id: score / top_lexical for chunk_id, score in lexical} if top_lexical > 0 else {}
+        weight = self.settings.lexical_weight
+
         missing = [chunk_id for chunk_id, _ in lexical if chunk_id not in sentences]
+        if missing and len(found) == asked:
+            by_sentence: dict[str, float] = {}  # as _distinct will count them
+            for chunk_id, group in sentences.items():
+                best = max(group, key=lambda s: s.similarity)
+                value = best.similarity + weight * bm25.get(chunk_id, 0.0)
+                by_sentence[best.key] = max(value, by_sentence.get(best.key, -np.inf))
+            scores = sorted(by_sentence.values(), reverse=True)
+            bar = scores[k - 1] if len(scores) >= k else -np.inf
+            ceiling = found[-1].similarity
+            missing = [c for c in missing if ceiling + weight * bm25[c] >= bar]
         counts = self._sentence_counts
         if all(chunk_id in counts for chunk_id in missing):
             fetched = self.store.sentences_counted({c: counts[c] for c in missing}, query)
@@ -302,9 +319,6 @@ class Retriever:
             fetched = self.store.sentences_of(missing, query)
         for sentence in fetched:
             sentences.setdefault(sentence.chunk_id, []).append(sentence)
-        top_lexical = lexical[0][1] if lexical else 0.0
-        bm25 = {chunk_id: score / top_lexical for chunk_id, score in lexical} if top_lexical > 0 else {}
-        weight = self.settings.lexical_weight
         ranked = []
         for chunk_id, group in sentences.items():
             best = max(group, key=lambda s: s.similarity)
