@@ -102,6 +102,7 @@ def run_index(
     """Bring the index in line with ``articles_dir``; the caller holds the write lock."""
     started = time.perf_counter()
     report = IndexReport()
+    _remove_temporary_files(manifest_path.parent)
     manifest = Manifest.load(manifest_path)
     # Files whose size and times match the manifest keep their hash without being read.
     known = manifest.known_files() if manifest is not None and not rebuild else None
@@ -114,6 +115,8 @@ def run_index(
         and manifest.model == model_identity
         and not dirty.exists()
         and {f.source_id: f.sha256 for f in files} == {n: e.sha256 for n, e in manifest.articles.items()}
+        # A lexical index that is missing or unreadable (cut short, deleted) is rebuilt from the store.
+        and lexical.ids == manifest.chunk_ids()
     ):
         # Nothing to do, and the last run finished: no need to even open the store.
         if _restamp(manifest, files):
@@ -206,6 +209,14 @@ def run_index(
     dirty.unlink(missing_ok=True)
     report.seconds = time.perf_counter() - started
     return report, manifest
+
+
+def _remove_temporary_files(data_dir: Path) -> None:
+    """Delete what a process killed while saving the manifest or BM25 left (never read: a
+    save only counts once ``os.replace`` has moved it into place)."""
+    for pattern in (".manifest-*.tmp", ".lexical-*.tmp"):
+        for path in data_dir.glob(pattern):
+            path.unlink(missing_ok=True)
 
 
 def _restamp(manifest: Manifest, files: list[ArticleFile]) -> bool:
