@@ -234,3 +234,76 @@ def test_a_half_written_temporary_file_is_ignored_and_cleaned(small: Retriever) 
     fresh = Retriever(small.settings, embedder=small.embedder)
     assert fresh.index().changed == ["bees.txt"]
     assert_consistent(fresh)
+
+
+class Crash(BaseException):
+    """Stands for the process dying: not an Exception, so nothing on the way catches it."""
+
+
+#: Where a run writes: every Chroma write (through ``ChunkStore._call``, so a crash can fall
+#: between the two collections), the BM25 file, the manifest and the dirty marker.
+WRITES = [("retrieval.store.ChunkStore", "_call"), ("retrieval.lexical.LexicalIndex", "save"),
+          ("retrieval.manifest.Manifest", "save"), ("pathlib.Path", "unlink"), ("pathlib.Path", "touch")]
+CHROMA_WRITES = {"upsert", "update", "delete", "delete_collection", "get_or_create_collection"}
+
+
+def test_a_crash_at_every_write_is_repaired_by_the_next_run(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deterministic complement to the SIGKILL test: the run dies just before its n-th
+    write (Chroma, BM25, manifest, dirty marker), for every n; a fresh retriever, as after
+    a restart, brings the index back in line with the folder."""
+    import importlib
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    settings = load_settings(articles_dir=folder, data_dir=tmp_path / "data", chunk_tokens=48, chunk_overlap_tokens=8)
+    sentences = [f"Sentence {i} says the harbour of port {i} reopened after storm number {i}." for i in range(16)]
+    versions = [
+        {"a.txt": " ".join(sentences[:8]), "b.txt": " ".join(sentences[8:])},
+        {"a.txt": " ".join(sentences[:4] + sentences[12:]), "c.txt": "Bees\n\nWild bee numbers fell by a third."},
+        {"b.txt": " ".join(sentences[2:10]), "c.txt": "Bees\n\nWild bee numbers rose again this spring."},
+    ]
+    def write_folder(version: dict[str, str]) -> None:
+        for path in folder.iterdir():
+            if path.name not in version:
+                path.unlink()
+        for name, text in version.items():
+            (folder / name).write_text(text, encoding="utf-8")
+
+    crashes = 0
+    for before, after in zip([{}, *versions], versions):
+        for n in range(1, 100):
+            write_folder(before)
+            Retriever(settings, embedder=embedder).index()
+            write_folder(after)
+            calls = 0
+
+            def counted(original):  # type: ignore[no-untyped-def]
+                def write(*args, **kwargs):  # type: ignore[no-untyped-def]
+                    nonlocal calls
+                    if original.__name__ == "_call" and getattr(args[1], "__name__", "") not in CHROMA_WRITES:
+                        return original(*args, **kwargs)  # a read
+                    calls += 1
+                    if calls == n:
+                        raise Crash
+                    return original(*args, **kwargs)
+
+                return write
+
+            with monkeypatch.context() as patch:
+                for owner, method in WRITES:
+                    module, cls = owner.rsplit(".", 1)
+                    target = getattr(importlib.import_module(module), cls)
+                    patch.setattr(target, method, counted(getattr(target, method)))
+                try:
+                    Retriever(settings, embedder=embedder).index()
+                except Crash:
+                    crashes += 1
+            restarted = Retriever(settings, embedder=embedder)
+            restarted.index()
+            assert_consistent(restarted, _expected_chunks(settings, embedder))
+            if calls < n:
+                break  # the run finished before its n-th write: every write point was tried
+    print(f"crash test: runs died at each of their writes, {crashes} times, and were repaired every time")
+    assert crashes >= 3 * 4
