@@ -36,7 +36,7 @@ SQUAD = ROOT / "benchmarks" / "data" / "squad_dev" / "articles"
 #: How many times a run is killed, each at a random delay up to about how long a run takes.
 KILLS = int(os.environ.get("CITEBOT_TEST_KILLS", "8"))
 FIRST_RUN_SECONDS = 20.0  # a guess, replaced by how long the last finished run took
-MAX_ATTEMPTS = KILLS + 6  # runs that finish before their kill do not count as kills
+MAX_ATTEMPTS = 3 * KILLS  # runs that finish before their kill do not count as kills
 RUN_TIMEOUT = 300
 
 
@@ -72,7 +72,7 @@ def _start(articles: Path, data: Path, log: Path) -> subprocess.Popen[bytes]:
 def _edit(rng: random.Random, articles: Path, removed: dict[str, str]) -> str:
     """One random change to the folder between runs; what it was, for the failure message."""
     names = sorted(p.name for p in articles.iterdir() if p.suffix == ".txt")
-    choice = rng.choice(["edit", "edit", "remove", "restore", "add", "none"])
+    choice = rng.choice(["edit", "edit", "remove", "restore", "add"])
     if choice == "edit":
         target = articles / rng.choice(names)
         target.write_text(target.read_text(encoding="utf-8") + f"\n\nA late correction, number {rng.randrange(10**6)}.",
@@ -151,12 +151,14 @@ def test_index_survives_sigkill_at_random_points(tmp_path: Path, embedder: Embed
         if kills >= KILLS:
             break
         history.append(_edit(rng, articles, removed))
-        delay = rng.uniform(0.3, max(1.1 * run_seconds, 8.0))
+        delay = rng.uniform(0.3, 0.9 * run_seconds)
         started = time.monotonic()
         proc = _start(articles, data, log)
         try:
             proc.wait(delay)
-            run_seconds = max(time.monotonic() - started, 2.0)
+            # A slowly fading maximum: one quick run (a removal) does not pull every later
+            # kill into start-up, before the first write.
+            run_seconds = max(time.monotonic() - started, 0.7 * run_seconds, 2.0)
             assert proc.returncode == 0, f"index failed (seed {seed}, {history}):\n{log.read_text()[-3000:]}"
             finished += 1
             history.append(f"finished within {delay:.1f} s")
