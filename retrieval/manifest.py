@@ -27,6 +27,8 @@ class ArticleEntry:
     url: str | None = None
     #: the file's size and times when it was hashed (see ``articles.scan_folder``).
     stamp: str = ""
+    #: how many sentences each passage is matched by, aligned with ``chunks``.
+    sentences: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -43,6 +45,15 @@ class Manifest:
     def known_files(self) -> dict[str, tuple[str, str]]:
         """``{source id: (stamp, sha256)}``: what ``scan_folder`` needs to skip re-hashing."""
         return {name: (entry.stamp, entry.sha256) for name, entry in self.articles.items()}
+
+    def sentence_counts(self) -> dict[str, int]:
+        """``{passage id: number of sentences}``; empty if an article predates the counts."""
+        counts: dict[str, int] = {}
+        for entry in self.articles.values():
+            if len(entry.sentences) != len(entry.chunks):
+                return {}
+            counts.update(zip(entry.chunks, entry.sentences))
+        return counts
 
     def chunk_ids(self) -> set[str]:
         return {chunk for entry in self.articles.values() for chunk in entry.chunks}

@@ -105,6 +105,7 @@ class Retriever:
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._sentence_counts: dict[str, int] = {}
 
     @property
     def manifest_path(self) -> Path:
@@ -207,7 +208,7 @@ class Retriever:
                 f"the index was built with other settings ({manifest.model}, not {self.model_identity}); "
                 "run `citebot index` to rebuild it"
             )
-        ranked = self._rank(text, self._query_vector(text))
+        ranked = self._rank(text, self._query_vector(text), k)
         committed = self._manifest_ids
         if committed is not None:
             # While a reindex runs, the store holds the new passages of a changed article
@@ -283,28 +284,47 @@ class Retriever:
                 self._query_cache.popitem(last=False)
         return vector
 
-    def _rank(self, question: str, query: np.ndarray) -> list[Ranked]:
+    def _rank(self, question: str, query: np.ndarray, k: int) -> list[Ranked]:
         """Score passages by their best sentence's cosine similarity plus weighted BM25.
 
         A passage is matched by its sentences (a question usually paraphrases one)
         and shown whole. Its score is its best sentence's cosine similarity plus
         ``lexical_weight`` times its BM25 score over the best BM25 score. Candidates
-        come from the sentences nearest the question and from BM25; a BM25-only
-        candidate's sentences are fetched to score it the same way.
+        come from the sentences nearest the question and from BM25. A BM25-only
+        candidate's sentences are fetched to score it the same way, unless it cannot
+        reach the first ``k``: its sentences are all below the last one the vector
+        search returned, which bounds its score.
         """
         n = self.settings.candidates
-        found = self.store.query_sentences(query, n * SENTENCES_PER_PASSAGE)
+        asked = n * SENTENCES_PER_PASSAGE
+        found = self.store.query_sentences(query, asked)
         sentences: dict[str, list[StoredSentence]] = {}
         for sentence in found:
             if sentence.chunk_id in sentences or len(sentences) < n:
                 sentences.setdefault(sentence.chunk_id, []).append(sentence)
         lexical = self._lexical.search(question, n)
-        missing = [chunk_id for chunk_id, _ in lexical if chunk_id not in sentences]
-        for sentence in self.store.sentences_of(missing, query):
-            sentences.setdefault(sentence.chunk_id, []).append(sentence)
         top_lexical = lexical[0][1] if lexical else 0.0
         bm25 = {chunk_id: score / top_lexical for chunk_id, score in lexical} if top_lexical > 0 else {}
         weight = self.settings.lexical_weight
+
+        missing = [chunk_id for chunk_id, _ in lexical if chunk_id not in sentences]
+        if missing and len(found) == asked:
+            by_sentence: dict[str, float] = {}  # as _distinct will count them
+            for chunk_id, group in sentences.items():
+                best = max(group, key=lambda s: s.similarity)
+                value = best.similarity + weight * bm25.get(chunk_id, 0.0)
+                by_sentence[best.key] = max(value, by_sentence.get(best.key, -np.inf))
+            scores = sorted(by_sentence.values(), reverse=True)
+            bar = scores[k - 1] if len(scores) >= k else -np.inf
+            ceiling = found[-1].similarity
+            missing = [c for c in missing if ceiling + weight * bm25[c] >= bar]
+        counts = self._sentence_counts
+        if all(chunk_id in counts for chunk_id in missing):
+            fetched = self.store.sentences_counted({c: counts[c] for c in missing}, query)
+        else:  # an index written before the counts were kept
+            fetched = self.store.sentences_of(missing, query)
+        for sentence in fetched:
+            sentences.setdefault(sentence.chunk_id, []).append(sentence)
         ranked = []
         for chunk_id, group in sentences.items():
             best = max(group, key=lambda s: s.similarity)
@@ -331,3 +351,4 @@ class Retriever:
     def _set_manifest(self, manifest: Manifest | None, stamp: int | None) -> None:
         self._manifest, self._manifest_stamp = manifest, stamp
         self._manifest_ids = frozenset(manifest.chunk_ids()) if manifest is not None else None
+        self._sentence_counts = manifest.sentence_counts() if manifest is not None else {}

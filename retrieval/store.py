@@ -216,6 +216,27 @@ class ChunkStore:
         result = self._call(self._require_sentences().get, ids=list(ids), include=["documents"])
         return {i: d or "" for i, d in zip(result["ids"], result["documents"])}
 
+    def sentences_counted(self, counts: dict[str, int], embedding: np.ndarray) -> list[StoredSentence]:
+        """Every sentence of the passages in ``{passage id: sentence count}``, with its
+        similarity to ``embedding`` (text left out): a lookup by id, no filter scan."""
+        ids = [f"{chunk_id}.{n}" for chunk_id, count in counts.items() for n in range(count)]
+        if not ids:
+            return []
+        result = self._call(self._require_sentences().get, ids=ids, include=["embeddings", "metadatas"])
+        if not len(result["ids"]):
+            return []
+        sims = np.asarray(result["embeddings"], dtype=np.float32) @ np.asarray(embedding, dtype=np.float32)
+        return [
+            StoredSentence(
+                id=i,
+                chunk_id=str((m or {}).get("chunk_id", "")),
+                text="",
+                similarity=float(sim),
+                key=str((m or {}).get("key", i)),
+            )
+            for i, m, sim in zip(result["ids"], result["metadatas"], sims.tolist())
+        ]
+
     def sentences_of(self, chunk_ids: Sequence[str], embedding: np.ndarray) -> list[StoredSentence]:
         """Every sentence of the given passages, with its similarity to ``embedding``."""
         if not chunk_ids:

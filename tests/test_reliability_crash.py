@@ -126,6 +126,10 @@ def assert_consistent(retriever: Retriever, expected: dict[str, set[str]] | None
     owners = [str((m or {}).get("chunk_id")) for m in sentences["metadatas"]]
     assert set(owners) == manifest_ids, "a passage lacks its sentences, or a sentence its passage"
     assert store.orphan_sentences(manifest_ids) == []
+    # Searches fetch a passage's sentences by the counts the manifest records.
+    recorded = manifest.sentence_counts()
+    assert set(recorded) == manifest_ids, "the manifest lacks sentence counts"
+    assert recorded == {c: owners.count(c) for c in manifest_ids}, "sentence counts differ from the store"
     # Each stored passage carries the metadata of the article version the manifest lists.
     chunks = store.get(sorted(manifest_ids))
     owner = {c: name for name, entry in manifest.articles.items() for c in entry.chunks}

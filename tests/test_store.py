@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from retrieval.manifest import Manifest
 from retrieval.service import Retriever
 
 
@@ -19,10 +20,16 @@ def test_sentences_point_to_their_passages_and_score_like_a_query(seeds_retrieve
     texts = store.sentence_texts([s.id for s in nearest])
     assert all(texts[s.id] and texts[s.id].split()[0] in passages[s.chunk_id].text for s in nearest)
 
-    # The same passages' sentences, fetched with their vectors, score the same.
+    # The same passages' sentences, fetched with their vectors, score the same,
+    # whether found through the manifest's sentence counts or a metadata filter.
+    counts = Manifest.load(seeds_retriever.manifest_path).sentence_counts()  # type: ignore[union-attr]
+    assert set(counts) == store.all_ids() and sum(counts.values()) == store.sentence_count()
     fetched = {s.id: s for s in store.sentences_of(list(passages), query)}
+    counted = {s.id: s for s in store.sentences_counted({c: counts[c] for c in passages}, query)}
+    assert set(fetched) == set(counted)
     for s in nearest:
         assert np.isclose(fetched[s.id].similarity, s.similarity, atol=1e-4)
+        assert np.isclose(counted[s.id].similarity, s.similarity, atol=1e-4)
         assert fetched[s.id].text == texts[s.id]
 
 
