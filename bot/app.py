@@ -21,7 +21,7 @@ from bot.i18n import t
 from bot.service import AnswerService
 from bot.watcher import ArticlesWatcher
 from config import Settings
-from retrieval.errors import CitebotError, IndexBusyError, QuestionError
+from retrieval.errors import CitebotError, IndexBusyError, QuestionError, StoreUnavailableError
 from retrieval.service import Retriever
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,9 @@ def user_message(error: BaseException, language: str) -> tuple[str, bool]:
         return str(error), True
     if isinstance(error, IndexBusyError):
         return t(language, "error_busy"), False
+    if isinstance(error, StoreUnavailableError):
+        # The detail (which server, why) is for the log, not for the channel.
+        return t(language, "error_store"), False
     if isinstance(error, CitebotError):
         return str(error), False
     if isinstance(error, app_commands.NoPrivateMessage):
@@ -119,7 +122,12 @@ class CitebotBot(commands.Bot):
             self.watcher = ArticlesWatcher(self.service, self.settings.articles_dir, self.settings.watch_debounce_seconds)
             self._watch_task = asyncio.create_task(self.watcher.run(), name="citebot-watcher")
         # Articles may have changed while the bot was off: catch up before connecting.
-        await self.service.reindex("start-up")
+        try:
+            await self.service.reindex("start-up")
+        except StoreUnavailableError as error:
+            # A Chroma server that is down must not keep the bot offline: questions get a
+            # clear "try again" until it is back, and the next reindex catches up.
+            log.warning("start-up reindex skipped: %s", error)
         await self.tree.set_translator(i18n.CommandTranslator())
         for name in COGS:
             await self.load_extension(name)

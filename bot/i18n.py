@@ -49,6 +49,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "error_guild_only": "This command works in a server, not in direct messages.",
         "error_cooldown": "Easy there: you can ask again in {seconds:.0f} s.",
         "error_busy": "The index is busy; try again in a moment.",
+        "error_store": "The article index cannot be reached right now; try again in a minute.",
         "mention_help": "Ask me a question after the mention, e.g. “@citebot what did No Music for ICE demand?”",
     },
     "fr": {
@@ -88,6 +89,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "error_guild_only": "Cette commande fonctionne sur un serveur, pas en message privé.",
         "error_cooldown": "Doucement : vous pourrez reposer une question dans {seconds:.0f} s.",
         "error_busy": "L’index est occupé ; réessayez dans un instant.",
+        "error_store": "L’index des articles est injoignable pour le moment ; réessayez dans une minute.",
         "mention_help": "Posez une question après la mention, p. ex. « @citebot qu’exigeait No Music for ICE ? »",
     },
 }

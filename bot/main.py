@@ -11,6 +11,7 @@ import asyncio
 import logging
 import sys
 
+import aiohttp
 import discord
 
 from config import Settings
@@ -25,6 +26,7 @@ BAD_TOKEN = (
     "citebot: error: Discord rejected the token in CITEBOT_DISCORD_TOKEN; "
     "copy a new one from the Developer Portal (Bot → Reset Token)"
 )
+UNREACHABLE = "citebot: error: cannot reach Discord ({reason}); check the network connection and try again"
 NO_INTENT = (
     "citebot: error: CITEBOT_ASK_CHANNEL_ID needs the Message Content intent: enable it in the "
     "Developer Portal (Bot → Privileged Gateway Intents) or unset the channel"
@@ -88,6 +90,11 @@ def run_bot(settings: Settings) -> int:
         return 1
     except discord.PrivilegedIntentsRequired:
         print(NO_INTENT, file=sys.stderr)
+        return 1
+    except (aiohttp.ClientError, OSError, discord.GatewayNotFound) as error:
+        # No network, DNS or Discord down: one line, not a traceback (and never the token).
+        reason = (str(error).splitlines() or [type(error).__name__])[0][:200].replace(token, "[token]")
+        print(UNREACHABLE.format(reason=reason or type(error).__name__), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0

@@ -153,7 +153,7 @@ def _when(iso: str) -> str:
     try:
         moment = datetime.fromisoformat(iso)
     except ValueError:
-        return iso
+        return "?"  # not ours to show: a manifest edited by hand
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -238,25 +238,37 @@ def sources_embed(sources: list[SourceInfo], page: int, language: str) -> discor
         embed.description = t(language, "sources_empty")
         return embed
     for info in sources[page * SOURCES_PER_PAGE : (page + 1) * SOURCES_PER_PAGE]:
-        line = t(language, "source_line", lang=info.language, chunks=info.chunks, indexed=_when(info.indexed_at))
-        value = f"`{clip(neutralise(info.source_id), 200)}`\n{line}"
+        # Each field stays under ~650 characters, so a page of 8 fits the 6000 of an embed
+        # whatever the titles, names, URLs and languages (metadata files can say anything).
+        line = t(language, "source_line", lang=_language(info), chunks=info.chunks, indexed=_when(info.indexed_at))
+        value = f"`{clip(neutralise(info.source_id), 150)}`\n{line}"
         if info.url:
-            value += f"\n{clip(neutralise(info.url), 400)}"
-        embed.add_field(name=clip(neutralise(info.title) or info.source_id, FIELD_NAME_LIMIT), value=clip(value, FIELD_VALUE_LIMIT), inline=False)
+            value += f"\n{clip(neutralise(info.url), 250)}"
+        embed.add_field(name=clip(_title(info), 150), value=clip(value, FIELD_VALUE_LIMIT), inline=False)
     embed.set_footer(text=t(language, "page", page=page + 1, pages=pages))
     return embed
 
 
 def source_embed(info: SourceInfo, language: str) -> discord.Embed:
     """One article's details."""
-    embed = discord.Embed(title=clip(neutralise(info.title) or info.source_id, TITLE_LIMIT), colour=discord.Colour.blue())
+    embed = discord.Embed(title=clip(_title(info), TITLE_LIMIT), colour=discord.Colour.blue())
     embed.add_field(name=t(language, "field_id"), value=clip(f"`{neutralise(info.source_id)}`", FIELD_VALUE_LIMIT))
-    embed.add_field(name=t(language, "field_language"), value=info.language or "?")
+    embed.add_field(name=t(language, "field_language"), value=_language(info))
     embed.add_field(name=t(language, "field_passages"), value=str(info.chunks))
     embed.add_field(name=t(language, "field_indexed"), value=_when(info.indexed_at))
     if info.url:
         embed.add_field(name=t(language, "field_url"), value=clip(neutralise(info.url), FIELD_VALUE_LIMIT), inline=False)
     return embed
+
+
+def _title(info: SourceInfo) -> str:
+    """The article's title, else its name, mentions inert; never empty."""
+    return neutralise(info.title.strip() or info.source_id.strip()) or "?"
+
+
+def _language(info: SourceInfo) -> str:
+    """The language code as shown: short and inert, whatever a metadata file said."""
+    return clip(neutralise(info.language.strip()), 16) or "?"
 
 
 def message_text(text: str) -> str:

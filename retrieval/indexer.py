@@ -103,6 +103,7 @@ def run_index(
     """Bring the index in line with ``articles_dir``; the caller holds the write lock."""
     started = time.perf_counter()
     report = IndexReport()
+    _remove_temporary_files(manifest_path.parent)
     manifest = Manifest.load(manifest_path)
     # Files whose size and times match the manifest keep their hash without being read.
     known = manifest.known_files() if manifest is not None and not rebuild else None
@@ -115,6 +116,8 @@ def run_index(
         and manifest.model == model_identity
         and not dirty.exists()
         and {f.source_id: f.sha256 for f in files} == {n: e.sha256 for n, e in manifest.articles.items()}
+        # A lexical index that is missing or unreadable (cut short, deleted) is rebuilt from the store.
+        and lexical.ids == manifest.chunk_ids()
     ):
         # Nothing to do, and the last run finished: no need to even open the store.
         if _restamp(manifest, files):
@@ -129,15 +132,24 @@ def run_index(
     dirty.touch()
     store = get_store()
     stored_model = store.model_identity()
-    if rebuild or manifest is None or manifest.model != model_identity or stored_model not in (None, model_identity):
+    other_model = (manifest is not None and manifest.model != model_identity) or stored_model not in (
+        None, model_identity,
+    )
+    if rebuild or other_model:
         if manifest is not None and manifest.model and manifest.model != model_identity:
             log.warning("index was built as %s; rebuilding it as %s", manifest.model, model_identity)
         report.rebuilt = rebuild or manifest is not None or stored_model is not None
         store.drop()
         lexical.clear()
         manifest = Manifest(model=model_identity)
+    elif manifest is None:
+        # No manifest (a first run that was killed, or an unreadable file) but vectors of
+        # this model: keep them; passages still wanted are reused below, the rest deleted.
+        lexical.clear()
+        manifest = Manifest(model=model_identity)
+        interrupted = True
     store.open(model_identity)
-    _reconcile(store, lexical, manifest, thorough=interrupted)
+    leftover = _reconcile(store, lexical, manifest, thorough=interrupted)
 
     on_disk = {f.source_id: f for f in files}
     pending: list[_Pending] = []
@@ -164,7 +176,8 @@ def run_index(
 
     new_chunks = [(p.article, c) for p in pending for c in p.chunks]
     old_of_changed = {c for p in pending if p.article.source_id in manifest.articles for c in manifest.articles[p.article.source_id].chunks}
-    reusable = {c.id for _, c in new_chunks} & old_of_changed
+    # Passages an interrupted run stored completely are kept rather than embedded again.
+    reusable = {c.id for _, c in new_chunks} & (old_of_changed | leftover)
     to_embed = [(a, c) for a, c in new_chunks if c.id not in reusable]
 
     counts: dict[str, int] = {}
@@ -184,7 +197,7 @@ def run_index(
     if reused:
         store.update_metadata([c.id for _, c in reused], [chunk_metadata(a, c) for a, c in reused])
     new_ids = {c.id for _, c in new_chunks}
-    stale = (old_of_changed - new_ids) | {
+    stale = (old_of_changed - new_ids) | (leftover - new_ids) | {
         c for name in report.removed for c in manifest.articles[name].chunks
     }
     if stale:
@@ -218,6 +231,14 @@ def run_index(
     return report, manifest
 
 
+def _remove_temporary_files(data_dir: Path) -> None:
+    """Delete what a process killed while saving the manifest or BM25 left (never read: a
+    save only counts once ``os.replace`` has moved it into place)."""
+    for pattern in (".manifest-*.tmp", ".lexical-*.tmp"):
+        for path in data_dir.glob(pattern):
+            path.unlink(missing_ok=True)
+
+
 def _restamp(manifest: Manifest, files: list[ArticleFile]) -> bool:
     """Record the stamps of the files whose indexed version is their current one."""
     changed = False
@@ -229,27 +250,40 @@ def _restamp(manifest: Manifest, files: list[ArticleFile]) -> bool:
     return changed
 
 
-def _reconcile(store: ChunkStore, lexical: LexicalIndex, manifest: Manifest, thorough: bool) -> None:
-    """Repair what a crash may have left: chunks the manifest does not know, or lacks."""
+def _reconcile(store: ChunkStore, lexical: LexicalIndex, manifest: Manifest, thorough: bool) -> set[str]:
+    """Repair what a crash may have left: chunks the manifest does not know, or lacks.
+
+    Returns:
+        The passages an interrupted run stored that the manifest does not list yet
+        (with all their sentences: see ``ChunkStore.delete``); the caller reuses those
+        it needs and deletes the rest.
+    """
     expected = manifest.chunk_ids()
-    if thorough or store.count() != len(expected) or lexical.ids != expected:
-        stored = store.all_ids()
-        orphans = stored - expected
-        if orphans:
-            log.info("removing %d chunks left by an interrupted run", len(orphans))
-            store.delete(sorted(orphans))
-        stray = store.orphan_sentences(expected - orphans)
-        if stray:
-            store.delete_sentences(stray)
-        missing = expected - stored
-        for name in [n for n, e in manifest.articles.items() if set(e.chunks) & missing]:
-            log.info("%s: chunks missing from the store; it will be indexed again", name)
-            manifest.articles[name].sha256 = ""
-        present = expected - missing
-        if lexical.ids != present:
-            chunks = store.get(sorted(present - lexical.ids))
-            lexical.update(
-                add={c.id: (c.text, str(c.metadata.get("language", "und"))) for c in chunks},
-                remove=lexical.ids - present,
-            )
-            lexical.save()
+    if not (thorough or store.count() != len(expected) or lexical.ids != expected):
+        return set()
+    stored = store.all_ids()
+    leftover = stored - expected
+    if leftover:
+        log.info("%d passages left by an interrupted run", len(leftover))
+    stray = store.orphan_sentences(stored)
+    if stray:
+        store.delete_sentences(stray)
+    missing = expected - stored
+    for name in [n for n, e in manifest.articles.items() if set(e.chunks) & missing]:
+        log.info("%s: chunks missing from the store; it will be indexed again", name)
+        entry = manifest.articles[name]
+        entry.sha256 = ""
+        # Not reusable: the passages that are missing must be embedded again.
+        kept = [n for n, c in enumerate(entry.chunks) if c not in missing]
+        if len(entry.sentences) == len(entry.chunks):
+            entry.sentences = [entry.sentences[n] for n in kept]
+        entry.chunks = [entry.chunks[n] for n in kept]
+    present = expected - missing
+    if lexical.ids != present:
+        chunks = store.get(sorted(present - lexical.ids))
+        lexical.update(
+            add={c.id: (c.text, str(c.metadata.get("language", "und"))) for c in chunks},
+            remove=lexical.ids - present,
+        )
+        lexical.save()
+    return leftover

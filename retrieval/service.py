@@ -99,6 +99,8 @@ class Retriever:
         self._store: ChunkStore | None = None
         self._lexical = LexicalIndex(settings.data_dir / "lexical.pkl")
         self._manifest: Manifest | None = None
+        #: The passages of ``_manifest``: a search shows only these (see ``search``).
+        self._manifest_ids: frozenset[str] | None = None
         self._manifest_stamp: int | None = None
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
@@ -178,9 +180,7 @@ class Retriever:
                     progress=progress,
                 )
                 with self._read_lock:
-                    self._manifest = manifest
-                    self._sentence_counts = manifest.sentence_counts()
-                    self._manifest_stamp = self._stamp()
+                    self._set_manifest(manifest, self._stamp())
             finally:
                 lock.release()
         return report
@@ -209,6 +209,12 @@ class Retriever:
                 "run `citebot index` to rebuild it"
             )
         ranked = self._rank(text, self._query_vector(text), k)
+        committed = self._manifest_ids
+        if committed is not None:
+            # While a reindex runs, the store holds the new passages of a changed article
+            # beside its old ones until the run ends: show only the passages of the last
+            # finished run, so one answer never mixes two versions of an article.
+            ranked = [r for r in ranked if r.chunk_id in committed]
         top = _distinct(ranked, k)
         chunks = {c.id: c for c in self.store.get([r.chunk_id for r in top])}
         best_texts = self.store.sentence_texts([r.sentence.id for r in top if not r.sentence.text])
@@ -338,8 +344,11 @@ class Retriever:
         stamp = self._stamp()
         with self._read_lock:
             if stamp != self._manifest_stamp or (self._manifest is None and stamp is not None):
-                self._manifest = Manifest.load(self.manifest_path) if stamp is not None else None
-                self._sentence_counts = self._manifest.sentence_counts() if self._manifest else {}
+                self._set_manifest(Manifest.load(self.manifest_path) if stamp is not None else None, stamp)
                 self._lexical.load()
-                self._manifest_stamp = stamp
             return self._manifest
+
+    def _set_manifest(self, manifest: Manifest | None, stamp: int | None) -> None:
+        self._manifest, self._manifest_stamp = manifest, stamp
+        self._manifest_ids = frozenset(manifest.chunk_ids()) if manifest is not None else None
+        self._sentence_counts = manifest.sentence_counts() if manifest is not None else {}

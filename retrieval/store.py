@@ -155,13 +155,19 @@ class ChunkStore:
             )
 
     def delete(self, ids: Sequence[str]) -> None:
-        """Delete passages and their sentences."""
+        """Delete passages and their sentences.
+
+        Passages go first: a process killed in between leaves sentences without a
+        passage (found and removed by the next run), never a passage without its
+        sentences, which no question could reach. Writes go the other way round
+        (``indexer._embed_batch``), so a stored passage always has all its sentences.
+        """
         collection = self._require()
         sentences = self._require_sentences()
         for start in range(0, len(ids), self._max_batch):
             batch = list(ids[start : start + self._max_batch])
-            self._call(sentences.delete, where={"chunk_id": {"$in": batch}})
             self._call(collection.delete, ids=batch)
+            self._call(sentences.delete, where={"chunk_id": {"$in": batch}})
 
     def orphan_sentences(self, chunk_ids: set[str]) -> list[str]:
         """Ids of stored sentences whose passage is not in ``chunk_ids``."""

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import discord
 import pytest
 
 from bot.app import CitebotBot, QuestionCooldown
@@ -525,3 +526,37 @@ def test_ask_channel_without_the_message_content_intent_gives_one_clear_line(
 def test_no_request_went_unanswered(harness: BotHarness) -> None:
     # Every route the bot used is one the fake knows: the tests saw real answers.
     assert harness.fake.unhandled == []
+
+
+def test_admin_commands_refused_for_every_permission_set_without_manage_server(harness: BotHarness) -> None:
+    """Each permission alone, and random mixes, short of Manage Server (or Administrator,
+    which includes it): /reindex and /add are refused, and nothing is indexed or written."""
+    import random
+
+    from fake_discord import MANAGE_GUILD
+
+    excluded = MANAGE_GUILD | discord.Permissions(administrator=True).value
+    every = discord.Permissions.all().value
+    flags = [1 << bit for bit in range(every.bit_length()) if (1 << bit) & every & ~excluded]
+    rng = random.Random(6)
+    mixes = [sum(rng.sample(flags, rng.randint(2, len(flags) - 1))) for _ in range(20)]
+    permission_sets = [*flags, *mixes, discord.Permissions.all().value & ~excluded]
+
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[list[Any], int]:
+        before = bot.service.reindex_count
+        out = []
+        url = fake.serve("perm.html", b"<p>should never be saved</p>")
+        for n, permissions in enumerate(permission_sets):
+            member = fake.member(f"role-{n}")
+            member.permissions = permissions
+            out.append(await fake.callback(await fake.slash("reindex", user=member)))
+            out.append(await fake.callback(await fake.slash("add", user=member, url=url)))
+        return out, bot.service.reindex_count - before
+
+    responses, reindexed = harness.run(scenario)
+    assert len(responses) == 2 * len(permission_sets) >= 2 * 40
+    for response in responses:
+        assert response.json["type"] == 4 and response.json["data"]["flags"] == EPHEMERAL
+        assert response.json["data"]["content"] == "You need the Manage Server permission for this."
+    assert reindexed == 0
+    assert not (Path(harness.bot.settings.articles_dir) / "127.0.0.1-perm.html").exists()
