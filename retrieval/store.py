@@ -120,16 +120,7 @@ class ChunkStore:
         documents: Sequence[str],
         metadatas: Sequence[dict[str, Any]],
     ) -> None:
-        collection = self._require()
-        for start in range(0, len(ids), self._max_batch):
-            end = start + self._max_batch
-            self._call(
-                collection.upsert,
-                ids=list(ids[start:end]),
-                embeddings=embeddings[start:end],
-                documents=list(documents[start:end]),
-                metadatas=list(metadatas[start:end]),
-            )
+        self._upsert(self._require(), ids, embeddings, documents, metadatas)
 
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict[str, Any]]) -> None:
         collection = self._require()
@@ -140,7 +131,17 @@ class ChunkStore:
     def upsert_sentences(
         self, ids: Sequence[str], embeddings: np.ndarray, documents: Sequence[str], chunk_ids: Sequence[str]
     ) -> None:
-        collection = self._require_sentences()
+        metadatas = [{"chunk_id": c, "key": sentence_key(t)} for c, t in zip(chunk_ids, documents)]
+        self._upsert(self._require_sentences(), ids, embeddings, documents, metadatas)
+
+    def _upsert(
+        self,
+        collection: Any,
+        ids: Sequence[str],
+        embeddings: np.ndarray,
+        documents: Sequence[str],
+        metadatas: Sequence[dict[str, Any]],
+    ) -> None:
         for start in range(0, len(ids), self._max_batch):
             end = start + self._max_batch
             self._call(
@@ -148,10 +149,7 @@ class ChunkStore:
                 ids=list(ids[start:end]),
                 embeddings=embeddings[start:end],
                 documents=list(documents[start:end]),
-                metadatas=[
-                    {"chunk_id": c, "key": sentence_key(t)}
-                    for c, t in zip(chunk_ids[start:end], documents[start:end])
-                ],
+                metadatas=list(metadatas[start:end]),
             )
 
     def delete(self, ids: Sequence[str]) -> None:
@@ -199,13 +197,7 @@ class ChunkStore:
             collection.query, query_embeddings=[embedding], n_results=n, include=["metadatas", "distances"]
         )
         return [
-            StoredSentence(
-                id=i,
-                chunk_id=str((m or {}).get("chunk_id", "")),
-                text="",
-                similarity=1.0 - float(dist),
-                key=str((m or {}).get("key", i)),
-            )
+            _sentence(i, m, 1.0 - float(dist))
             for i, m, dist in zip(result["ids"][0], result["metadatas"][0], result["distances"][0])
         ]
 
@@ -223,19 +215,7 @@ class ChunkStore:
         if not ids:
             return []
         result = self._call(self._require_sentences().get, ids=ids, include=["embeddings", "metadatas"])
-        if not len(result["ids"]):
-            return []
-        sims = np.asarray(result["embeddings"], dtype=np.float32) @ np.asarray(embedding, dtype=np.float32)
-        return [
-            StoredSentence(
-                id=i,
-                chunk_id=str((m or {}).get("chunk_id", "")),
-                text="",
-                similarity=float(sim),
-                key=str((m or {}).get("key", i)),
-            )
-            for i, m, sim in zip(result["ids"], result["metadatas"], sims.tolist())
-        ]
+        return _scored(result, embedding)
 
     def sentences_of(self, chunk_ids: Sequence[str], embedding: np.ndarray) -> list[StoredSentence]:
         """Every sentence of the given passages, with its similarity to ``embedding``."""
@@ -247,19 +227,7 @@ class ChunkStore:
             where={"chunk_id": {"$in": list(chunk_ids)}},
             include=["documents", "metadatas", "embeddings"],
         )
-        if not result["ids"]:
-            return []
-        sims = np.asarray(result["embeddings"], dtype=np.float32) @ np.asarray(embedding, dtype=np.float32)
-        return [
-            StoredSentence(
-                id=i,
-                chunk_id=str((m or {}).get("chunk_id", "")),
-                text=d or "",
-                similarity=float(sim),
-                key=str((m or {}).get("key", i)),
-            )
-            for i, d, m, sim in zip(result["ids"], result["documents"], result["metadatas"], sims.tolist())
-        ]
+        return _scored(result, embedding)
 
     def get(self, ids: Sequence[str]) -> list[StoredChunk]:
         """Passages by id, with their text and citation metadata."""
@@ -306,6 +274,30 @@ class ChunkStore:
             if _is_connection_error(error):
                 raise StoreUnavailableError(f"cannot reach {self.where}: {_short(error)}") from None
             raise
+
+
+def _sentence(sentence_id: str, meta: dict[str, Any] | None, similarity: float, text: str = "") -> StoredSentence:
+    meta = meta or {}
+    return StoredSentence(
+        id=sentence_id,
+        chunk_id=str(meta.get("chunk_id", "")),
+        text=text,
+        similarity=similarity,
+        key=str(meta.get("key", sentence_id)),
+    )
+
+
+def _scored(result: Any, embedding: np.ndarray) -> list[StoredSentence]:
+    """The sentences of a ``get`` that included embeddings, scored against ``embedding``
+    (with their text when the ``get`` included documents)."""
+    if not len(result["ids"]):
+        return []
+    sims = np.asarray(result["embeddings"], dtype=np.float32) @ np.asarray(embedding, dtype=np.float32)
+    documents = result.get("documents") or [""] * len(result["ids"])
+    return [
+        _sentence(i, m, float(sim), d or "")
+        for i, m, sim, d in zip(result["ids"], result["metadatas"], sims.tolist(), documents)
+    ]
 
 
 def sentence_key(text: str) -> str:
