@@ -70,7 +70,7 @@ def main() -> int:
             key = (settings.embedding_backend, settings.embedding_model)
             retriever = Retriever(settings, embedder=embedders.get(key))  # type: ignore[arg-type]
             started = time.perf_counter()
-            report = retriever.index()
+            retriever.index()
             index_seconds = time.perf_counter() - started
             embedders[key] = retriever.embedder
             offtopic = load_questions(args.offtopic) if name == "seeds_dev" and args.offtopic.exists() else []

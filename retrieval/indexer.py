@@ -62,10 +62,9 @@ def _embed_batch(
     Passages are matched by their sentences; a passage's own vector is the
     normalised mean of its sentences' vectors, so it costs no extra encoding.
     """
+    per_chunk = {c.id: sentence_units(c.text, embedder.count_tokens) for _, c in batch}
     units = [
-        (c.id, f"{c.id}.{n}", text, a.title)
-        for a, c in batch
-        for n, text in enumerate(sentence_units(c.text, embedder.count_tokens))
+        (c.id, f"{c.id}.{n}", text, a.title) for a, c in batch for n, text in enumerate(per_chunk[c.id])
     ]
     distinct = list(dict.fromkeys(text for _, _, text, _ in units))
     titles = {text: title for _, _, text, title in units}
@@ -76,7 +75,7 @@ def _embed_batch(
     store.upsert_sentences([u[1] for u in units], unit_vectors, [u[2] for u in units], [u[0] for u in units])
     chunk_vectors = []
     for _, chunk in batch:
-        mean = np.mean([by_text[u[2]] for u in units if u[0] == chunk.id], axis=0)
+        mean = np.mean([by_text[text] for text in per_chunk[chunk.id]], axis=0)
         chunk_vectors.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
     store.upsert(
         [c.id for _, c in batch],
@@ -86,7 +85,7 @@ def _embed_batch(
     )
     report.chunks_embedded += len(batch)
     report.sentences_embedded += len(distinct)
-    return {c.id: sum(1 for u in units if u[0] == c.id) for _, c in batch}
+    return {chunk_id: len(texts) for chunk_id, texts in per_chunk.items()}
 
 
 def run_index(
