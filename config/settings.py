@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=25, description="Passages per answer.")
     candidates: int = Field(40, ge=1, le=1000, description="Candidates per ranker before fusion.")
     lexical_weight: float = Field(0.05, ge=0.0, le=10.0, description="Weight of BM25 in fusion.")
+    cross_language_bonus: float = Field(
+        0.045, ge=0.0, le=0.5, description="Added to passages in another language than the question's."
+    )
     min_score: float = Field(0.89, ge=-1.0, le=2.0, description="Below this, not answered.")
     coverage_weight: float = Field(0.08, ge=0.0, le=1.0, description="Weight of word coverage in the answer rule.")
     max_question_chars: int = Field(1000, ge=10, le=100_000)

@@ -55,6 +55,10 @@ class Manifest:
             counts.update(zip(entry.chunks, entry.sentences))
         return counts
 
+    def chunk_languages(self) -> dict[str, str]:
+        """``{passage id: language of its article}``."""
+        return {chunk: entry.language for entry in self.articles.values() for chunk in entry.chunks}
+
     def chunk_ids(self) -> set[str]:
         return {chunk for entry in self.articles.values() for chunk in entry.chunks}
 

@@ -11,6 +11,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from config import Settings
+from retrieval.articles import detect_language
 from retrieval.embedding import Embedder, create_embedder
 from retrieval.embedding.factory import index_identity, model_identity
 from retrieval.errors import IndexBusyError, IndexMismatchError, QuestionError
@@ -43,6 +45,8 @@ class Ranked:
     score: float
     sentence: StoredSentence
     lexical: float = 0.0
+    #: whether the passage is in another language than the question (and got the bonus)
+    crossed: bool = False
 
 
 def clean_question(question: str, max_chars: int) -> str:
@@ -106,6 +110,7 @@ class Retriever:
         self._read_lock = threading.Lock()
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._sentence_counts: dict[str, int] = {}
+        self._languages: dict[str, str] = {}
 
     @property
     def manifest_path(self) -> Path:
@@ -208,7 +213,7 @@ class Retriever:
                 f"the index was built with other settings ({manifest.model}, not {self.model_identity}); "
                 "run `citebot index` to rebuild it"
             )
-        ranked = self._rank(text, self._query_vector(text), k)
+        ranked = self._rank(text, self._query_vector(text), k, detect_language(text))
         committed = self._manifest_ids
         if committed is not None:
             # While a reindex runs, the store holds the new passages of a changed article
@@ -238,7 +243,7 @@ class Retriever:
                     chunk_id=chunk.id,
                 )
             )
-        similarity = ranked[0].sentence.similarity if ranked else 0.0
+        similarity = max((r.sentence.similarity for r in ranked), default=0.0)
         coverage = self._lexical.coverage(text)
         answered = bool(passages) and self.is_answer(similarity, coverage)
         return Answer(question=text, answered=answered, passages=passages, similarity=similarity, coverage=coverage)
@@ -284,17 +289,22 @@ class Retriever:
                 self._query_cache.popitem(last=False)
         return vector
 
-    def _rank(self, question: str, query: np.ndarray, k: int) -> list[Ranked]:
+    def _rank(self, question: str, query: np.ndarray, k: int, language: str = "und") -> list[Ranked]:
         """Score passages by their best sentence's cosine similarity plus weighted BM25.
 
         A passage is matched by its sentences (a question usually paraphrases one)
         and shown whole. Its score is its best sentence's cosine similarity plus
-        ``lexical_weight`` times its BM25 score over the best BM25 score. Candidates
-        come from the sentences nearest the question and from BM25. A BM25-only
-        candidate's sentences are fetched to score it the same way, unless it cannot
-        reach the first ``k``: its sentences are all below the last one the vector
-        search returned, which bounds its score.
+        ``lexical_weight`` times its BM25 score over the best BM25 score, plus
+        ``cross_language_bonus`` when the passage's language is not the question's
+        ``language``: the model rates a sentence in the question's language above
+        its translation, and half the answers are only in the other language.
+        Candidates come from the sentences nearest the question and from BM25. A
+        BM25-only candidate's sentences are fetched to score it the same way, unless
+        it cannot reach the first ``k``: its sentences are all below the last one the
+        vector search returned, which bounds its score.
         """
+        crossed = self._crossed(language)
+        bonus = self.settings.cross_language_bonus
         n = self.settings.candidates
         asked = n * SENTENCES_PER_PASSAGE
         found = self.store.query_sentences(query, asked)
@@ -312,12 +322,12 @@ class Retriever:
             by_sentence: dict[str, float] = {}  # as _distinct will count them
             for chunk_id, group in sentences.items():
                 best = max(group, key=lambda s: s.similarity)
-                value = best.similarity + weight * bm25.get(chunk_id, 0.0)
+                value = best.similarity + weight * bm25.get(chunk_id, 0.0) + bonus * crossed(chunk_id)
                 by_sentence[best.key] = max(value, by_sentence.get(best.key, -np.inf))
             scores = sorted(by_sentence.values(), reverse=True)
             bar = scores[k - 1] if len(scores) >= k else -np.inf
             ceiling = found[-1].similarity
-            missing = [c for c in missing if ceiling + weight * bm25[c] >= bar]
+            missing = [c for c in missing if ceiling + weight * bm25[c] + bonus * crossed(c) >= bar]
         counts = self._sentence_counts
         if all(chunk_id in counts for chunk_id in missing):
             fetched = self.store.sentences_counted({c: counts[c] for c in missing}, query)
@@ -329,9 +339,19 @@ class Retriever:
         for chunk_id, group in sentences.items():
             best = max(group, key=lambda s: s.similarity)
             lexical_score = bm25.get(chunk_id, 0.0)
-            ranked.append(Ranked(chunk_id, best.similarity + weight * lexical_score, best, lexical_score))
+            other = crossed(chunk_id)
+            score = best.similarity + weight * lexical_score + bonus * other
+            ranked.append(Ranked(chunk_id, score, best, lexical_score, other))
         ranked.sort(key=lambda r: r.score, reverse=True)
         return ranked
+
+    def _crossed(self, language: str) -> Callable[[str], bool]:
+        """Whether a passage (by id) is in another language than ``language``; False
+        whenever either language is unknown."""
+        languages = self._languages
+        if language == "und":
+            return lambda chunk_id: False
+        return lambda chunk_id: languages.get(chunk_id, "und") not in (language, "und")
 
     def _stamp(self) -> int | None:
         try:
@@ -352,3 +372,4 @@ class Retriever:
         self._manifest, self._manifest_stamp = manifest, stamp
         self._manifest_ids = frozenset(manifest.chunk_ids()) if manifest is not None else None
         self._sentence_counts = manifest.sentence_counts() if manifest is not None else {}
+        self._languages = manifest.chunk_languages() if manifest is not None else {}

@@ -1,7 +1,7 @@
 """Quality regression: retrieval must not fall below floors set a little under what it reaches.
 
 Figures reached when the floors were set (``citebot eval``, default settings):
-seeds_dev hit@1 0.86, hit@3 1.00; squad_dev hit@1 0.92, hit@5 0.99, MRR@5 0.95;
+seeds_dev hit@1 0.93, hit@3 1.00; squad_dev hit@1 0.92, hit@5 0.99, MRR@5 0.95;
 off-topic declined 0.97 with 0.98 of in-domain questions answered.
 """
 
@@ -44,7 +44,7 @@ def test_seeds_dev_floor(seeds_report: Report) -> None:
     scores = seeds_report.groups["all"].as_dict()
     assert scores["n"] == 14
     assert scores["hit@3"] >= 0.92, scores
-    assert scores["hit@1"] >= 0.78, scores
+    assert scores["hit@1"] >= 0.85, scores
     assert seeds_report.groups["fr"].as_dict()["hit@3"] >= 0.75
 
 

@@ -36,6 +36,33 @@ def test_french_question_answered_from_an_english_article(seeds_retriever: Retri
     assert any("Intersect Festival" in p.text for p in answer.passages[:3])
 
 
+def test_passages_in_the_other_language_get_the_bonus(seeds_retriever: Retriever) -> None:
+    settings = seeds_retriever.settings
+    plain = Retriever(settings.model_copy(update={"cross_language_bonus": 0.0}), embedder=seeds_retriever.embedder)
+    question = "What did musicians say about Trump's immigration policies?"
+    with_bonus = {p.chunk_id: p for p in seeds_retriever.search(question, k=8).passages}
+    without = {p.chunk_id: p for p in plain.search(question, k=8).passages}
+    shared = with_bonus.keys() & without.keys()
+    languages = {with_bonus[c].language for c in shared}
+    assert languages == {"en", "fr"}, languages
+    for chunk_id in shared:
+        gained = with_bonus[chunk_id].score - without[chunk_id].score
+        expected = settings.cross_language_bonus if with_bonus[chunk_id].language == "fr" else 0.0
+        assert gained == pytest.approx(expected, abs=1e-6), (with_bonus[chunk_id].language, gained)
+    # The answer rule looks at the raw cosine, which the bonus leaves alone.
+    assert seeds_retriever.search(question).similarity == pytest.approx(plain.search(question).similarity)
+
+
+def test_no_bonus_when_the_question_language_is_unknown(seeds_retriever: Retriever) -> None:
+    plain = Retriever(
+        seeds_retriever.settings.model_copy(update={"cross_language_bonus": 0.0}), embedder=seeds_retriever.embedder
+    )
+    question = "Palantir AWS"  # too short to tell its language
+    assert [(p.chunk_id, p.score) for p in seeds_retriever.search(question).passages] == [
+        (p.chunk_id, p.score) for p in plain.search(question).passages
+    ]
+
+
 def test_k_limits_the_passages(seeds_retriever: Retriever) -> None:
     assert len(seeds_retriever.search("Palantir", k=2).passages) == 2
     many = seeds_retriever.search("Palantir", k=25).passages
