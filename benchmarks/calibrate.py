@@ -1,6 +1,6 @@
 """Calibrate the rule that decides whether citebot answers or declines.
 
-Collects, for in-domain questions (seeds_dev, squad_dev) and off-topic ones
+Collects, for in-domain questions (seeds_dev, seeds_check, squad_dev) and off-topic ones
 (asked of the seeds), the signals the rule may use: the best sentence's cosine
 similarity and the share of the question's words found in the archive. Then
 fits the rule ``cosine + coverage_weight * coverage >= threshold`` by k-fold
@@ -46,7 +46,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--answered", type=float, default=0.98, help="in-domain answered rate to keep")
-    parser.add_argument("--weights", default="0,0.02,0.04,0.06,0.08,0.1,0.15")
+    parser.add_argument("--weights", default="0,0.02,0.04,0.06,0.08,0.1,0.15,0.2,0.25")
     parser.add_argument("--data-dir", type=Path, default=HERE / ".cache" / "calibrate")
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args()
@@ -60,6 +60,7 @@ def main() -> int:
     squad.index()
     inside = np.vstack([
         signals(seeds, [q.q for q in load_questions(HERE / "data" / "seeds_dev.jsonl")]),
+        signals(seeds, [q.q for q in load_questions(HERE / "data" / "seeds_check.jsonl")]),
         signals(squad, [q.q for q in load_questions(HERE / "data" / "squad_dev" / "questions.jsonl")]),
     ])
     outside = signals(seeds, [q.q for q in load_questions(HERE / "data" / "offtopic.jsonl")])

@@ -31,6 +31,11 @@ B = 0.75
 _TOKEN = re.compile(r"\w\w+|\d")
 _STEMMERS = {"en": "english", "fr": "french", "de": "german", "es": "spanish", "it": "italian", "pt": "portuguese"}
 QUERY_LANGUAGES = ("en", "fr")
+#: Words a question uses about the archive itself ("according to the articles",
+#: "selon les sources"): they say nothing about what is asked.
+ARCHIVE_WORDS = frozenset(
+    {"article", "articles", "source", "sources", "archive", "archives", "document", "documents", "according", "selon"}
+)
 
 
 @lru_cache(maxsize=None)
@@ -81,6 +86,7 @@ def _tokenize_query(text: str, languages: tuple[str, ...]) -> tuple[str, ...]:
     # Cached: a search tokenises its question once for BM25 and once per passage it highlights.
     tokens: dict[str, None] = {}
     stop = frozenset().union(*(_stopwords(lang) for lang in languages))
+    text = " ".join(w for w in _TOKEN.findall(text.lower()) if w not in ARCHIVE_WORDS)
     for language in languages:
         for token in tokenize(text, language):
             if token not in stop:
@@ -242,7 +248,7 @@ class LexicalIndex:
         with it; used, with the dense score, to decide whether to answer.
         """
         vocab = self._postings.vocab
-        stop = frozenset().union(*(_stopwords(lang) for lang in QUERY_LANGUAGES))
+        stop = frozenset().union(*(_stopwords(lang) for lang in QUERY_LANGUAGES), ARCHIVE_WORDS)
         words = [w for w in dict.fromkeys(_TOKEN.findall(question.lower())) if _fold(w) not in stop]
         if not words or not vocab:
             return 0.0

@@ -78,7 +78,8 @@ class Answer:
     answered: bool
     passages: list[Passage] = field(default_factory=list)
     #: The signals ``answered`` was decided on: the best sentence's cosine similarity
-    #: and the share of the question's words found in the archive.
+    #: (plus the cross-language bonus for a sentence in another language than the
+    #: question's) and the share of the question's words found in the archive.
     similarity: float = 0.0
     coverage: float = 0.0
 

@@ -243,14 +243,18 @@ class Retriever:
                     chunk_id=chunk.id,
                 )
             )
-        similarity = max((r.sentence.similarity for r in ranked), default=0.0)
+        # The rule reads the closest sentence's cosine with the same correction for
+        # language as the ranking: an answer in the other language scores lower.
+        bonus = self.settings.cross_language_bonus
+        similarity = max((r.sentence.similarity + bonus * r.crossed for r in ranked), default=0.0)
         coverage = self._lexical.coverage(text)
         answered = bool(passages) and self.is_answer(similarity, coverage)
         return Answer(question=text, answered=answered, passages=passages, similarity=similarity, coverage=coverage)
 
     def is_answer(self, similarity: float, coverage: float) -> bool:
         """The calibrated rule (see ``benchmarks/calibrate.py``): answer when the best
-        sentence is close enough, counting the question's words found in the archive."""
+        sentence is close enough (its cosine, plus the cross-language bonus when it is in
+        another language), counting the question's words found in the archive."""
         return similarity + self.settings.coverage_weight * coverage >= self.settings.min_score
 
     def coverage(self, question: str) -> float:

@@ -118,3 +118,14 @@ def test_empty_index_and_clear(tmp_path: Path) -> None:
     index.update(add={"c": ("Amazon", "en")}, remove=[])
     index.clear()
     assert index.search("Amazon", 5) == [] and not index.ids
+
+
+def test_words_about_the_archive_are_not_searched_nor_counted(tmp_path: Path) -> None:
+    index = LexicalIndex(tmp_path / "lexical.pkl")
+    index.update({"a": ("Andy Jassy runs AWS. This article has sources.", "en")}, [])
+    assert tokenize_query("Qui est Andy Jassy selon les articles ?") == tokenize_query("Qui est Andy Jassy ?")
+    assert tokenize_query("according to the sources, who runs AWS?") == tokenize_query("who runs AWS?")
+    # "article" and "sources" are in the archive, but say nothing about what is asked.
+    assert index.coverage("Qui est Andy Jassy selon les articles ?") == 1.0
+    assert index.coverage("Who is Andy Jassy, according to the sources?") == index.coverage("Who is Andy Jassy?")
+    assert index.coverage("Werner Vogels according to the articles") == 0.0

@@ -2,7 +2,8 @@
 
 Figures reached when the floors were set (``citebot eval``, default settings):
 seeds_dev hit@1 0.93, hit@3 1.00; squad_dev hit@1 0.92, hit@5 0.99, MRR@5 0.95;
-off-topic declined 0.97 with 0.98 of in-domain questions answered.
+off-topic declined 0.97 with 0.98 of in-domain questions answered; seeds_check hit@1
+0.875, hit@3 0.92, all 24 answered.
 """
 
 from __future__ import annotations
@@ -62,3 +63,13 @@ def test_declines_off_topic_and_answers_in_domain(seeds_report: Report, squad_re
     answered = seeds_report.groups["all"].answered + squad_report.groups["all"].answered
     asked = seeds_report.groups["all"].n + squad_report.groups["all"].n
     assert answered / asked >= 0.96
+
+
+def test_seeds_check_floor(seeds_retriever: Retriever) -> None:
+    """The check set: mostly questions answered only in the other language."""
+    report = evaluate(lambda q: seeds_retriever.search(q, k=5), load_questions(DATA / "seeds_check.jsonl"), [])
+    scores = report.groups["all"].as_dict()
+    assert scores["n"] == 24
+    assert scores["hit@1"] >= 0.83, scores
+    assert scores["hit@3"] >= 0.87, scores
+    assert scores["answered"] >= 0.95, scores
