@@ -28,9 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from config import load_settings
-from retrieval.articles import detect_language
 from retrieval.evaluation import Question, load_questions
+from retrieval.lexical import question_language
 from retrieval.service import Retriever, clean_question
+from retrieval.store import sentence_key
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -54,8 +55,9 @@ class Candidates:
 def candidates(retriever: Retriever, question: Question) -> Candidates:
     text = clean_question(question.q, retriever.settings.max_question_chars)
     k = retriever.settings.candidates  # ask for many: pruning must not depend on the weights
-    ranked = retriever._rank(text, retriever._query_vector(text), k, detect_language(text))  # noqa: SLF001
+    ranked = retriever._rank(text, retriever._query_vector(text), k, question_language(text))  # noqa: SLF001
     chunks = {c.id: c for c in retriever.store.get([r.chunk_id for r in ranked])}
+    texts = retriever.store.sentence_texts([r.sentence.id for r in ranked])
     hit = []
     for r in ranked:
         chunk = chunks[r.chunk_id]
@@ -68,7 +70,7 @@ def candidates(retriever: Retriever, question: Question) -> Candidates:
         similarity=np.array([r.sentence.similarity for r in ranked]),
         lexical=np.array([r.lexical for r in ranked]),
         crossed=np.array([r.crossed for r in ranked], dtype=float),
-        key=[r.sentence.key for r in ranked],
+        key=[sentence_key(texts[r.sentence.id]) for r in ranked],
         hit=np.array(hit, dtype=bool),
     )
 
@@ -116,7 +118,7 @@ def language_gap(retriever: Retriever, questions: list[Question]) -> list[float]
     gaps = []
     for question in questions:
         text = clean_question(question.q, retriever.settings.max_question_chars)
-        own = detect_language(text)
+        own = question_language(text)
         cosine = vectors @ retriever._query_vector(text)  # noqa: SLF001
         if (language == own).any() and ((language != own) & (language != "und")).any():
             gaps.append(float(cosine[language == own].mean() - cosine[(language != own) & (language != "und")].mean()))

@@ -53,6 +53,34 @@ def _stopwords(language: str) -> frozenset[str]:
     return frozenset(_fold(w) for w in table.get(language, ()))
 
 
+#: Question words and auxiliaries that the short English stopword list lacks; with
+#: the stopword lists they tell a question's language (see ``question_language``).
+_MORE_ENGLISH = frozenset(
+    "what who whom whose which why how where when did does do is was were are has have had can could "
+    "would should from about after before its his her their our many much".split()
+)
+
+
+@lru_cache(maxsize=4096)
+def question_language(text: str) -> str:
+    """The language of a question, told by its function words ("und" when unsure).
+
+    A question is short, and the ranking only needs to know whether it shares its
+    language with a passage, so this counts the words of ``text`` in each language's
+    stopword list (English, French, German, Spanish, Italian, Portuguese) and takes
+    the one with the most, if there is exactly one. It costs microseconds where a
+    statistical identifier costs 0.6 s and 80 MB to load.
+    """
+    words = [_fold(w) for w in _TOKEN.findall(text.lower())]
+    counts = {
+        language: sum(1 for w in words if w in _stopwords(language) or (language == "en" and w in _MORE_ENGLISH))
+        for language in _STEMMERS
+    }
+    best = max(counts.values())
+    winners = [language for language, count in counts.items() if count == best]
+    return winners[0] if best > 0 and len(winners) == 1 else "und"
+
+
 @lru_cache(maxsize=None)
 def _stemmer(language: str):  # type: ignore[no-untyped-def]
     import Stemmer

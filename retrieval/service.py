@@ -19,16 +19,15 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from config import Settings
-from retrieval.articles import detect_language
 from retrieval.embedding import Embedder, create_embedder
 from retrieval.embedding.factory import index_identity, model_identity
 from retrieval.errors import IndexBusyError, IndexMismatchError, QuestionError
 from retrieval.highlight import best_sentence
 from retrieval.indexer import Progress, run_index
-from retrieval.lexical import LexicalIndex
+from retrieval.lexical import LexicalIndex, question_language
 from retrieval.manifest import Manifest
 from retrieval.models import Answer, IndexReport, Passage, SourceInfo
-from retrieval.store import ChunkStore, StoredSentence
+from retrieval.store import ChunkStore, StoredSentence, sentence_key
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +63,15 @@ def clean_question(question: str, max_chars: int) -> str:
     return text
 
 
-def _distinct(ranked: list[Ranked], k: int) -> list[Ranked]:
+def _distinct(ranked: list[Ranked], k: int, texts: dict[str, str]) -> list[Ranked]:
     """The first ``k`` passages, skipping any whose best sentence a better passage
-    already showed (overlapping passages of one article match by the same sentence)."""
+    already showed (overlapping passages of one article match by the same sentence).
+    ``texts`` holds the best sentences' text by sentence id where it was not read."""
     seen: set[str] = set()
     kept: list[Ranked] = []
     for r in ranked:
-        key = r.sentence.key or r.sentence.text.casefold()
+        text = r.sentence.text or texts.get(r.sentence.id, "")
+        key = r.sentence.key or (sentence_key(text) if text else r.sentence.id)
         if key in seen:
             continue
         seen.add(key)
@@ -213,16 +214,25 @@ class Retriever:
                 f"the index was built with other settings ({manifest.model}, not {self.model_identity}); "
                 "run `citebot index` to rebuild it"
             )
-        ranked = self._rank(text, self._query_vector(text), k, detect_language(text))
+        ranked = self._rank(text, self._query_vector(text), k, question_language(text))
         committed = self._manifest_ids
         if committed is not None:
             # While a reindex runs, the store holds the new passages of a changed article
             # beside its old ones until the run ends: show only the passages of the last
             # finished run, so one answer never mixes two versions of an article.
             ranked = [r for r in ranked if r.chunk_id in committed]
-        top = _distinct(ranked, k)
+        # The best sentences' text tells passages matched by one sentence apart and is
+        # highlighted; read it for a few passages more than shown, more if needed.
+        best_texts: dict[str, str] = {}
+        read = 0
+        while True:
+            batch = ranked[read : read + 3 * k]
+            best_texts.update(self.store.sentence_texts([r.sentence.id for r in batch if not r.sentence.text]))
+            read += len(batch)
+            top = _distinct(ranked[:read], k, best_texts)
+            if len(top) == k or read >= len(ranked):
+                break
         chunks = {c.id: c for c in self.store.get([r.chunk_id for r in top])}
-        best_texts = self.store.sentence_texts([r.sentence.id for r in top if not r.sentence.text])
         passages = []
         for r in top:
             chunk = chunks.get(r.chunk_id)
@@ -323,11 +333,14 @@ class Retriever:
 
         missing = [chunk_id for chunk_id, _ in lexical if chunk_id not in sentences]
         if missing and len(found) == asked:
-            by_sentence: dict[str, float] = {}  # as _distinct will count them
+            # About as _distinct will count them: one sentence shared by passages has one
+            # vector, so one similarity. Sentences that only happen to score the same are
+            # counted once too, which lowers the bar: it only costs a few more reads.
+            by_sentence: dict[float, float] = {}
             for chunk_id, group in sentences.items():
                 best = max(group, key=lambda s: s.similarity)
                 value = best.similarity + weight * bm25.get(chunk_id, 0.0) + bonus * crossed(chunk_id)
-                by_sentence[best.key] = max(value, by_sentence.get(best.key, -np.inf))
+                by_sentence[best.similarity] = max(value, by_sentence.get(best.similarity, -np.inf))
             scores = sorted(by_sentence.values(), reverse=True)
             bar = scores[k - 1] if len(scores) >= k else -np.inf
             ceiling = found[-1].similarity

@@ -34,7 +34,7 @@ class StoredSentence:
     chunk_id: str
     text: str  # empty when the store was asked for ids and scores only
     similarity: float
-    key: str = ""  # identifies the sentence's text, to spot one sentence in two passages
+    key: str = ""  # identifies the sentence's text (empty when not read), see sentence_key
 
 
 @dataclass(frozen=True)
@@ -189,17 +189,14 @@ class ChunkStore:
     def query_sentences(self, embedding: np.ndarray, n: int) -> list[StoredSentence]:
         """The ``n`` sentences nearest to ``embedding``, most similar first.
 
-        Their text is left out (see :meth:`sentence_texts`): reading documents is
-        most of what a Chroma query costs, and only the shown passages need it.
+        Ids and scores only: a sentence id names its passage (``PASSAGE.N``), and
+        reading documents or metadata is most of what a Chroma query costs (at 250k
+        sentences, 6.3 ms for 120 results against 1.8 ms); only the passages shown
+        need their sentences' text (see :meth:`sentence_texts`).
         """
         collection = self._require_sentences()
-        result = self._call(
-            collection.query, query_embeddings=[embedding], n_results=n, include=["metadatas", "distances"]
-        )
-        return [
-            _sentence(i, m, 1.0 - float(dist))
-            for i, m, dist in zip(result["ids"][0], result["metadatas"][0], result["distances"][0])
-        ]
+        result = self._call(collection.query, query_embeddings=[embedding], n_results=n, include=["distances"])
+        return [_sentence(i, None, 1.0 - float(dist)) for i, dist in zip(result["ids"][0], result["distances"][0])]
 
     def sentence_texts(self, ids: Sequence[str]) -> dict[str, str]:
         """``{sentence id: text}`` for the given sentences."""
@@ -214,7 +211,7 @@ class ChunkStore:
         ids = [f"{chunk_id}.{n}" for chunk_id, count in counts.items() for n in range(count)]
         if not ids:
             return []
-        result = self._call(self._require_sentences().get, ids=ids, include=["embeddings", "metadatas"])
+        result = self._call(self._require_sentences().get, ids=ids, include=["embeddings"])
         return _scored(result, embedding)
 
     def sentences_of(self, chunk_ids: Sequence[str], embedding: np.ndarray) -> list[StoredSentence]:
@@ -280,10 +277,10 @@ def _sentence(sentence_id: str, meta: dict[str, Any] | None, similarity: float, 
     meta = meta or {}
     return StoredSentence(
         id=sentence_id,
-        chunk_id=str(meta.get("chunk_id", "")),
+        chunk_id=str(meta.get("chunk_id") or sentence_id.rpartition(".")[0]),
         text=text,
         similarity=similarity,
-        key=str(meta.get("key", sentence_id)),
+        key=str(meta.get("key") or (sentence_key(text) if text else "")),
     )
 
 
@@ -294,9 +291,10 @@ def _scored(result: Any, embedding: np.ndarray) -> list[StoredSentence]:
         return []
     sims = np.asarray(result["embeddings"], dtype=np.float32) @ np.asarray(embedding, dtype=np.float32)
     documents = result.get("documents") or [""] * len(result["ids"])
+    metadatas = result.get("metadatas") or [None] * len(result["ids"])
     return [
         _sentence(i, m, float(sim), d or "")
-        for i, m, sim, d in zip(result["ids"], result["metadatas"], sims.tolist(), documents)
+        for i, m, sim, d in zip(result["ids"], metadatas, sims.tolist(), documents)
     ]
 
 

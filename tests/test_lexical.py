@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from retrieval.chunking import split_sentences
-from retrieval.lexical import LexicalIndex, tokenize, tokenize_query
+from retrieval.lexical import LexicalIndex, question_language, tokenize, tokenize_query
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -129,3 +129,19 @@ def test_words_about_the_archive_are_not_searched_nor_counted(tmp_path: Path) ->
     assert index.coverage("Qui est Andy Jassy selon les articles ?") == 1.0
     assert index.coverage("Who is Andy Jassy, according to the sources?") == index.coverage("Who is Andy Jassy?")
     assert index.coverage("Werner Vogels according to the articles") == 0.0
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("What did the letter say musicians should refuse?", "en"),
+        ("Who founded Palantir?", "en"),
+        ("Qui est Andy Jassy selon les articles ?", "fr"),
+        ("Quel festival à Las Vegas est alimenté par AWS ?", "fr"),
+        ("Wer ist der Chef von Amazon?", "de"),
+        ("facial recognition shareholders vote", "und"),  # no function words: no guess
+        ("Palantir AWS", "und"),
+    ],
+)
+def test_question_language(question: str, language: str) -> None:
+    assert question_language(question) == language

@@ -6,6 +6,7 @@ import numpy as np
 
 from retrieval.manifest import Manifest
 from retrieval.service import Retriever
+from retrieval.store import sentence_key
 
 
 def test_sentences_point_to_their_passages_and_score_like_a_query(seeds_retriever: Retriever) -> None:
@@ -14,7 +15,7 @@ def test_sentences_point_to_their_passages_and_score_like_a_query(seeds_retrieve
     nearest = store.query_sentences(query, 8)
     assert len(nearest) == 8
     assert [s.similarity for s in nearest] == sorted((s.similarity for s in nearest), reverse=True)
-    assert all(s.text == "" and s.key and s.chunk_id for s in nearest), "ids and scores only"
+    assert all(s.text == "" and s.key == "" and s.chunk_id for s in nearest), "ids and scores only"
 
     passages = {c.id: c for c in store.get(list({s.chunk_id for s in nearest}))}
     texts = store.sentence_texts([s.id for s in nearest])
@@ -28,6 +29,9 @@ def test_sentences_point_to_their_passages_and_score_like_a_query(seeds_retrieve
     counted = {s.id: s for s in store.sentences_counted({c: counts[c] for c in passages}, query)}
     assert set(fetched) == set(counted)
     for s in nearest:
+        # The passage read off the sentence id is the one its metadata names.
+        assert fetched[s.id].chunk_id == counted[s.id].chunk_id == s.chunk_id
+        assert fetched[s.id].key == sentence_key(texts[s.id])
         assert np.isclose(fetched[s.id].similarity, s.similarity, atol=1e-4)
         assert np.isclose(counted[s.id].similarity, s.similarity, atol=1e-4)
         assert fetched[s.id].text == texts[s.id]
