@@ -222,16 +222,15 @@ class Retriever:
             # finished run, so one answer never mixes two versions of an article.
             ranked = [r for r in ranked if r.chunk_id in committed]
         # The best sentences' text tells passages matched by one sentence apart and is
-        # highlighted; read it for a few passages more than shown, more if needed.
-        best_texts: dict[str, str] = {}
-        read = 0
-        while True:
-            batch = ranked[read : read + 3 * k]
-            best_texts.update(self.store.sentence_texts([r.sentence.id for r in batch if not r.sentence.text]))
-            read += len(batch)
-            top = _distinct(ranked[:read], k, best_texts)
-            if len(top) == k or read >= len(ranked):
-                break
+        # highlighted: read it for a few passages more than shown, and for the rest in
+        # one more read if those were not enough (at most two round trips to a server).
+        head = ranked[: 3 * k]
+        best_texts = self.store.sentence_texts([r.sentence.id for r in head if not r.sentence.text])
+        top = _distinct(head, k, best_texts)
+        if len(top) < k and len(head) < len(ranked):
+            rest = ranked[len(head) :]
+            best_texts.update(self.store.sentence_texts([r.sentence.id for r in rest if not r.sentence.text]))
+            top = _distinct(ranked, k, best_texts)
         chunks = {c.id: c for c in self.store.get([r.chunk_id for r in top])}
         passages = []
         for r in top:

@@ -122,3 +122,32 @@ def test_answered_questions_report_their_signals(seeds_retriever: Retriever) -> 
     assert answer.answered
     assert 0.0 < answer.similarity <= 1.0
     assert answer.coverage == 1.0
+
+
+def test_syndicated_copies_fill_one_slot(tmp_path, embedder) -> None:  # type: ignore[no-untyped-def]
+    """One sentence in twenty articles (a wire story reprinted) is shown once; the other
+    slots go to passages matched by other sentences, however far down they rank."""
+    from config import load_settings
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    wire = "The harbour authority confirmed that the new lighthouse will be lit on the first of May."
+    for n in range(20):
+        reprint = f"Paper number {n} printed this story on its front page, beside the weekly weather."
+        (folder / f"copy{n:02}.txt").write_text(f"{wire}\n\n{reprint}\n", encoding="utf-8")
+    others = [
+        "The lighthouse keeper retired after forty years on the island.",
+        "Fishing boats were told to avoid the harbour entrance during the works.",
+        "The old lighthouse lamp will be shown in the town museum.",
+        "Harbour fees rise by four percent from May.",
+    ]
+    for n, text in enumerate(others):
+        (folder / f"other{n}.txt").write_text(f"Harbour news {n}\n\n{text}\n", encoding="utf-8")
+    retriever = Retriever(load_settings(articles_dir=folder, data_dir=tmp_path / "data"), embedder=embedder)
+    retriever.index()
+
+    answer = retriever.search("When will the new lighthouse be lit?", k=5)
+    assert len(answer.passages) == 5
+    assert sum(wire in p.text for p in answer.passages) == 1, [p.text for p in answer.passages]
+    assert answer.passages[0].highlight == wire
+    assert len({p.highlight for p in answer.passages}) == 5
