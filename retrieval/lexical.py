@@ -53,12 +53,19 @@ def _stopwords(language: str) -> frozenset[str]:
     return frozenset(_fold(w) for w in table.get(language, ()))
 
 
-#: Question words and auxiliaries that the short English stopword list lacks; with
-#: the stopword lists they tell a question's language (see ``question_language``).
-_MORE_ENGLISH = frozenset(
-    "what who whom whose which why how where when did does do is was were are has have had can could "
-    "would should from about after before its his her their our many much".split()
-)
+#: Question words and auxiliaries the stopword lists lack (the English one is short,
+#: and French shares most of its list with Spanish); with the lists they tell a
+#: question's language (see ``question_language``).
+_MORE_WORDS = {
+    "en": frozenset(
+        "what who whom whose which why how where when did does do is was were are has have had can could "
+        "would should from about after before its his her their our many much".split()
+    ),
+    "fr": frozenset(
+        "quel quelle quels quelles qui quoi comment pourquoi combien ou quand est sont ont etait etaient "
+        "fait font faire peut doit doivent selon aux du des une".split()
+    ),
+}
 
 
 @lru_cache(maxsize=4096)
@@ -73,7 +80,7 @@ def question_language(text: str) -> str:
     """
     words = [_fold(w) for w in _TOKEN.findall(text.lower())]
     counts = {
-        language: sum(1 for w in words if w in _stopwords(language) or (language == "en" and w in _MORE_ENGLISH))
+        language: sum(1 for w in words if w in _stopwords(language) or w in _MORE_WORDS.get(language, ()))
         for language in _STEMMERS
     }
     best = max(counts.values())

@@ -138,6 +138,9 @@ def test_words_about_the_archive_are_not_searched_nor_counted(tmp_path: Path) ->
         ("Who founded Palantir?", "en"),
         ("Qui est Andy Jassy selon les articles ?", "fr"),
         ("Quel festival à Las Vegas est alimenté par AWS ?", "fr"),
+        ("Que doivent faire les musiciens selon la déclaration de No Music for ICE ?", "fr"),
+        ("Quelle division d'Amazon pose problème aux artistes ?", "fr"),
+        ("¿Quién fundó Palantir y cuándo?", "es"),
         ("Wer ist der Chef von Amazon?", "de"),
         ("facial recognition shareholders vote", "und"),  # no function words: no guess
         ("Palantir AWS", "und"),
