@@ -74,6 +74,12 @@ async def ask(fake: FakeDiscord, question: str, **kw: Any) -> Message:
     return await fake.followup(interaction)
 
 
+async def add_file(fake: FakeDiscord, name: str, text: str) -> Message:
+    """/add of an attachment by a member with Manage Server; the private reply."""
+    admin = fake.member("admin", manage_guild=True)
+    return await fake.followup(await fake.slash("add", user=admin, file=fake.attachment(name, text.encode())))
+
+
 def test_commands_are_synced_with_admin_commands_hidden_from_members(harness: BotHarness) -> None:
     commands = harness.fake.commands
     assert {"ask", "sources", "source", "reindex", "add"} <= set(commands)
@@ -241,9 +247,7 @@ LIGHTHOUSE = (
 
 def test_add_attachment_then_answerable(harness: BotHarness) -> None:
     async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Message, Message]:
-        admin = fake.member("admin", manage_guild=True)
-        file = fake.attachment("lighthouse keepers.txt", LIGHTHOUSE.encode())
-        added = await fake.followup(await fake.slash("add", user=admin, file=file))
+        added = await add_file(fake, "lighthouse keepers.txt", LIGHTHOUSE)
         return added, await ask(fake, "What did the lighthouse keepers' union in Finistère demand?")
 
     added, answer = harness.run(scenario)
@@ -363,10 +367,8 @@ def test_mass_mentions_in_articles_and_questions_never_ping(harness: BotHarness)
     )
 
     async def scenario(fake: FakeDiscord, bot: CitebotBot) -> list[Any]:
-        admin = fake.member("admin", manage_guild=True)
         start = len(fake.requests)
-        file = fake.attachment("hebrides-ferries.txt", article.encode())
-        await fake.followup(await fake.slash("add", user=admin, file=file))
+        await add_file(fake, "hebrides-ferries.txt", article)
         user = fake.member("pinger")
         reply = await ask(fake, "@everyone why did the Hebrides ferry crews strike? <@&123456789012345678>", user=user)
         await fake.callback(await fake.click(reply, label="[1] in full", user=user))
@@ -390,10 +392,8 @@ def test_over_long_passages_stay_within_every_limit(harness: BotHarness) -> None
     article = f"Markdown storm in the archive\n\n{noisy}\n\n" + ("Zanzibar clove harvest figures. " * 60)
 
     async def scenario(fake: FakeDiscord, bot: CitebotBot) -> list[Any]:
-        admin = fake.member("admin", manage_guild=True)
         start = len(fake.requests)
-        file = fake.attachment("markdown-storm.txt", article.encode())
-        await fake.followup(await fake.slash("add", user=admin, file=file))
+        await add_file(fake, "markdown-storm.txt", article)
         user = fake.member("long")
         reply = await ask(fake, "Zanzibar clove harvest markdown storm " + "bold spoiler quote " * 40, user=user, k=10)
         for n in (1, 2):
