@@ -58,6 +58,7 @@ from config import load_settings  # noqa: E402
 from retrieval.articles import read_article, scan_folder  # noqa: E402
 from retrieval.chunking import chunk_article, sentence_units, split_sentences  # noqa: E402
 from retrieval.embedding import Embedder, create_embedder  # noqa: E402
+from retrieval.layout import DataFolder  # noqa: E402
 from retrieval.service import Retriever  # noqa: E402
 
 CACHE = HERE / ".cache" / "speed"
@@ -306,7 +307,7 @@ def ask_latency(retriever: Retriever, model: Embedder, qs: Sequence[str], rounds
         started = time.perf_counter()
         model.embed_queries([question])
         bare.append(time.perf_counter() - started)
-        retriever._query_cache.clear()  # every ask pays for its query embedding
+        retriever.clear_query_cache()  # every ask pays for its query embedding
         started = time.perf_counter()
         retriever.search(question)
         ask.append(time.perf_counter() - started)
@@ -359,7 +360,7 @@ def measure_size(size: int, args, model: Embedder, qs: list[str]) -> dict[str, o
     data = CACHE / f"index-{size}-{args.embed}"
     settings = load_settings(articles_dir=corpus, data_dir=data)
     row: dict[str, object] = {"size": size}
-    if not (data / "manifest.json").exists():
+    if not DataFolder(data).manifest.exists():
         cache = VectorCache(CACHE / f"vectors-{args.embed}.npz", model)
         if args.embed == "derived":
             docs = source_sentences(model.count_tokens)
@@ -393,7 +394,7 @@ def server_latency(size: int, settings, model: Embedder, qs: list[str], args) ->
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(settings.data_dir, copy / "data", ignore=shutil.ignore_patterns("*.lock"))
     port = free_port()
-    proc = start_chroma(copy / "data" / "chroma", port)
+    proc = start_chroma(DataFolder(copy / "data").chroma, port)
     try:
         served = load_settings(
             articles_dir=settings.articles_dir, data_dir=copy / "data", chroma_host="127.0.0.1", chroma_port=port

@@ -29,9 +29,9 @@ import numpy as np
 
 from config import load_settings
 from retrieval.evaluation import Question, load_questions
-from retrieval.lexical import question_language
 from retrieval.service import Retriever, clean_question
 from retrieval.store import sentence_key
+from retrieval.tokenization import question_language
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -53,9 +53,8 @@ class Candidates:
 
 
 def candidates(retriever: Retriever, question: Question) -> Candidates:
-    text = clean_question(question.q, retriever.settings.max_question_chars)
-    k = retriever.settings.candidates  # ask for many: pruning must not depend on the weights
-    ranked = retriever._rank(text, retriever._query_vector(text), k, question_language(text))  # noqa: SLF001
+    # Every candidate, as many as are gathered: pruning must not depend on the weights.
+    ranked = retriever.candidates(question.q)
     chunks = {c.id: c for c in retriever.store.get([r.chunk_id for r in ranked])}
     texts = retriever.store.sentence_texts([r.sentence.id for r in ranked])
     hit = []
@@ -110,16 +109,14 @@ def choose(data: list[Candidates], grid: list[tuple[float, float]]) -> tuple[flo
 
 def language_gap(retriever: Retriever, questions: list[Question]) -> list[float]:
     """Per question: mean cosine to own-language sentences minus to the others'."""
-    store = retriever.store
-    stored = store._require_sentences().get(include=["embeddings", "metadatas"])  # noqa: SLF001
-    languages = retriever._languages  # noqa: SLF001
-    vectors = np.asarray(stored["embeddings"], dtype=np.float32)
-    language = np.array([languages.get(m["chunk_id"], "und") for m in stored["metadatas"]])
+    passages, vectors = retriever.store.sentence_vectors()
+    languages = retriever.passage_languages()
+    language = np.array([languages.get(p, "und") for p in passages])
     gaps = []
     for question in questions:
         text = clean_question(question.q, retriever.settings.max_question_chars)
         own = question_language(text)
-        cosine = vectors @ retriever._query_vector(text)  # noqa: SLF001
+        cosine = vectors @ retriever.query_vector(text)
         if (language == own).any() and ((language != own) & (language != "und")).any():
             gaps.append(float(cosine[language == own].mean() - cosine[(language != own) & (language != "und")].mean()))
     return gaps

@@ -17,20 +17,16 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import i18n
-from bot.i18n import t
+from bot.errors import explain
 from bot.service import AnswerService
 from bot.watcher import ArticlesWatcher
 from config import Settings
-from retrieval.errors import CitebotError, IndexBusyError, QuestionError, StoreUnavailableError
+from retrieval.errors import StoreUnavailableError
 from retrieval.service import Retriever
 
 log = logging.getLogger(__name__)
 
 COGS = ("bot.cogs.ask", "bot.cogs.sources", "bot.cogs.admin")
-
-
-class UserFacingError(Exception):
-    """A refusal whose message (already in the user's language) is shown as is."""
 
 
 class QuestionCooldown:
@@ -61,32 +57,6 @@ class CitebotTree(app_commands.CommandTree["CitebotBot"]):
         await self.client.report_error(interaction, error)
 
 
-def user_message(error: BaseException, language: str) -> tuple[str, bool]:
-    """What to tell the user about ``error``, and whether it is the user's doing.
-
-    The user's doing (a refusal, a bad question, a cooldown) is logged in one line;
-    anything else with its traceback, for whoever runs the bot.
-    """
-    if isinstance(error, app_commands.CommandInvokeError):
-        error = error.original
-    if isinstance(error, (UserFacingError, QuestionError)):
-        return str(error), True
-    if isinstance(error, IndexBusyError):
-        return t(language, "error_busy"), False
-    if isinstance(error, StoreUnavailableError):
-        # The detail (which server, why) is for the log, not for the channel.
-        return t(language, "error_store"), False
-    if isinstance(error, CitebotError):
-        return str(error), False
-    if isinstance(error, app_commands.NoPrivateMessage):
-        return t(language, "error_guild_only"), True
-    if isinstance(error, app_commands.MissingPermissions):
-        return t(language, "error_permissions"), True
-    if isinstance(error, app_commands.CommandOnCooldown):
-        return t(language, "error_cooldown", seconds=max(1.0, error.retry_after)), True
-    return t(language, "error_generic"), False
-
-
 class CitebotBot(commands.Bot):
     """The bot: slash commands, mentions, and a watcher that keeps the index fresh.
 
@@ -97,6 +67,9 @@ class CitebotBot(commands.Bot):
     """
 
     def __init__(self, settings: Settings, retriever: Retriever | None = None, **options: Any) -> None:
+        # The bot has no voice: without this, every start warns that PyNaCl and davey are missing.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         intents = discord.Intents.default()
         # Mentions carry their content without the privileged intent; a channel where
         # every message is a question does not.
@@ -172,12 +145,7 @@ class CitebotBot(commands.Bot):
 
     async def report_error(self, interaction: discord.Interaction, error: BaseException) -> None:
         """Tell the user in one short ephemeral line; log unexpected errors with a traceback."""
-        language = i18n.for_interaction(interaction)
-        text, expected = user_message(error, language)
-        if expected:
-            log.info("%s: refused: %s", _describe(interaction), text)
-        else:
-            log.error("%s failed", _describe(interaction), exc_info=error)
+        text = explain(error, i18n.for_interaction(interaction), _describe(interaction))
         try:
             if not interaction.response.is_done():
                 await interaction.response.send_message(text, ephemeral=True)

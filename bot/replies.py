@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import discord
 from discord.utils import escape_markdown
 
 from bot.i18n import t
 from retrieval.models import Answer, Passage, SourceInfo
+
+if TYPE_CHECKING:
+    from bot.service import IndexFacts
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -40,23 +43,6 @@ _ZWSP = "\u200b"
 # @everyone / @here, and raw user, role and channel mention syntax (<@1>, <@!1>, <@&1>, <#1>).
 _MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
 _RAW_MENTION = re.compile(r"<(@[!&]?|#)(\d+)>")
-
-
-@dataclass(frozen=True)
-class IndexFacts:
-    """What the footer says about the index."""
-
-    articles: int
-    passages: int
-    last_indexed: str  # ISO timestamp, "" when unknown
-
-    @classmethod
-    def from_sources(cls, sources: list[SourceInfo]) -> IndexFacts:
-        return cls(
-            articles=len(sources),
-            passages=sum(s.chunks for s in sources),
-            last_indexed=max((s.indexed_at for s in sources), default=""),
-        )
 
 
 def neutralise(text: str) -> str:

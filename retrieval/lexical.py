@@ -1,132 +1,28 @@
 """The lexical index: BM25 over language-aware tokens, saved beside the vectors.
 
-Each chunk is tokenised in its article's language (stopwords dropped, Snowball
-stemming, accents folded). A question's language is rarely certain from a few
-words, so it is tokenised in English and in French and both stems are looked up.
-The index is one file replaced atomically, so a crash never leaves half of it.
-
 Scores are bm25s's "lucene" BM25 (k1 = 1.5, b = 0.75), computed here from term
 counts kept as flat numpy arrays: adding or removing chunks touches only their
 own tokens (no re-index of the whole corpus), and a search reads only the
-postings of the question's terms.
+postings of the question's terms. Tokens come from :mod:`retrieval.tokenization`.
+The index is one file replaced atomically, so a crash never leaves half of it.
 """
 
 from __future__ import annotations
 
-import os
+import io
 import pickle
-import re
-import tempfile
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from retrieval.layout import atomic_write
+from retrieval.tokenization import content_words, tokenize, tokenize_query
+
 FORMAT_VERSION = 2
 K1 = 1.5
 B = 0.75
-_TOKEN = re.compile(r"\w\w+|\d")
-_STEMMERS = {"en": "english", "fr": "french", "de": "german", "es": "spanish", "it": "italian", "pt": "portuguese"}
-QUERY_LANGUAGES = ("en", "fr")
-#: Words a question uses about the archive itself ("according to the articles",
-#: "selon les sources"): they say nothing about what is asked.
-ARCHIVE_WORDS = frozenset(
-    {"article", "articles", "source", "sources", "archive", "archives", "document", "documents", "according", "selon"}
-)
-
-
-@lru_cache(maxsize=None)
-def _stopwords(language: str) -> frozenset[str]:
-    from bm25s import stopwords
-
-    table = {
-        "en": stopwords.STOPWORDS_EN,
-        "fr": stopwords.STOPWORDS_FRENCH,
-        "de": stopwords.STOPWORDS_GERMAN,
-        "es": stopwords.STOPWORDS_SPANISH,
-        "it": stopwords.STOPWORDS_ITALIAN,
-        "pt": stopwords.STOPWORDS_PORTUGUESE,
-    }
-    return frozenset(_fold(w) for w in table.get(language, ()))
-
-
-#: Question words and auxiliaries the stopword lists lack (the English one is short,
-#: and French shares most of its list with Spanish); with the lists they tell a
-#: question's language (see ``question_language``).
-_MORE_WORDS = {
-    "en": frozenset(
-        "what who whom whose which why how where when did does do is was were are has have had can could "
-        "would should from about after before its his her their our many much".split()
-    ),
-    "fr": frozenset(
-        "quel quelle quels quelles qui quoi comment pourquoi combien ou quand est sont ont etait etaient "
-        "fait font faire peut doit doivent selon aux du des une".split()
-    ),
-}
-
-
-@lru_cache(maxsize=4096)
-def question_language(text: str) -> str:
-    """The language of a question, told by its function words ("und" when unsure).
-
-    A question is short, and the ranking only needs to know whether it shares its
-    language with a passage, so this counts the words of ``text`` in each language's
-    stopword list (English, French, German, Spanish, Italian, Portuguese) and takes
-    the one with the most, if there is exactly one. It costs microseconds where a
-    statistical identifier costs 0.6 s and 80 MB to load.
-    """
-    words = [_fold(w) for w in _TOKEN.findall(text.lower())]
-    counts = {
-        language: sum(1 for w in words if w in _stopwords(language) or w in _MORE_WORDS.get(language, ()))
-        for language in _STEMMERS
-    }
-    best = max(counts.values())
-    winners = [language for language, count in counts.items() if count == best]
-    return winners[0] if best > 0 and len(winners) == 1 else "und"
-
-
-@lru_cache(maxsize=None)
-def _stemmer(language: str):  # type: ignore[no-untyped-def]
-    import Stemmer
-
-    name = _STEMMERS.get(language)
-    return Stemmer.Stemmer(name) if name else None
-
-
-@lru_cache(maxsize=200_000)
-def _fold(word: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", word)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def tokenize(text: str, language: str) -> list[str]:
-    """Lower-cased, stopword-free, stemmed and accent-folded tokens of ``text``."""
-    words = [w for w in _TOKEN.findall(text.lower()) if _fold(w) not in _stopwords(language)]
-    stemmer = _stemmer(language)
-    if stemmer is not None:
-        words = stemmer.stemWords(words)
-    return [_fold(w) for w in words]
-
-
-def tokenize_query(text: str, languages: Iterable[str] = QUERY_LANGUAGES) -> list[str]:
-    """Tokens of a question in each of ``languages``, without repeats."""
-    return list(_tokenize_query(text, tuple(languages)))
-
-
-@lru_cache(maxsize=4096)
-def _tokenize_query(text: str, languages: tuple[str, ...]) -> tuple[str, ...]:
-    # Cached: a search tokenises its question once for BM25 and once per passage it highlights.
-    tokens: dict[str, None] = {}
-    stop = frozenset().union(*(_stopwords(lang) for lang in languages))
-    text = " ".join(w for w in _TOKEN.findall(text.lower()) if w not in ARCHIVE_WORDS)
-    for language in languages:
-        for token in tokenize(text, language):
-            if token not in stop:
-                tokens[token] = None
-    return tuple(tokens)
 
 
 @dataclass(frozen=True)
@@ -230,7 +126,6 @@ class LexicalIndex:
 
     def save(self) -> None:
         """Write the index to a temporary file and move it into place atomically."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         postings = self._postings
         data = {
             "version": FORMAT_VERSION, "ids": self._ids, "vocab": self._vocab,
@@ -238,16 +133,9 @@ class LexicalIndex:
             "lengths": self._lengths, "term_ptr": postings.term_ptr, "term_docs": postings.term_docs,
             "term_tf": postings.term_tf,
         }
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".lexical-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        buffer = io.BytesIO()
+        pickle.dump(data, buffer, protocol=pickle.HIGHEST_PROTOCOL)
+        atomic_write(self.path, buffer.getvalue())
         self.outdated = False
 
     def search(self, question: str, n: int) -> list[tuple[str, float]]:
@@ -283,8 +171,7 @@ class LexicalIndex:
         with it; used, with the dense score, to decide whether to answer.
         """
         vocab = self._postings.vocab
-        stop = frozenset().union(*(_stopwords(lang) for lang in QUERY_LANGUAGES), ARCHIVE_WORDS)
-        words = [w for w in dict.fromkeys(_TOKEN.findall(question.lower())) if _fold(w) not in stop]
+        words = content_words(question)
         if not words or not vocab:
             return 0.0
         found = sum(1 for w in words if any(t in vocab for t in tokenize_query(w)))

@@ -10,7 +10,7 @@ import pytest
 from retrieval.articles import ArticleSkipped, iter_articles, normalise_text, read_article, scan_folder
 from retrieval.errors import ArticlesDirError
 
-from conftest import SEEDS
+from data_paths import SEEDS
 
 LIMIT = 1_000_000
 

@@ -23,7 +23,7 @@ from bot.replies import CONTENT_LIMIT, embed_violations
 from config import load_settings
 from retrieval.service import Retriever
 
-from conftest import SEEDS
+from data_paths import SEEDS
 from fake_discord import BotHarness, FakeDiscord, Message
 
 DEMANDS = "001_4b0b25bb2bafa5d9.txt"

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from bot.main import TokenFilter
-from retrieval.cli import main
+from citebot import main
 
 
 def test_citebot_run_without_a_token_says_so_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:

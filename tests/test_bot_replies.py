@@ -13,7 +13,6 @@ from bot.replies import (
     CONTENT_LIMIT,
     ELLIPSIS,
     FIELD_VALUE_LIMIT,
-    IndexFacts,
     SOURCES_PER_PAGE,
     answer_embed,
     citation,
@@ -26,6 +25,7 @@ from bot.replies import (
     snippet,
     sources_embed,
 )
+from bot.service import IndexFacts
 from retrieval.models import Answer, Passage, SourceInfo
 
 FACTS = IndexFacts(articles=4, passages=37, last_indexed="2026-11-26T09:40:00+00:00")

@@ -10,7 +10,6 @@ import pytest
 from config import load_settings
 from retrieval.embedding import Embedder
 from retrieval.errors import ArticlesDirError, IndexBusyError
-from retrieval.indexer import DIRTY_MARKER
 from retrieval.service import Retriever
 from retrieval.store import ChunkStore
 
@@ -23,7 +22,7 @@ def test_first_run_indexes_every_seed_and_second_run_nothing(retriever: Retrieve
     first = retriever.index()
     assert _counts(first) == (4, 0, 0, 0)
     assert first.chunks_embedded == retriever.store.count() > 4
-    manifest = json.loads(retriever.manifest_path.read_text())
+    manifest = json.loads(retriever.folder.manifest.read_text())
     assert set(manifest["articles"]) == {p.name for p in retriever.settings.articles_dir.iterdir()}
     assert manifest["model"] == retriever.model_identity
 
@@ -104,10 +103,10 @@ def test_a_second_writer_is_refused(retriever: Retriever, settings) -> None:  # 
 
 def test_missing_articles_folder_changes_nothing(retriever: Retriever, tmp_path: Path) -> None:
     retriever.index()
-    manifest = retriever.manifest_path.read_bytes()
+    manifest = retriever.folder.manifest.read_bytes()
     with pytest.raises(ArticlesDirError):
         retriever.index(tmp_path / "missing")
-    assert retriever.manifest_path.read_bytes() == manifest
+    assert retriever.folder.manifest.read_bytes() == manifest
     assert len(retriever.sources()) == 4
 
 
@@ -118,11 +117,11 @@ def test_leftovers_of_an_interrupted_run_are_cleaned(retriever: Retriever, artic
     retriever.store.upsert(
         ["orphan-1"], embedder.embed_passages(["orphan passage"]), ["orphan passage"], [{"source_id": "gone.txt"}]
     )
-    (retriever.settings.data_dir / DIRTY_MARKER).touch()
+    retriever.folder.dirty.touch()
     report = Retriever(retriever.settings, embedder=embedder).index()
     assert report.chunks_embedded == 0
     assert retriever.store.count() == count
-    assert not (retriever.settings.data_dir / DIRTY_MARKER).exists()
+    assert not retriever.folder.dirty.exists()
 
 
 def test_a_new_process_sees_the_index(retriever: Retriever, settings, embedder: Embedder) -> None:  # type: ignore[no-untyped-def]

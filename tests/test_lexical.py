@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from retrieval.chunking import split_sentences
-from retrieval.lexical import LexicalIndex, question_language, tokenize, tokenize_query
+from retrieval.lexical import LexicalIndex
+from retrieval.tokenization import question_language, tokenize, tokenize_query
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

@@ -17,7 +17,10 @@ from retrieval.embedding import Embedder
 from retrieval.evaluation import Report, evaluate, load_questions
 from retrieval.service import Retriever
 
-from conftest import DATA, SEEDS
+from data_paths import DATA, SEEDS
+
+#: Hundreds of questions and several indexes: the full suite only.
+pytestmark = pytest.mark.slow
 
 
 def _run(articles: Path, questions: Path, data: Path, embedder: Embedder, offtopic: Path | None = None) -> Report:

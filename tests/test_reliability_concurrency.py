@@ -19,6 +19,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from filelock import FileLock
 
 from retrieval.manifest import Manifest
@@ -37,11 +39,12 @@ ASKED = [
 ]
 
 
+@pytest.mark.slow
 def test_fifty_questions_during_a_reindex_are_answered_without_mixing_versions(
     retriever: Retriever, articles: Path
 ) -> None:
     retriever.index()
-    old = set(Manifest.load(retriever.manifest_path).articles[EDITED].chunks)  # type: ignore[union-attr]
+    old = set(Manifest.load(retriever.folder.manifest).articles[EDITED].chunks)  # type: ignore[union-attr]
     # Every sentence changes, so every passage of the article gets a new id, and matches
     # the questions by sentences of its own (not deduplicated against the old ones).
     target = articles / EDITED
@@ -88,7 +91,7 @@ def test_fifty_questions_during_a_reindex_are_answered_without_mixing_versions(
     writer.join(120)
     assert not writer.is_alive()
     assert errors == []
-    new = set(Manifest.load(retriever.manifest_path).articles[EDITED].chunks)  # type: ignore[union-attr]
+    new = set(Manifest.load(retriever.folder.manifest).articles[EDITED].chunks)  # type: ignore[union-attr]
     assert old and new and not old & new
     during = sum(1 for _, was_indexing in answers if was_indexing)
     print(f"concurrency: {len(answers)} questions answered, {during} of them while the reindex ran")
@@ -113,7 +116,7 @@ def test_a_second_writer_process_is_refused_with_what_to_do(retriever: Retriever
     )
     with FileLock(str(data / "write.lock")):  # what the bot holds while it reindexes
         done = subprocess.run(
-            [sys.executable, "-m", "retrieval.cli", "index"], env=env, cwd=tmp_path,
+            [sys.executable, "-m", "citebot", "index"], env=env, cwd=tmp_path,
             capture_output=True, text=True, timeout=120,
         )
     assert done.returncode == 1

@@ -1,6 +1,6 @@
 """Crash consistency: ``citebot index`` killed with SIGKILL at random points, many times.
 
-A real ``python -m retrieval.cli index`` subprocess indexes a folder of articles
+A real ``python -m citebot index`` subprocess indexes a folder of articles
 and is killed after a random delay; between runs articles are edited, removed and
 added. After the last, complete run the index must agree with the manifest and
 with a clean build: the manifest's passages are exactly the Chroma passages and
@@ -64,7 +64,7 @@ def _env(articles: Path, data: Path) -> dict[str, str]:
 def _start(articles: Path, data: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "retrieval.cli", "-v", "index"],
+            [sys.executable, "-m", "citebot", "-v", "index"],
             env=_env(articles, data), cwd=articles.parent, stdout=out, stderr=subprocess.STDOUT,
         )
 
@@ -112,14 +112,14 @@ def _expected_chunks(settings: Settings, embedder: Embedder) -> dict[str, set[st
 
 def assert_consistent(retriever: Retriever, expected: dict[str, set[str]] | None = None) -> None:
     """The manifest, the passages, their sentences and BM25 describe one and the same index."""
-    manifest = Manifest.load(retriever.manifest_path)
+    manifest = Manifest.load(retriever.folder.manifest)
     assert manifest is not None, "no valid manifest"
-    assert not retriever.manifest_path.with_name("index.dirty").exists(), "the last run did not finish"
+    assert not retriever.folder.dirty.exists(), "the last run did not finish"
     manifest_ids = manifest.chunk_ids()
     assert manifest.chunk_count == len(manifest_ids), "a passage is listed twice in the manifest"
     store = retriever.store
     assert store.all_ids() == manifest_ids, "Chroma passages differ from the manifest"
-    lexical = LexicalIndex(retriever.settings.data_dir / "lexical.pkl")
+    lexical = LexicalIndex(retriever.folder.lexical)
     assert lexical.load() or (not manifest_ids and not lexical.path.exists()), "the lexical index is not readable"
     assert lexical.ids == manifest_ids and len(lexical) == len(manifest_ids), "BM25 passages differ from the manifest"
     sentences = store._require_sentences().get(include=["metadatas"])
@@ -142,6 +142,7 @@ def assert_consistent(retriever: Retriever, expected: dict[str, set[str]] | None
     assert leftovers == [], f"temporary files left behind: {leftovers}"
 
 
+@pytest.mark.slow
 def test_index_survives_sigkill_at_random_points(tmp_path: Path, embedder: Embedder) -> None:
     articles, data, log = tmp_path / "articles", tmp_path / "data", tmp_path / "index.log"
     _write_articles(articles)
@@ -205,10 +206,10 @@ def small(tmp_path: Path, embedder: Embedder) -> Retriever:
 
 @pytest.mark.parametrize("cut", [0, 1, 10, 0.5, -1])
 def test_a_half_written_manifest_is_never_read_as_valid(small: Retriever, cut: float) -> None:
-    whole = small.manifest_path.read_bytes()
+    whole = small.folder.manifest.read_bytes()
     end = int(len(whole) * cut) if isinstance(cut, float) else (cut if cut >= 0 else len(whole) - 1)
-    small.manifest_path.write_bytes(whole[:end])
-    assert Manifest.load(small.manifest_path) is None
+    small.folder.manifest.write_bytes(whole[:end])
+    assert Manifest.load(small.folder.manifest) is None
     fresh = Retriever(small.settings, embedder=small.embedder)
     assert fresh.sources() == []  # not a partial list read from half a file
     report = fresh.index()  # the next run repairs it, reusing the stored vectors
@@ -220,7 +221,7 @@ def test_a_half_written_manifest_is_never_read_as_valid(small: Retriever, cut: f
 
 @pytest.mark.parametrize("cut", [0, 1, 0.5, -1])
 def test_a_half_written_lexical_index_is_never_read_as_valid(small: Retriever, cut: float) -> None:
-    path = small.settings.data_dir / "lexical.pkl"
+    path = small.folder.lexical
     whole = path.read_bytes()
     end = int(len(whole) * cut) if isinstance(cut, float) else (cut if cut >= 0 else len(whole) - 1)
     path.write_bytes(whole[:end])
@@ -253,6 +254,7 @@ WRITES = [("retrieval.store.ChunkStore", "_call"), ("retrieval.lexical.LexicalIn
 CHROMA_WRITES = {"upsert", "update", "delete", "delete_collection", "get_or_create_collection"}
 
 
+@pytest.mark.slow
 def test_a_crash_at_every_write_is_repaired_by_the_next_run(
     tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:

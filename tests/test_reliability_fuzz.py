@@ -159,7 +159,7 @@ def test_hostile_article_files_are_skipped_with_a_reason_or_indexed(embedder: Em
             (folder / name).write_bytes(data)
         tried.extend(files)
         report = retriever.index()
-        manifest = Manifest.load(retriever.manifest_path)
+        manifest = Manifest.load(retriever.folder.manifest)
         assert manifest is not None
         for name in files:
             if name.endswith(".meta.json"):

@@ -19,7 +19,7 @@ import yarl
 
 from bot.main import run_bot
 from config import load_settings
-from retrieval import cli
+import citebot as cli
 from retrieval.embedding import Embedder
 from retrieval.service import Retriever
 
@@ -48,7 +48,7 @@ def test_cli_commands_never_show_the_token(
     assert cli.main(["-v", "ask", "What did No Music for ICE demand?", "--json"]) == 0
     assert cli.main(["-v", "ask", "What did No Music for ICE demand?"]) == 0
     assert cli.main(["-v", "sources", "--json"]) == 0
-    assert cli.main(["ask", "   "]) == 1  # an error message
+    assert cli.main(["ask", "   "]) == 2  # a usage error, with its message
     monkeypatch.setenv("CITEBOT_TOP_K", "many")
     assert cli.main(["sources"]) == 2  # a settings error
     monkeypatch.setenv("CITEBOT_DISCORD_TOKEN", "{" + SECRET)  # whatever the value, never echoed

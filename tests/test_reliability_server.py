@@ -21,15 +21,15 @@ from retrieval.embedding import Embedder
 from retrieval.errors import StoreUnavailableError
 from retrieval.service import Retriever
 
-from conftest import SEEDS
+from data_paths import SEEDS
 from fake_discord import BotHarness, FakeDiscord, Message
-from test_server_mode import ChromaServer, _free_port, pytestmark  # noqa: F401 - skip without the chroma CLI
+from chroma_server import ChromaServer, free_port, requires_chroma
 
 EPHEMERAL = 64
 
 
 def test_a_server_that_is_not_there_is_one_clear_error(tmp_path: Path, articles: Path, embedder: Embedder) -> None:
-    port = _free_port()
+    port = free_port()
     settings = load_settings(articles_dir=articles, data_dir=tmp_path / "data", chroma_host="127.0.0.1", chroma_port=port)
     retriever = Retriever(settings, embedder=embedder)
     for call in (lambda: retriever.search("Who is Andy Jassy?"), retriever.index, retriever.sources):
@@ -48,8 +48,10 @@ async def _ask(fake: FakeDiscord, question: str, locale: str = "en-US") -> Messa
     return await fake.followup(interaction)
 
 
+@pytest.mark.slow
+@requires_chroma
 def test_the_bot_survives_its_chroma_server_going_down_and_up(tmp_path: Path, embedder: Embedder) -> None:
-    server = ChromaServer(tmp_path / "server-data", _free_port())
+    server = ChromaServer(tmp_path / "server-data", free_port())
     articles = tmp_path / "articles"
     shutil.copytree(SEEDS, articles)
     settings = load_settings(

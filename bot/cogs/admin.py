@@ -16,6 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import i18n
+from bot.errors import UserFacingError
 from bot.fetch import ALLOWED_SUFFIXES, FetchError, fetch_url, name_for_url, safe_filename, save_article
 from bot.i18n import t
 from bot.replies import clip, neutralise
@@ -90,8 +91,6 @@ class AdminCog(commands.Cog):
         file: discord.Attachment | None = None,
         url: app_commands.Range[str, 1, 2000] | None = None,
     ) -> None:
-        from bot.app import UserFacingError
-
         language = i18n.for_interaction(interaction)
         settings = self.bot.settings
         if (file is None) == (url is None):

@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import i18n
+from bot.errors import UserFacingError
 from bot.i18n import t
 from bot.replies import clip, page_count, source_embed, sources_embed
 from retrieval.models import SourceInfo
@@ -79,9 +80,7 @@ class SourcesCog(commands.Cog):
             lowered = name.lower()
             match = next((s for s in sources if lowered in s.title.lower() or lowered in s.source_id.lower()), None)
         if match is None:
-            from bot.app import UserFacingError
-
-            raise UserFacingError(t(language, "source_unknown", name=clip(name, 100)))
+                raise UserFacingError(t(language, "source_unknown", name=clip(name, 100)))
         await interaction.response.send_message(embed=source_embed(match, language))
 
     @source.autocomplete("name")
