@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     # Global options are accepted before or after the command (`citebot -v run`, `citebot run -v`):
     # each subparser shares them, with SUPPRESS so an absent flag there keeps the value given before.
     shared = argparse.ArgumentParser(add_help=False)
-    shared.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log what happens")
+    shared.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log what happens"
+    )
     parser = argparse.ArgumentParser(
         prog="citebot",
         description="Answer questions about a folder of news articles with cited passages.",
@@ -53,8 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"citebot {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, help: str) -> argparse.ArgumentParser:  # noqa: A002 - argparse's own name
-        return commands.add_parser(name, help=help, description=help[:1].upper() + help[1:] + ".", parents=[shared])
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, help=help, description=help[:1].upper() + help[1:] + ".", parents=[shared]
+        )
 
     index = command("index", "index new, changed and removed articles")
     index.add_argument("--articles", type=Path, metavar="DIR", help="articles folder (CITEBOT_ARTICLES_DIR)")
@@ -63,8 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask = command("ask", "answer a question with cited passages")
     ask.add_argument("question", nargs="?", help="the question (quote it)")
-    ask.add_argument("--batch", metavar="FILE", help="one question a line (text or {\"q\": ...}); - for stdin")
-    ask.add_argument("--k", type=int, metavar="N", help=f"passages per answer, 1 to {MAX_TOP_K} (CITEBOT_TOP_K)")
+    ask.add_argument("--batch", metavar="FILE", help='one question a line (text or {"q": ...}); - for stdin')
+    ask.add_argument(
+        "--k", type=int, metavar="N", help=f"passages per answer, 1 to {MAX_TOP_K} (CITEBOT_TOP_K)"
+    )
     ask.add_argument("--json", action="store_true", help="print JSON")
 
     sources = command("sources", "list the indexed articles")
@@ -73,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = command("eval", "score retrieval on a question set")
     evaluate.add_argument("questions", type=Path, help="JSONL file of {id, q, docs, answer}")
     evaluate.add_argument("--articles", type=Path, metavar="DIR", help="articles the questions are about")
-    evaluate.add_argument("--offtopic", type=Path, metavar="FILE", help="questions the articles cannot answer")
+    evaluate.add_argument(
+        "--offtopic", type=Path, metavar="FILE", help="questions the articles cannot answer"
+    )
     evaluate.add_argument("--json", action="store_true", help="print JSON")
 
     info = command("info", "show the effective articles folder, data folder, store and model")
@@ -134,8 +142,12 @@ def _with_progress(work, quiet: bool):  # type: ignore[no-untyped-def]
     if quiet or not console.is_terminal:
         return work(None)
     with Progress(
-        TextColumn("embedding passages"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=console, transient=True,
+        TextColumn("embedding passages"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
     ) as bar:
         task = bar.add_task("embed", total=None)
 

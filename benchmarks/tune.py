@@ -118,15 +118,19 @@ def language_gap(retriever: Retriever, questions: list[Question]) -> list[float]
         own = question_language(text)
         cosine = vectors @ retriever.query_vector(text)
         if (language == own).any() and ((language != own) & (language != "und")).any():
-            gaps.append(float(cosine[language == own].mean() - cosine[(language != own) & (language != "und")].mean()))
+            gaps.append(
+                float(cosine[language == own].mean() - cosine[(language != own) & (language != "und")].mean())
+            )
     return gaps
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--weights", default="0,0.025,0.05,0.075,0.1,0.15,0.2,0.3")
-    parser.add_argument("--bonuses", default=",".join(f"{b / 200:g}" for b in range(0, 21)))
+    parser.add_argument("--bonuses", default=",".join(f"{b / 200:g}" for b in range(21)))
     parser.add_argument("--data-dir", type=Path, default=HERE / ".cache" / "tune")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
@@ -136,7 +140,9 @@ def main() -> int:
     data: dict[str, list[Candidates]] = {}
     folds: dict[str, list[int]] = {}
     for name, (articles, questions_file) in SETS.items():
-        retriever = Retriever(load_settings(articles_dir=articles, data_dir=args.data_dir / name), embedder=embedder)
+        retriever = Retriever(
+            load_settings(articles_dir=articles, data_dir=args.data_dir / name), embedder=embedder
+        )
         retriever.index()
         embedder = retriever.embedder
         questions = load_questions(questions_file)
@@ -145,8 +151,16 @@ def main() -> int:
         rng.shuffle(folds[name])
         gaps = language_gap(retriever, questions)
         if gaps:
-            print(json.dumps({"set": name, "language_gap_median": round(float(np.median(gaps)), 4),
-                              "language_gap_range": [round(min(gaps), 4), round(max(gaps), 4)]}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "set": name,
+                        "language_gap_median": round(float(np.median(gaps)), 4),
+                        "language_gap_range": [round(min(gaps), 4), round(max(gaps), 4)],
+                    }
+                ),
+                flush=True,
+            )
 
     chosen = []
     cv = {name: np.zeros(3) for name in SETS}
@@ -161,13 +175,22 @@ def main() -> int:
     print(json.dumps({"chosen_on_all": choose(everything, grid), "cv_choices": chosen}), flush=True)
     for name in SETS:
         result = cv[name] / len(data[name])
-        sweep = {f"{w:g}": [round(scores(data[name], w, b)[0], 3) for b in (0.0, 0.02, 0.04, 0.06)]
-                 for w in sorted({w for w, _ in grid})}
-        print(json.dumps({
-            "set": name,
-            "hit@1 by weight at bonus 0/0.02/0.04/0.06": sweep,
-            "cv_hit@1": round(result[0], 3), "cv_hit@5": round(result[1], 3), "cv_mrr@5": round(result[2], 3),
-        }), flush=True)
+        sweep = {
+            f"{w:g}": [round(scores(data[name], w, b)[0], 3) for b in (0.0, 0.02, 0.04, 0.06)]
+            for w in sorted({w for w, _ in grid})
+        }
+        print(
+            json.dumps(
+                {
+                    "set": name,
+                    "hit@1 by weight at bonus 0/0.02/0.04/0.06": sweep,
+                    "cv_hit@1": round(result[0], 3),
+                    "cv_hit@5": round(result[1], 3),
+                    "cv_mrr@5": round(result[2], 3),
+                }
+            ),
+            flush=True,
+        )
     return 0
 
 

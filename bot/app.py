@@ -92,7 +92,9 @@ class CitebotBot(commands.Bot):
     async def setup_hook(self) -> None:
         # Watch first, so nothing dropped in during the catch-up below is missed.
         if self.settings.watch_articles:
-            self.watcher = ArticlesWatcher(self.service, self.settings.articles_dir, self.settings.watch_debounce_seconds)
+            self.watcher = ArticlesWatcher(
+                self.service, self.settings.articles_dir, self.settings.watch_debounce_seconds
+            )
             self._watch_task = asyncio.create_task(self.watcher.run(), name="citebot-watcher")
         # Articles may have changed while the bot was off: catch up before connecting.
         try:
@@ -124,9 +126,9 @@ class CitebotBot(commands.Bot):
         if self._watch_task is not None:
             try:
                 await asyncio.wait_for(self._watch_task, timeout=5)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
+            except (TimeoutError, asyncio.CancelledError):
                 self._watch_task.cancel()
-            except Exception:  # noqa: BLE001 - already logged by the watcher
+            except Exception:  # noqa: BLE001, S110 - already logged by the watcher
                 pass
         await super().close()
 
@@ -135,7 +137,9 @@ class CitebotBot(commands.Bot):
         return
 
     async def on_ready(self) -> None:
-        log.info("connected as %s (id %s) to %d servers", self.user, self.user and self.user.id, len(self.guilds))
+        log.info(
+            "connected as %s (id %s) to %d servers", self.user, self.user and self.user.id, len(self.guilds)
+        )
 
     def check_cooldown(self, user_id: int) -> None:
         """Raise CommandOnCooldown when ``user_id`` asked too often."""
@@ -162,5 +166,9 @@ class CitebotBot(commands.Bot):
 
 
 def _describe(interaction: discord.Interaction) -> str:
-    command = interaction.command.qualified_name if interaction.command else (interaction.data or {}).get("custom_id", "?")
+    command = (
+        interaction.command.qualified_name
+        if interaction.command
+        else (interaction.data or {}).get("custom_id", "?")
+    )
     return f"/{command} by {interaction.user} ({interaction.user.id})" if interaction.user else f"/{command}"

@@ -78,7 +78,9 @@ class GuardedResolver(AbstractResolver):
         self._inner = DefaultResolver()
         self._allowlist = allowlist
 
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
         for result in results:
             check_address(host, result["host"], self._allowlist)
@@ -126,9 +128,12 @@ async def fetch_url(url: str, *, max_bytes: int, timeout: float, allowlist: list
                     content_type = response.content_type.lower()
                     suffix = CONTENT_TYPES.get(content_type)
                     if suffix is None:
-                        raise FetchError(f"{url} is {content_type or 'of unknown type'}, not an HTML, text or Markdown page")
+                        kind = content_type or "of unknown type"
+                        raise FetchError(f"{url} is {kind}, not an HTML, text or Markdown page")
                     if response.content_length is not None and response.content_length > max_bytes:
-                        raise FetchError(f"the page is too large ({response.content_length:,} bytes; limit {max_bytes:,})")
+                        raise FetchError(
+                            f"the page is too large ({response.content_length:,} bytes; limit {max_bytes:,})"
+                        )
                     data = bytearray()
                     async for block in response.content.iter_chunked(65536):
                         data += block

@@ -83,8 +83,13 @@ class AnswerService:
             self.reindex_count += 1
             log.info(
                 "reindex (%s): %d added, %d changed, %d removed, %d unchanged, %d skipped in %.2f s",
-                reason, len(report.added), len(report.changed), len(report.removed),
-                len(report.unchanged), len(report.skipped), time.perf_counter() - started,
+                reason,
+                len(report.added),
+                len(report.changed),
+                len(report.removed),
+                len(report.unchanged),
+                len(report.skipped),
+                time.perf_counter() - started,
             )
             return report
 

@@ -74,7 +74,9 @@ class Settings(BaseSettings):
         0.045, ge=0.0, le=0.5, description="Added to passages in another language than the question's."
     )
     min_score: float = Field(0.945, ge=-1.0, le=2.0, description="Below this, not answered.")
-    coverage_weight: float = Field(0.15, ge=0.0, le=1.0, description="Weight of word coverage in the answer rule.")
+    coverage_weight: float = Field(
+        0.15, ge=0.0, le=1.0, description="Weight of word coverage in the answer rule."
+    )
     max_question_chars: int = Field(1000, ge=10, le=100_000)
     max_article_bytes: int = Field(5_000_000, ge=1)
 
@@ -97,7 +99,9 @@ class Settings(BaseSettings):
     url_fetch_timeout: float = Field(15.0, gt=0.0, le=300.0, description="Seconds to download a URL.")
     # /add refuses URLs that resolve to loopback, private, link-local or reserved addresses
     # (SSRF) unless the host, address or network (CIDR) is listed here.
-    url_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Hosts/addresses /add may fetch.")
+    url_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Hosts/addresses /add may fetch."
+    )
     # Watching the articles folder: changes within this many seconds become one reindex.
     watch_articles: bool = Field(True, description="Reindex when the articles folder changes.")
     watch_debounce_seconds: float = Field(1.0, ge=0.05, le=600.0, description="Quiet time before reindex.")
@@ -164,7 +168,9 @@ def load_settings(**overrides: object) -> Settings:
         raise SettingsError(_describe(error)) from None
 
 
-def unknown_variables(environ: Mapping[str, str] | None = None, env_file: Path = Path(".env")) -> list[tuple[str, str]]:
+def unknown_variables(
+    environ: Mapping[str, str] | None = None, env_file: Path = Path(".env")
+) -> list[tuple[str, str]]:
     """``CITEBOT_*`` names in the environment or ``.env`` that are no setting, each with the
     closest real one ("" when none is close): a misspelt variable is otherwise silently ignored."""
     names = set(os.environ if environ is None else environ)
@@ -176,7 +182,9 @@ def unknown_variables(environ: Mapping[str, str] | None = None, env_file: Path =
     except (OSError, UnicodeDecodeError):
         pass  # no .env, or not one pydantic-settings can read either
     fields = {field.upper() for field in Settings.model_fields}
-    unknown = sorted(n for n in names if n.upper().startswith(ENV_PREFIX) and n.upper()[len(ENV_PREFIX) :] not in fields)
+    unknown = sorted(
+        n for n in names if n.upper().startswith(ENV_PREFIX) and n.upper()[len(ENV_PREFIX) :] not in fields
+    )
 
     def closest(name: str) -> str:
         match = difflib.get_close_matches(name.upper()[len(ENV_PREFIX) :], fields, n=1, cutoff=0.7)

@@ -204,8 +204,34 @@ def _unwrap(lines: list[str]) -> list[str]:
 #: The languages told apart; a short text otherwise comes out as a rare language
 #: ("Who was the Norse leader?" was Nigerian Pidgin).
 LANGUAGES = (
-    "en", "fr", "de", "es", "it", "pt", "nl", "sv", "da", "no", "fi", "pl", "cs", "ro", "hu",
-    "el", "tr", "ru", "uk", "ar", "he", "fa", "hi", "zh", "ja", "ko", "vi", "id",
+    "en",
+    "fr",
+    "de",
+    "es",
+    "it",
+    "pt",
+    "nl",
+    "sv",
+    "da",
+    "no",
+    "fi",
+    "pl",
+    "cs",
+    "ro",
+    "hu",
+    "el",
+    "tr",
+    "ru",
+    "uk",
+    "ar",
+    "he",
+    "fa",
+    "hi",
+    "zh",
+    "ja",
+    "ko",
+    "vi",
+    "id",
 )
 
 
@@ -257,7 +283,7 @@ def _split_front_matter(content: str) -> tuple[str, dict[str, object]]:
 
     try:
         post = frontmatter.loads(content)
-    except Exception as error:  # YAML errors come in many types
+    except Exception as error:  # noqa: BLE001 - YAML errors come in many types
         log.warning("front matter ignored (%s)", error)
         return content, {}
     return post.content, dict(post.metadata)
@@ -270,7 +296,7 @@ def _html_to_text(content: str) -> tuple[str, dict[str, object]]:
         document = trafilatura.bare_extraction(
             content, with_metadata=True, include_comments=False, favor_recall=True
         )
-    except Exception as error:  # lxml raises several types on broken markup
+    except Exception as error:  # noqa: BLE001 - lxml raises several types on broken markup
         raise ArticleSkipped(f"HTML could not be parsed ({error})") from None
     if document is None or not (document.text or "").strip():
         raise ArticleSkipped("HTML holds no main text")
@@ -295,9 +321,11 @@ def _clean_title(value: object) -> str:
 def _headline(text: str) -> str:
     """The first paragraph, when it reads like a headline: one short line, no final stop."""
     first = text.split("\n\n", 1)[0]
-    if len(first) <= TITLE_MAX_CHARS and "\n" not in first and not re.search(r"[.!?:;,]$", first):
-        if len(re.findall(r"\w+", first)) >= 2 and "\n\n" in text:
-            return first
+    one_short_line = (
+        len(first) <= TITLE_MAX_CHARS and "\n" not in first and not re.search(r"[.!?:;,]$", first)
+    )
+    if one_short_line and len(re.findall(r"\w+", first)) >= 2 and "\n\n" in text:
+        return first
     return ""
 
 

@@ -130,14 +130,18 @@ def evaluate(
             groups[group].add(rank, answer.answered)
         if rank != 1:
             misses.append({"id": question.id, "q": question.q, "rank": rank})
-    report = Report(groups=dict(sorted(groups.items(), key=lambda kv: (kv[0] == "all", kv[0]))), misses=misses)
+    report = Report(
+        groups=dict(sorted(groups.items(), key=lambda kv: (kv[0] == "all", kv[0]))), misses=misses
+    )
     for question in offtopic:
         report.offtopic_n += 1
         report.offtopic_declined += int(not search(question.q).answered)
     return report
 
 
-def evaluate_retriever(retriever: Retriever, questions: Iterable[Question], offtopic: Iterable[Question] = ()) -> Report:
+def evaluate_retriever(
+    retriever: Retriever, questions: Iterable[Question], offtopic: Iterable[Question] = ()
+) -> Report:
     """Score ``retriever`` (already indexed) on question sets, asking for at least as many
     passages as hit@5 needs."""
     k = max(max(KS), retriever.settings.top_k)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,11 @@ def chunk_metadata(article: Article, chunk: Chunk) -> dict[str, Any]:
 
 
 def _embed_batch(
-    batch: list[tuple[Article, Chunk]], store: ChunkStore, embedder: Embedder, report: IndexReport, context: str
+    batch: list[tuple[Article, Chunk]],
+    store: ChunkStore,
+    embedder: Embedder,
+    report: IndexReport,
+    context: str,
 ) -> dict[str, int]:
     """Embed the sentences of a batch of passages and store both.
 
@@ -59,7 +63,9 @@ def _embed_batch(
     """
     per_chunk = {c.id: sentence_units(c.text, embedder.count_tokens) for _, c in batch}
     units = [
-        (c.id, sentence_id(c.id, n), text, a.title) for a, c in batch for n, text in enumerate(per_chunk[c.id])
+        (c.id, sentence_id(c.id, n), text, a.title)
+        for a, c in batch
+        for n, text in enumerate(per_chunk[c.id])
     ]
     distinct = list(dict.fromkeys(text for _, _, text, _ in units))
     titles = {text: title for _, _, text, title in units}
@@ -111,7 +117,9 @@ class Indexer:
         self._embedder = embedder
         self.model_identity = model_identity
 
-    def run(self, articles_dir: Path, rebuild: bool = False, progress: Progress | None = None) -> tuple[IndexReport, Manifest]:
+    def run(
+        self, articles_dir: Path, rebuild: bool = False, progress: Progress | None = None
+    ) -> tuple[IndexReport, Manifest]:
         """Index ``articles_dir`` incrementally (or from scratch with ``rebuild``).
 
         Returns:
@@ -160,7 +168,12 @@ class Indexer:
         )
 
     def _open(
-        self, store: ChunkStore, manifest: Manifest | None, rebuild: bool, interrupted: bool, report: IndexReport
+        self,
+        store: ChunkStore,
+        manifest: Manifest | None,
+        rebuild: bool,
+        interrupted: bool,
+        report: IndexReport,
     ) -> tuple[Manifest, bool]:
         """Open the store for this model, dropping it first for a rebuild or another model.
 
@@ -169,8 +182,11 @@ class Indexer:
             run left (then it is reconciled thoroughly).
         """
         stored_model = store.model_identity()
-        other_model = (manifest is not None and manifest.model != self.model_identity) or stored_model not in (
-            None, self.model_identity,
+        other_model = (
+            manifest is not None and manifest.model != self.model_identity
+        ) or stored_model not in (
+            None,
+            self.model_identity,
         )
         if rebuild or other_model:
             if manifest is not None and manifest.model and manifest.model != self.model_identity:
@@ -195,12 +211,20 @@ class Indexer:
         except ArticleSkipped as why:
             return str(why)
         chunks = chunk_article(
-            article, self._embedder().count_tokens, self.settings.chunk_tokens, self.settings.chunk_overlap_tokens
+            article,
+            self._embedder().count_tokens,
+            self.settings.chunk_tokens,
+            self.settings.chunk_overlap_tokens,
         )
         return ArticleUpdate(article, chunks)
 
     def _apply(
-        self, plan: IndexPlan, store: ChunkStore, manifest: Manifest, report: IndexReport, progress: Progress | None
+        self,
+        plan: IndexPlan,
+        store: ChunkStore,
+        manifest: Manifest,
+        report: IndexReport,
+        progress: Progress | None,
     ) -> None:
         """Carry out ``plan``: store new passages, then delete stale ones, then update the
         lexical index and the manifest (saved by the caller)."""
@@ -211,31 +235,46 @@ class Indexer:
             progress(0, len(plan.embed))
         for start in range(0, len(plan.embed), EMBED_BATCH):
             batch = plan.embed[start : start + EMBED_BATCH]
-            counts.update(_embed_batch(batch, store, self._embedder(), report, self.settings.sentence_context))
+            counts.update(
+                _embed_batch(batch, store, self._embedder(), report, self.settings.sentence_context)
+            )
             if progress:
                 progress(report.chunks_embedded, len(plan.embed))
         if plan.reuse:
-            store.update_metadata([c.id for _, c in plan.reuse], [chunk_metadata(a, c) for a, c in plan.reuse])
+            store.update_metadata(
+                [c.id for _, c in plan.reuse], [chunk_metadata(a, c) for a, c in plan.reuse]
+            )
         if plan.delete:
             store.delete(plan.delete)
             report.chunks_deleted = len(plan.delete)
         if plan.updates or plan.delete:
             self.lexical.update(
-                add={c.id: (c.text, u.article.language) for u in plan.updates for c in u.chunks if c.id not in self.lexical},
+                add={
+                    c.id: (c.text, u.article.language)
+                    for u in plan.updates
+                    for c in u.chunks
+                    if c.id not in self.lexical
+                },
                 remove=plan.delete,
             )
             self.lexical.save()
 
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        now = datetime.now(UTC).isoformat(timespec="seconds")
         for name in plan.removed:
             del manifest.articles[name]
         for update in plan.updates:
             a = update.article
             manifest.articles[a.source_id] = ArticleEntry(
-                sha256=a.sha256, title=a.title, language=a.language,
-                chunks=[c.id for c in update.chunks], indexed_at=now, url=a.url,
+                sha256=a.sha256,
+                title=a.title,
+                language=a.language,
+                chunks=[c.id for c in update.chunks],
+                indexed_at=now,
+                url=a.url,
                 sentences=[
-                    counts[c.id] if c.id in counts else len(sentence_units(c.text, self._embedder().count_tokens))
+                    counts[c.id]
+                    if c.id in counts
+                    else len(sentence_units(c.text, self._embedder().count_tokens))
                     for c in update.chunks
                 ],
             )

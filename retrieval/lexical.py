@@ -38,8 +38,15 @@ class _Postings:
     avgdl: float
 
 
-_EMPTY = _Postings([], {}, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32),
-                   np.zeros(0, np.float32), 1.0)
+_EMPTY = _Postings(
+    [],
+    {},
+    np.zeros(1, np.int64),
+    np.zeros(0, np.int32),
+    np.zeros(0, np.float32),
+    np.zeros(0, np.float32),
+    1.0,
+)
 
 
 class LexicalIndex:
@@ -49,8 +56,9 @@ class LexicalIndex:
         self.path = path
         #: True when the file read was of an older format: the next indexing run rewrites it.
         self.outdated = False
-        self._set_rows([], {}, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32),
-                       np.zeros(0, np.int32))
+        self._set_rows(
+            [], {}, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32)
+        )
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -77,17 +85,32 @@ class LexicalIndex:
             return True
         if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
             return False
-        self._set_rows(data["ids"], data["vocab"], data["doc_ptr"], data["doc_terms"], data["doc_tf"],
-                       data["lengths"], term_major=(data["term_ptr"], data["term_docs"], data["term_tf"]))
+        self._set_rows(
+            data["ids"],
+            data["vocab"],
+            data["doc_ptr"],
+            data["doc_terms"],
+            data["doc_tf"],
+            data["lengths"],
+            term_major=(data["term_ptr"], data["term_docs"], data["term_tf"]),
+        )
         return True
 
     def update(self, add: dict[str, tuple[str, str]], remove: Iterable[str]) -> None:
         """Remove chunks by id and add ``{id: (text, language)}``; only their tokens are processed."""
-        self._add_tokens({chunk_id: tokenize(text, language) for chunk_id, (text, language) in add.items()}, remove)
+        self._add_tokens(
+            {chunk_id: tokenize(text, language) for chunk_id, (text, language) in add.items()}, remove
+        )
 
     def _add_tokens(self, add: dict[str, list[str]], remove: Iterable[str]) -> None:
         drop = {self._positions[c] for c in {*remove, *add} if c in self._positions}
-        ids, doc_ptr, doc_terms, doc_tf, lengths = self._ids, self._doc_ptr, self._doc_terms, self._doc_tf, self._lengths
+        ids, doc_ptr, doc_terms, doc_tf, lengths = (
+            self._ids,
+            self._doc_ptr,
+            self._doc_terms,
+            self._doc_tf,
+            self._lengths,
+        )
         if drop:
             keep = np.ones(len(ids), dtype=bool)
             keep[list(drop)] = False
@@ -121,16 +144,23 @@ class LexicalIndex:
         self._set_rows(ids, vocab, doc_ptr, doc_terms, doc_tf, lengths)
 
     def clear(self) -> None:
-        self._set_rows([], {}, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32),
-                       np.zeros(0, np.int32))
+        self._set_rows(
+            [], {}, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32)
+        )
 
     def save(self) -> None:
         """Write the index to a temporary file and move it into place atomically."""
         postings = self._postings
         data = {
-            "version": FORMAT_VERSION, "ids": self._ids, "vocab": self._vocab,
-            "doc_ptr": self._doc_ptr, "doc_terms": self._doc_terms, "doc_tf": self._doc_tf,
-            "lengths": self._lengths, "term_ptr": postings.term_ptr, "term_docs": postings.term_docs,
+            "version": FORMAT_VERSION,
+            "ids": self._ids,
+            "vocab": self._vocab,
+            "doc_ptr": self._doc_ptr,
+            "doc_terms": self._doc_terms,
+            "doc_tf": self._doc_tf,
+            "lengths": self._lengths,
+            "term_ptr": postings.term_ptr,
+            "term_docs": postings.term_docs,
             "term_tf": postings.term_tf,
         }
         buffer = io.BytesIO()
@@ -153,7 +183,9 @@ class LexicalIndex:
         rows = np.concatenate([p.term_docs[s:e] for s, e in zip(starts.tolist(), ends.tolist())])
         if not len(rows):
             return []
-        tf = np.concatenate([p.term_tf[s:e] for s, e in zip(starts.tolist(), ends.tolist())]).astype(np.float64)
+        tf = np.concatenate([p.term_tf[s:e] for s, e in zip(starts.tolist(), ends.tolist())]).astype(
+            np.float64
+        )
         weight = np.repeat(idf, (ends - starts))
         norm = K1 * (1.0 - B + B * p.lengths[rows] / p.avgdl)
         scores = np.bincount(rows, weights=weight * tf / (tf + norm), minlength=total)
@@ -195,8 +227,11 @@ class LexicalIndex:
         self._positions = {chunk_id: row for row, chunk_id in enumerate(ids)}
         self._doc_ptr, self._doc_terms, self._doc_tf, self._lengths = doc_ptr, doc_terms, doc_tf, lengths
         avgdl = float(lengths.mean()) if len(lengths) else 1.0
-        self._postings = _Postings(ids, vocab, term_ptr, term_docs, term_tf, lengths.astype(np.float32), avgdl) \
-            if ids else _EMPTY
+        self._postings = (
+            _Postings(ids, vocab, term_ptr, term_docs, term_tf, lengths.astype(np.float32), avgdl)
+            if ids
+            else _EMPTY
+        )
 
 
 def _transpose(

@@ -97,7 +97,9 @@ def plan_index(
 
     wanted = [(u.article, c) for u in plan.updates for c in u.chunks]
     wanted_ids = {c.id for _, c in wanted}
-    replaced = {c for u in plan.updates if u.article.source_id in entries for c in entries[u.article.source_id].chunks}
+    replaced = {
+        c for u in plan.updates if u.article.source_id in entries for c in entries[u.article.source_id].chunks
+    }
     stored = replaced | set(leftover)
     plan.embed = [(a, c) for a, c in wanted if c.id not in stored]
     plan.reuse = [(a, c) for a, c in wanted if c.id in stored]

@@ -122,7 +122,9 @@ class Ranker:
         for chunk_id, group in sentences.items():
             best = max(group, key=lambda s: s.similarity)
             lexical, other = bm25.get(chunk_id, 0.0), crossed(chunk_id)
-            ranked.append(Ranked(chunk_id, self.weights.score(best.similarity, lexical, other), best, lexical, other))
+            ranked.append(
+                Ranked(chunk_id, self.weights.score(best.similarity, lexical, other), best, lexical, other)
+            )
         ranked.sort(key=lambda r: r.score, reverse=True)
         return ranked
 
@@ -156,7 +158,9 @@ class Ranker:
         bar = scores[k - 1] if len(scores) >= k else -np.inf
         return [c for c in missing if self.weights.score(ceiling, bm25[c], crossed(c)) >= bar]
 
-    def _sentences_of(self, chunk_ids: list[str], query: np.ndarray, counts: Mapping[str, int]) -> list[StoredSentence]:
+    def _sentences_of(
+        self, chunk_ids: list[str], query: np.ndarray, counts: Mapping[str, int]
+    ) -> list[StoredSentence]:
         if all(chunk_id in counts for chunk_id in chunk_ids):
             return self.store.sentences_counted({c: counts[c] for c in chunk_ids}, query)
         return self.store.sentences_of(chunk_ids, query)  # an index written before the counts were kept

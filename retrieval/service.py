@@ -28,7 +28,16 @@ from retrieval.layout import DataFolder
 from retrieval.lexical import LexicalIndex
 from retrieval.manifest import Manifest
 from retrieval.models import Answer, IndexReport, Passage, SourceInfo
-from retrieval.ranking import AnswerRule, IndexView, Ranked, Ranker, Weights, best_similarity, distinct, highlight
+from retrieval.ranking import (
+    AnswerRule,
+    IndexView,
+    Ranked,
+    Ranker,
+    Weights,
+    best_similarity,
+    distinct,
+    highlight,
+)
 from retrieval.store import ChunkStore
 from retrieval.tokenization import question_language
 
@@ -48,7 +57,9 @@ def clean_question(question: str, max_chars: int) -> str:
     if not re.search(r"\w", text):
         raise QuestionError("the question is empty: ask something in words")
     if len(text) > max_chars:
-        raise QuestionError(f"the question is too long ({len(text):,} characters; the limit is {max_chars:,})")
+        raise QuestionError(
+            f"the question is too long ({len(text):,} characters; the limit is {max_chars:,})"
+        )
     return text
 
 
@@ -67,7 +78,9 @@ class _Committed:
         if manifest is None:
             return cls(stamp=stamp)
         return cls(
-            manifest, stamp, frozenset(manifest.chunk_ids()),
+            manifest,
+            stamp,
+            frozenset(manifest.chunk_ids()),
             IndexView(manifest.sentence_counts(), manifest.chunk_languages()),
         )
 
@@ -157,7 +170,11 @@ class Retriever:
             try:
                 self._refresh()
                 indexer = Indexer(
-                    self.settings, self.folder, lambda: self.store, self._lexical, lambda: self.embedder,
+                    self.settings,
+                    self.folder,
+                    lambda: self.store,
+                    self._lexical,
+                    lambda: self.embedder,
                     self.model_identity,
                 )
                 folder = articles_dir or self.settings.articles_dir
@@ -210,14 +227,18 @@ class Retriever:
                     score=r.score,
                     language=language,
                     location=str(meta.get("location", "")),
-                    highlight=highlight(r.sentence.text or texts.get(r.sentence.id, ""), text, chunk.text, language),
+                    highlight=highlight(
+                        r.sentence.text or texts.get(r.sentence.id, ""), text, chunk.text, language
+                    ),
                     chunk_id=chunk.id,
                 )
             )
         similarity = best_similarity(ranked, self.weights)
         coverage = self._lexical.coverage(text)
         answered = bool(passages) and self.rule.answers(similarity, coverage)
-        return Answer(question=text, answered=answered, passages=passages, similarity=similarity, coverage=coverage)
+        return Answer(
+            question=text, answered=answered, passages=passages, similarity=similarity, coverage=coverage
+        )
 
     def candidates(self, question: str) -> list[Ranked]:
         """Every candidate passage for ``question`` with its signals, best first, as the

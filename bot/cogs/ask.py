@@ -60,7 +60,9 @@ class AnswerView(discord.ui.View):
             button.callback = self._full_callback(passage)  # type: ignore[method-assign]
             self.add_item(button)
         more: discord.ui.Button[AnswerView] = discord.ui.Button(
-            label=t(language, "more"), style=discord.ButtonStyle.primary, row=min(4, (len(shown[:20]) + 4) // 5)
+            label=t(language, "more"),
+            style=discord.ButtonStyle.primary,
+            row=min(4, (len(shown[:20]) + 4) // 5),
         )
         more.callback = self._more  # type: ignore[method-assign]
         self.add_item(more)
@@ -68,7 +70,9 @@ class AnswerView(discord.ui.View):
     def _full_callback(self, passage: Passage):  # type: ignore[no-untyped-def]
         async def callback(interaction: discord.Interaction) -> None:
             language = i18n.for_interaction(interaction)
-            await interaction.response.send_message(embed=full_passage_embed(passage, language), ephemeral=True)
+            await interaction.response.send_message(
+                embed=full_passage_embed(passage, language), ephemeral=True
+            )
 
         return callback
 
@@ -76,7 +80,7 @@ class AnswerView(discord.ui.View):
         language = i18n.for_interaction(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         k = min(MAX_TOP_K, self.shown + MORE_STEP)
-        answer, facts = await self.bot.service.ask(self.answer.question, k)
+        answer, _ = await self.bot.service.ask(self.answer.question, k)
         extra = answer.passages[self.shown : k]
         if not extra:
             await interaction.followup.send(t(language, "no_more"), ephemeral=True)
@@ -89,11 +93,15 @@ class AnswerView(discord.ui.View):
         )
         await interaction.followup.send(embed=embed, ephemeral=True)
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:  # type: ignore[type-arg]
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item
+    ) -> None:  # type: ignore[type-arg]
         await self.bot.report_error(interaction, error)
 
 
-def build_reply(bot: CitebotBot, answer: Answer, facts: IndexFacts, language: str) -> tuple[discord.Embed, AnswerView]:
+def build_reply(
+    bot: CitebotBot, answer: Answer, facts: IndexFacts, language: str
+) -> tuple[discord.Embed, AnswerView]:
     """The embed and buttons for an answer (shared by /ask and mentions)."""
     embed = answer_embed(answer, facts, language)
     shown = answer.passages[: len(embed.fields)]
@@ -130,7 +138,8 @@ class AskCog(commands.Cog):
         if message.author.bot or self.bot.user is None:
             return
         in_ask_channel = (
-            self.bot.settings.ask_channel_id is not None and message.channel.id == self.bot.settings.ask_channel_id
+            self.bot.settings.ask_channel_id is not None
+            and message.channel.id == self.bot.settings.ask_channel_id
         )
         if not (in_ask_channel or self._mentions_me(message)):
             return
