@@ -291,7 +291,7 @@ def _sources(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _eval(settings: Settings, args: argparse.Namespace) -> int:
-    from retrieval.evaluation import evaluate_retriever, load_questions
+    from retrieval.evaluation import NOISE_BAND, evaluate_retriever, load_questions
 
     try:
         questions = load_questions(args.questions)
@@ -312,10 +312,11 @@ def _eval(settings: Settings, args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("questions", "n", "hit@1", "hit@3", "hit@5", "MRR@5", "answered", title=str(args.questions))
+    columns = ("hit@1", "hit@3", "hit@5", "MRR@5", "highlight@1", "answered")
+    table = Table("questions", "n", *columns, title=str(args.questions))
     for name, scores in report.groups.items():
         row = scores.as_dict()
-        values = (f"{row[c]:.3f}" for c in ("hit@1", "hit@3", "hit@5", "mrr@5", "answered"))
+        values = (f"{row[c.lower()]:.3f}" for c in columns)
         table.add_row(name, str(row["n"]), *values)
     console = Console()
     console.print(table)
@@ -324,6 +325,21 @@ def _eval(settings: Settings, args: argparse.Namespace) -> int:
             f"off-topic: {report.offtopic_declined}/{report.offtopic_n} declined "
             f"({report.offtopic_declined / report.offtopic_n:.1%})"
         )
+    sides = []
+    for label, inside, answered in (
+        ("in-domain answered", True, True),
+        ("in-domain declined", True, False),
+        ("off-topic declined", False, False),
+        ("off-topic answered", False, True),
+    ):
+        nearest = report.nearest(inside, answered)
+        if nearest is not None:
+            sides.append(f"{label} {nearest[1]:+.4f} ({nearest[0]})")
+    console.print(
+        "answer rule, nearest to the threshold: "
+        + ", ".join(sides)
+        + f"; {report.within(NOISE_BAND)} within ±{NOISE_BAND:g}"
+    )
     total = sum(s.n for n, s in report.groups.items() if n == "all") + report.offtopic_n
     console.print(f"[dim]{total} questions in {elapsed:.1f} s[/dim]")
     return EXIT_OK

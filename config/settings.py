@@ -73,10 +73,11 @@ class Settings(BaseSettings):
     cross_language_bonus: float = Field(
         0.045, ge=0.0, le=0.5, description="Added to passages in another language than the question's."
     )
-    min_score: float = Field(0.945, ge=-1.0, le=2.0, description="Below this, not answered.")
+    min_score: float = Field(1.0156, ge=-1.0, le=3.0, description="Below this, not answered.")
     coverage_weight: float = Field(
         0.15, ge=0.0, le=1.0, description="Weight of word coverage in the answer rule."
     )
+    name_weight: float = Field(0.1, ge=0.0, le=1.0, description="Weight of name coverage in the answer rule.")
     max_question_chars: int = Field(1000, ge=10, le=100_000)
     max_article_bytes: int = Field(5_000_000, ge=1)
 

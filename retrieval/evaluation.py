@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from retrieval.service import Retriever
 
 KS = (1, 3, 5)
+#: Margins closer than this to the answer rule's threshold are within float noise: the
+#: same question scored on another CPU or thread count differed by 0.0002.
+NOISE_BAND = 0.003
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,14 @@ def is_hit(passage: Passage, question: Question) -> bool:
     return any(doc in source for doc in question.docs) and any(a.casefold() in text for a in question.answers)
 
 
+def highlight_hit(answer: Answer, question: Question) -> bool:
+    """Whether the first passage is a hit and its bold sentence holds a gold answer string."""
+    if not answer.passages or not is_hit(answer.passages[0], question):
+        return False
+    bold = answer.passages[0].highlight.casefold()
+    return any(a.casefold() in bold for a in question.answers)
+
+
 def first_hit(answer: Answer, question: Question) -> int | None:
     """Rank of the first passage that is a hit, None if none is."""
     for passage in answer.passages:
@@ -79,10 +90,12 @@ class Scores:
     hits: dict[int, int] = field(default_factory=lambda: {k: 0 for k in KS})
     reciprocal: float = 0.0
     answered: int = 0
+    highlighted: int = 0
 
-    def add(self, rank: int | None, answered: bool) -> None:
+    def add(self, rank: int | None, answered: bool, highlighted: bool = False) -> None:
         self.n += 1
         self.answered += int(answered)
+        self.highlighted += int(highlighted)
         if rank is not None:
             for k in KS:
                 self.hits[k] += int(rank <= k)
@@ -94,6 +107,7 @@ class Scores:
         row: dict[str, float | int] = {"n": self.n}
         row.update({f"hit@{k}": self.hits[k] / n for k in KS})
         row["mrr@5"] = self.reciprocal / n
+        row["highlight@1"] = self.highlighted / n
         row["answered"] = self.answered / n
         return row
 
@@ -106,11 +120,41 @@ class Report:
     offtopic_n: int = 0
     offtopic_declined: int = 0
     misses: list[dict[str, object]] = field(default_factory=list)
+    #: The answer rule's margin per question: ``(id, margin, in-domain)``.
+    margins: list[tuple[str, float, bool]] = field(default_factory=list)
+
+    def nearest(self, in_domain: bool, answered: bool) -> tuple[str, float] | None:
+        """The question of that kind closest to the answer rule's threshold on that side."""
+        side = [(i, m) for i, m, inside in self.margins if inside == in_domain and (m >= 0) == answered]
+        return min(side, key=lambda item: abs(item[1]), default=None)
+
+    def within(self, band: float) -> int:
+        """How many questions lie closer than ``band`` to the threshold (their decision
+        could flip with float noise)."""
+        return sum(1 for _, m, _ in self.margins if abs(m) < band)
+
+    def margin_summary(self, band: float = NOISE_BAND) -> dict[str, object]:
+        kinds = {
+            "in_domain_answered": (True, True),
+            "in_domain_declined": (True, False),
+            "offtopic_declined": (False, False),
+            "offtopic_answered": (False, True),
+        }
+        summary: dict[str, object] = {}
+        for name, (inside, answered) in kinds.items():
+            found = self.nearest(inside, answered)
+            summary[f"nearest_{name}"] = (
+                None if found is None else {"id": found[0], "margin": round(found[1], 4)}
+            )
+        summary["band"] = band
+        summary["within_band"] = self.within(band)
+        return summary
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {name: s.as_dict() for name, s in self.groups.items()}
         if self.offtopic_n:
             data["offtopic"] = {"n": self.offtopic_n, "declined": self.offtopic_declined / self.offtopic_n}
+        data["margins"] = self.margin_summary()
         data["misses"] = self.misses
         return data
 
@@ -123,19 +167,25 @@ def evaluate(
     """Run every question through ``search`` (which should return at least 5 passages)."""
     groups: dict[str, Scores] = defaultdict(Scores)
     misses = []
+    margins = []
     for question in questions:
         answer = search(question.q)
         rank = first_hit(answer, question)
         for group in (question.lang or "und", "all"):
-            groups[group].add(rank, answer.answered)
+            groups[group].add(rank, answer.answered, highlight_hit(answer, question))
         if rank != 1:
             misses.append({"id": question.id, "q": question.q, "rank": rank})
+        margins.append((question.id, answer.margin, True))
     report = Report(
-        groups=dict(sorted(groups.items(), key=lambda kv: (kv[0] == "all", kv[0]))), misses=misses
+        groups=dict(sorted(groups.items(), key=lambda kv: (kv[0] == "all", kv[0]))),
+        misses=misses,
+        margins=margins,
     )
     for question in offtopic:
+        answer = search(question.q)
         report.offtopic_n += 1
-        report.offtopic_declined += int(not search(question.q).answered)
+        report.offtopic_declined += int(not answer.answered)
+        report.margins.append((question.id, answer.margin, False))
     return report
 
 

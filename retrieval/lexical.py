@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.layout import atomic_write
-from retrieval.tokenization import content_words, tokenize, tokenize_query
+from retrieval.tokenization import content_words, names, tokenize, tokenize_query
 
 FORMAT_VERSION = 2
 K1 = 1.5
@@ -208,6 +208,18 @@ class LexicalIndex:
             return 0.0
         found = sum(1 for w in words if any(t in vocab for t in tokenize_query(w)))
         return found / len(words)
+
+    def name_coverage(self, question: str) -> float:
+        """Share of the question's names (see ``tokenization.names``) found in the indexed
+        text; 1.0 when it names nothing. An archive that never mentions "Twitter" or "DGSI"
+        holds no answer about them, in whatever language the question is asked."""
+        vocab = self._postings.vocab
+        wanted = names(question)
+        if not wanted:
+            return 1.0
+        if not vocab:
+            return 0.0
+        return sum(1 for w in wanted if any(t in vocab for t in tokenize_query(w))) / len(wanted)
 
     def _set_rows(
         self,

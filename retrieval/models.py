@@ -67,6 +67,7 @@ class Passage:
             "score": round(self.score, 4),
             "language": self.language,
             "location": self.location,
+            "highlight": self.highlight,
         }
 
 
@@ -77,11 +78,16 @@ class Answer:
     question: str
     answered: bool
     passages: list[Passage] = field(default_factory=list)
-    #: The signals ``answered`` was decided on: the best sentence's cosine similarity
-    #: (plus the cross-language bonus for a sentence in another language than the
-    #: question's) and the share of the question's words found in the archive.
+    #: The signals ``answered`` was decided on (see ``retrieval.ranking.Signals``): the
+    #: best sentence's cosine similarity (plus the cross-language bonus for a sentence in
+    #: another language than the question's), the share of the question's words and of
+    #: its names found in the archive.
     similarity: float = 0.0
     coverage: float = 0.0
+    names: float = 1.0
+    #: The answer rule's score minus its threshold: answered when >= 0; how far from
+    #: flipping the decision is.
+    margin: float = 0.0
 
     def to_json(self) -> dict[str, object]:
         """The answer in the CLI's JSON contract."""

@@ -202,23 +202,45 @@ def highlight(sentence: str, question: str, passage: str, language: str) -> str:
 
 
 @dataclass(frozen=True)
-class AnswerRule:
-    """Whether the passages found answer the question (see ``benchmarks/calibrate.py``).
+class Signals:
+    """What the answer rule reads of a search.
 
-    Answered when the best sentence's cosine similarity (plus the cross-language bonus
-    when that sentence is in another language than the question) plus
-    ``coverage_weight`` times the share of the question's words found in the archive
-    reaches ``min_score``.
+    Attributes:
+        similarity: the best sentence's cosine similarity, plus the cross-language bonus
+            when that sentence is in another language than the question.
+        coverage: the share of the question's content words found in the archive.
+        names: the share of the question's names (capitalised words, acronyms, numbers)
+            found in the archive; 1.0 when it names nothing.
+    """
+
+    similarity: float
+    coverage: float
+    names: float
+
+
+@dataclass(frozen=True)
+class AnswerRule:
+    """Whether the passages found answer the question (fitted by ``benchmarks/calibrate.py``).
+
+    Answered when ``similarity + coverage_weight * coverage + name_weight * names``
+    reaches ``min_score``. The margin, that score minus ``min_score``, says how far a
+    question is from flipping: calibration puts the threshold in a gap between
+    questions, so that the last digits of a float (which differ across CPUs and thread
+    counts) do not decide.
     """
 
     min_score: float
     coverage_weight: float
+    name_weight: float
 
-    def score(self, similarity: float, coverage: float) -> float:
-        return similarity + self.coverage_weight * coverage
+    def score(self, signals: Signals) -> float:
+        return signals.similarity + self.coverage_weight * signals.coverage + self.name_weight * signals.names
 
-    def answers(self, similarity: float, coverage: float) -> bool:
-        return self.score(similarity, coverage) >= self.min_score
+    def margin(self, signals: Signals) -> float:
+        return self.score(signals) - self.min_score
+
+    def answers(self, signals: Signals) -> bool:
+        return self.margin(signals) >= 0
 
 
 def best_similarity(ranked: list[Ranked], weights: Weights) -> float:

@@ -33,6 +33,7 @@ from retrieval.ranking import (
     IndexView,
     Ranked,
     Ranker,
+    Signals,
     Weights,
     best_similarity,
     distinct,
@@ -98,7 +99,7 @@ class Retriever:
         self.settings = settings
         self.folder = DataFolder(settings.data_dir)
         self.weights = Weights(settings.lexical_weight, settings.cross_language_bonus)
-        self.rule = AnswerRule(settings.min_score, settings.coverage_weight)
+        self.rule = AnswerRule(settings.min_score, settings.coverage_weight, settings.name_weight)
         self._embedder = embedder
         self._store: ChunkStore | None = None
         self._lexical = LexicalIndex(self.folder.lexical)
@@ -233,11 +234,20 @@ class Retriever:
                     chunk_id=chunk.id,
                 )
             )
-        similarity = best_similarity(ranked, self.weights)
-        coverage = self._lexical.coverage(text)
-        answered = bool(passages) and self.rule.answers(similarity, coverage)
+        signals = Signals(
+            best_similarity(ranked, self.weights),
+            self._lexical.coverage(text),
+            self._lexical.name_coverage(text),
+        )
+        margin = self.rule.margin(signals)
         return Answer(
-            question=text, answered=answered, passages=passages, similarity=similarity, coverage=coverage
+            question=text,
+            answered=bool(passages) and margin >= 0,
+            passages=passages,
+            similarity=signals.similarity,
+            coverage=signals.coverage,
+            names=signals.names,
+            margin=margin,
         )
 
     def candidates(self, question: str) -> list[Ranked]:

@@ -144,3 +144,30 @@ def content_words(question: str) -> list[str]:
     word about the archive; each once, in order."""
     stop = frozenset().union(*(_stopwords(lang) for lang in QUERY_LANGUAGES), ARCHIVE_WORDS)
     return [w for w in dict.fromkeys(_TOKEN.findall(question.lower())) if _fold(w) not in stop]
+
+
+_SENTENCE_START = re.compile(r"(?:^|[.!?¿¡:;«»\"“”]\s*)$")
+
+
+def names(question: str) -> list[str]:
+    """The question's names: capitalised words, acronyms and numbers, each once.
+
+    A word opening the question (or a sentence in it) is a name only when it is an
+    acronym or a number, since any word is capitalised there. Stopwords and question
+    words in a query language are never names ("Who", "Quel"). Names are spelt the same
+    in English and French, so whether the archive holds them does not depend on the
+    language the question is asked in.
+    """
+    stop = frozenset().union(*(_stopwords(lang) | _MORE_WORDS[lang] for lang in QUERY_LANGUAGES))
+    found: dict[str, None] = {}
+    for match in re.finditer(r"\w+", question):
+        word = match.group()
+        if len(word) < 2:
+            continue  # "L", "P", "X": variables and initials, not names the archive would spell
+        acronym = word.isupper()
+        if not (acronym or word.isdigit() or word[0].isupper()) or _fold(word.lower()) in stop:
+            continue
+        if not (acronym or word.isdigit()) and _SENTENCE_START.search(question[: match.start()]):
+            continue
+        found[word] = None
+    return list(found)

@@ -19,7 +19,7 @@ from retrieval.service import Retriever
 
 from data_paths import DATA, ROOT
 
-PASSAGE_KEYS = {"rank", "source", "title", "text", "score", "language", "location"}
+PASSAGE_KEYS = {"rank", "source", "title", "text", "score", "language", "location", "highlight"}
 
 
 @pytest.fixture

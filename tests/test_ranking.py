@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.ranking import AnswerRule, Ranked, Weights, best_similarity, crossed_for, distinct, highlight
+from retrieval.ranking import (
+    AnswerRule,
+    Ranked,
+    Signals,
+    Weights,
+    best_similarity,
+    crossed_for,
+    distinct,
+    highlight,
+)
 from retrieval.store import StoredSentence
 
 
@@ -47,11 +56,13 @@ def test_the_highlight_is_the_matching_sentence_or_the_closest_in_words() -> Non
     assert highlight("A sentence of another version.", "nothing shared", passage, "en") == ""
 
 
-def test_the_answer_rule_adds_weighted_coverage() -> None:
-    rule = AnswerRule(min_score=0.9, coverage_weight=0.2)
-    assert rule.answers(0.8, 0.5)
-    assert not rule.answers(0.8, 0.4)
-    assert rule.score(0.8, 0.5) == pytest.approx(0.9)
+def test_the_answer_rule_adds_weighted_word_and_name_coverage() -> None:
+    rule = AnswerRule(min_score=1.0, coverage_weight=0.2, name_weight=0.1)
+    assert rule.score(Signals(0.8, 0.5, 1.0)) == pytest.approx(1.0)
+    assert rule.answers(Signals(0.8, 0.5, 1.0))
+    assert not rule.answers(Signals(0.8, 0.5, 0.5))
+    assert rule.margin(Signals(0.85, 0.5, 1.0)) == pytest.approx(0.05)
+    assert rule.margin(Signals(0.8, 0.25, 1.0)) == pytest.approx(-0.05)
 
 
 def test_the_rule_reads_the_best_sentence_with_the_language_correction() -> None:
