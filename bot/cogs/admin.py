@@ -16,7 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import i18n
-from bot.fetch import ALLOWED_SUFFIXES, FetchError, fetch_url, name_for_url, safe_filename, save_article
+from retrieval.ingest.fetch import ALLOWED_SUFFIXES, FetchError, fetch_url, name_for_url, safe_filename, save_article
 from bot.i18n import t
 from bot.replies import clip, neutralise
 from retrieval.models import IndexReport

@@ -1,4 +1,4 @@
-"""Getting an article into the folder for /add: a Discord attachment or a page at a URL.
+"""Downloading what /add and the feed poller bring in: a page or a feed at a URL, under guard.
 
 URLs are fetched with a total timeout and a size cap, and never from loopback,
 private, link-local or otherwise reserved addresses (SSRF) unless the settings'
