@@ -48,8 +48,12 @@ def test_feed_types_are_accepted_only_when_asked_for() -> None:
 
 def test_conditional_get_sends_validators_and_reports_not_modified() -> None:
     async def scenario(site: LocalSite) -> None:
-        site.page("/feed", RSS, "application/rss+xml", etag='"v1"', last_modified="Wed, 12 Feb 2020 09:30:00 GMT")
-        first = await fetch_url(site.url("/feed"), max_bytes=10_000, timeout=5, allowlist=ALLOW, content_types=FEED_TYPES)
+        site.page(
+            "/feed", RSS, "application/rss+xml", etag='"v1"', last_modified="Wed, 12 Feb 2020 09:30:00 GMT"
+        )
+        first = await fetch_url(
+            site.url("/feed"), max_bytes=10_000, timeout=5, allowlist=ALLOW, content_types=FEED_TYPES
+        )
         assert (first.etag, first.last_modified) == ('"v1"', "Wed, 12 Feb 2020 09:30:00 GMT")
         assert "If-None-Match" not in site.hits[0].headers
         assert site.hits[0].headers["User-Agent"].startswith("citebot/")
@@ -105,3 +109,27 @@ def test_the_time_cap_covers_a_chain_of_redirects() -> None:
             await fetch_url(site.url("/hop"), max_bytes=10_000, timeout=0.5, allowlist=ALLOW)
 
     _run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("data", "charset", "expected"),
+    [
+        ("<p>été</p>".encode(), None, "<p>été</p>"),
+        ("<p>été</p>".encode(), "utf-8", "<p>été</p>"),
+        (
+            '<meta charset="iso-8859-1"><p>été</p>'.encode("latin-1"),
+            None,
+            '<meta charset="iso-8859-1"><p>été</p>',
+        ),
+        ("<?xml version='1.0' encoding='windows-1252'?><a>été</a>".encode("cp1252"), None, None),
+        ("<p>été</p>".encode("latin-1"), "utf-8", "<p>été</p>"),  # the server's charset is wrong
+        ("<p>été</p>".encode("latin-1"), "no-such-charset", "<p>été</p>"),
+    ],
+)
+def test_a_body_is_read_as_text_in_the_charset_it_declares(
+    data: bytes, charset: str | None, expected: str | None
+) -> None:
+    from retrieval.ingest.fetch import Fetched
+
+    text = Fetched(data, ".html", "http://example.org/", charset=charset).text()
+    assert text == (expected if expected is not None else data.decode("cp1252"))

@@ -53,6 +53,8 @@ FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9,
 PAGE_ACCEPT = "text/html, application/xhtml+xml, text/plain;q=0.9, text/markdown;q=0.9, */*;q=0.1"
 MAX_REDIRECTS = 5
 USER_AGENT = "citebot/0.1 (+feeds; news archive bot)"
+#: ``<meta charset=...>``, ``<meta http-equiv content="...; charset=...">``, ``<?xml encoding=...?>``.
+DECLARED_CHARSET = re.compile(rb"""(?:charset|encoding)\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""")
 
 
 class FetchError(Exception):
@@ -88,6 +90,19 @@ class Fetched:
         """The server answered 304: nothing changed since the ETag or date sent."""
         return self.status == 304
 
+    def text(self) -> str:
+        """The body as text: in the charset the server names, else the one the document
+        declares (``<meta charset>``, ``<?xml encoding>``), else UTF-8, else Windows-1252."""
+        declared = DECLARED_CHARSET.search(self.data[:4096])
+        for name in (self.charset, declared[1].decode("ascii") if declared else None, "utf-8"):
+            if not name:
+                continue
+            try:
+                return self.data.decode(name).removeprefix("\ufeff")
+            except (LookupError, UnicodeDecodeError):
+                continue
+        return self.data.decode("cp1252", errors="replace")
+
 
 def _allowed(address: str, allowlist: list[str]) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
@@ -115,7 +130,9 @@ class GuardedResolver(AbstractResolver):
         self._inner = DefaultResolver()
         self._allowlist = allowlist
 
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
         for result in results:
             check_address(host, result["host"], self._allowlist)
@@ -229,7 +246,8 @@ async def _read(
         wanted = "a feed" if ".xml" in content_types.values() else "an HTML, text or Markdown page"
         raise FetchError(f"{url} is {content_type or 'of unknown type'}, not {wanted}")
     if response.content_length is not None and response.content_length > max_bytes:
-        raise FetchError(f"the download is too large ({response.content_length:,} bytes; limit {max_bytes:,})")
+        size = response.content_length
+        raise FetchError(f"the download is too large ({size:,} bytes; limit {max_bytes:,})")
     data = bytearray()
     async for block in response.content.iter_chunked(65536):
         data += block
