@@ -235,7 +235,7 @@ def _author_name(text: str) -> str | None:
     return text or None
 
 
-def clean_url(value: object, base: str | None = None) -> str | None:
+def http_url(value: object, base: str | None = None) -> str | None:
     """An absolute http(s) URL (resolved against ``base`` if relative), or None."""
     if not isinstance(value, str):
         return None
@@ -276,7 +276,7 @@ def metadata_from_mapping(data: Mapping[str, Any], origin: str) -> ArticleMetada
         if field_name == "title":
             value = clean_line(raw if not isinstance(raw, int | float) else str(raw), MAX_TITLE_CHARS)
         elif field_name == "url":
-            value = clean_url(raw)
+            value = http_url(raw)
         elif field_name == "published":
             value = normalise_date(raw)
         elif field_name == "author":
@@ -340,7 +340,7 @@ def html_metadata(
     site = explicit.site
     if not site and found.sitename and not _is_hostname(found.sitename, explicit.url or url):
         site = clean_line(found.sitename, MAX_SITE_CHARS)
-    page_url = explicit.url or clean_url(found.url, url)
+    page_url = explicit.url or http_url(found.url, url)
     return ArticleMetadata(
         title=clean_line(found.title, MAX_TITLE_CHARS),
         url=page_url,
@@ -363,10 +363,10 @@ def _explicit_metadata(tree: Any, base: str | None) -> ArticleMetadata:
         elif key in SITE_META and site is None:
             site = clean_line(content, MAX_SITE_CHARS)
         elif key == "og:url" and page_url is None:
-            page_url = clean_url(content, base)
+            page_url = http_url(content, base)
     for link in tree.iterfind(".//link"):
         if "canonical" in (link.get("rel") or "").lower().split():
-            page_url = clean_url(link.get("href"), base) or page_url
+            page_url = http_url(link.get("href"), base) or page_url
             break
     for thing in _jsonld_articles(tree):
         published = published or normalise_date(thing.get("datePublished") or thing.get("dateCreated"))

@@ -30,7 +30,8 @@ def _read(folder: Path, name: str) -> Article:
 
 
 def _page(head: str = "", body: str = BODY, before: str = "") -> str:
-    return f"<html><head><title>Bridge closes</title>{head}</head><body>{before}<article>{body}</article></body></html>"
+    head = f"<head><title>Bridge closes</title>{head}</head>"
+    return f"<html>{head}<body>{before}<article>{body}</article></body></html>"
 
 
 # --- dates -----------------------------------------------------------------------------
@@ -87,7 +88,9 @@ def test_bylines_from_strings_lists_and_objects() -> None:
 
 
 def test_published_time_meta_tag_keeps_its_offset() -> None:
-    meta = html_metadata(_page('<meta property="article:published_time" content="2020-02-12T09:30:00+01:00">'))
+    meta = html_metadata(
+        _page('<meta property="article:published_time" content="2020-02-12T09:30:00+01:00">')
+    )
     assert meta.published == "2020-02-12T09:30:00+01:00"
 
 
@@ -208,14 +211,16 @@ def test_front_matter_keys(tmp_path: Path) -> None:
 
 def test_front_matter_published_key_and_datetime(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text(
-        "---\npublished: 2020-03-02T10:00:00+02:00\nauthor: Ann Lee\n---\nBody of the story.\n", encoding="utf-8"
+        "---\npublished: 2020-03-02T10:00:00+02:00\nauthor: Ann Lee\n---\nBody of the story.\n",
+        encoding="utf-8",
     )
     assert _read(tmp_path, "a.md").published == "2020-03-02T10:00:00+02:00"
 
 
 def test_sidecar_wins_over_the_file(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text(
-        "---\npublished: 2020-03-02\nauthor: Ann Lee\nsite: Front Site\n---\nBody of the story.\n", encoding="utf-8"
+        "---\npublished: 2020-03-02\nauthor: Ann Lee\nsite: Front Site\n---\nBody of the story.\n",
+        encoding="utf-8",
     )
     sidecar = {"date": "2021-01-05", "author": ["Bo Chen"], "language": "fr", "title": "From the sidecar"}
     (tmp_path / "a.md.meta.json").write_text(json.dumps(sidecar), encoding="utf-8")
@@ -227,13 +232,24 @@ def test_sidecar_wins_over_the_file(tmp_path: Path) -> None:
 
 
 def test_sidecar_gives_html_and_text_articles_their_metadata(tmp_path: Path) -> None:
-    (tmp_path / "p.html").write_text(_page('<meta property="og:site_name" content="Page Site">'), encoding="utf-8")
-    (tmp_path / "p.html.meta.json").write_text(json.dumps({"site": "Sidecar Site", "published": "2020-01-01"}))
+    (tmp_path / "p.html").write_text(
+        _page('<meta property="og:site_name" content="Page Site">'), encoding="utf-8"
+    )
+    (tmp_path / "p.html.meta.json").write_text(
+        json.dumps({"site": "Sidecar Site", "published": "2020-01-01"})
+    )
     (tmp_path / "t.txt").write_text("Bridge closes\n\nThe council voted.", encoding="utf-8")
-    (tmp_path / "t.txt.meta.json").write_text(json.dumps({"url": "https://example.org/t", "author": "Ann Lee"}))
+    (tmp_path / "t.txt.meta.json").write_text(
+        json.dumps({"url": "https://example.org/t", "author": "Ann Lee"})
+    )
     html, text = _read(tmp_path, "p.html"), _read(tmp_path, "t.txt")
     assert (html.site, html.published) == ("Sidecar Site", "2020-01-01")
-    assert (text.url, text.author, text.site, text.published) == ("https://example.org/t", "Ann Lee", None, None)
+    assert (text.url, text.author, text.site, text.published) == (
+        "https://example.org/t",
+        "Ann Lee",
+        None,
+        None,
+    )
 
 
 def test_bad_metadata_is_dropped_with_a_log_line_never_the_article(
@@ -253,7 +269,14 @@ def test_bad_metadata_is_dropped_with_a_log_line_never_the_article(
     assert a.site is not None and len(a.site) <= 100 and a.site.endswith("…")
     assert b.published is None and b.author is not None and len(b.author) <= 200
     logged = caplog.text
-    for key in ("date ignored", "author ignored", "url ignored", "language ignored", "title ignored", "published ignored"):
+    for key in (
+        "date ignored",
+        "author ignored",
+        "url ignored",
+        "language ignored",
+        "title ignored",
+        "published ignored",
+    ):
         assert key in logged
 
 
@@ -261,7 +284,9 @@ def test_metadata_merging_and_json() -> None:
     base = ArticleMetadata(title="A", site="S", published="2020-01-01")
     merged = base.overridden_by(ArticleMetadata(title="B", author="C"))
     assert merged.to_json() == {"title": "B", "site": "S", "published": "2020-01-01", "author": "C"}
-    assert metadata_from_mapping({"authors": ["X"], "sitename": "Y", "source_url": "http://e.org"}, "t").to_json() == {
+    assert metadata_from_mapping(
+        {"authors": ["X"], "sitename": "Y", "source_url": "http://e.org"}, "t"
+    ).to_json() == {
         "author": "X",
         "site": "Y",
         "url": "http://e.org",
