@@ -94,6 +94,9 @@ def test_the_guard_applies_to_feeds_too() -> None:
             await fetch_url(site.url("/gone"), allowlist=ALLOW, **options)  # type: ignore[arg-type]
         with pytest.raises(FetchError, match="HTTP 204"):
             await fetch_url(site.url("/empty"), allowlist=ALLOW, **options)  # type: ignore[arg-type]
+        for malformed in ("http://[::1", "http://" + "a" * 300 + ".org/"):
+            with pytest.raises(FetchError, match="not a valid address"):
+                await fetch_url(malformed, allowlist=ALLOW, **options)  # type: ignore[arg-type]
 
     _run(scenario)
 

@@ -225,6 +225,8 @@ async def fetch_url(
             raise FetchError(f"too many redirects (more than {MAX_REDIRECTS})")
     except TimeoutError:
         raise FetchError(f"the download took longer than {timeout:g} s") from None
+    except ValueError:  # urlsplit and the IDNA codec on a malformed address (UnicodeError too)
+        raise FetchError(f"not a valid address: {url[:200]}") from None
     except aiohttp.ClientError as error:
         cause = error.__cause__ or error.__context__
         if isinstance(cause, FetchError):
