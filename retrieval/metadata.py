@@ -323,10 +323,14 @@ def html_metadata(
     from trafilatura import extract_metadata
     from trafilatura.utils import load_html
 
-    tree = load_html(content)
-    if tree is None:
+    try:
+        tree = load_html(content)
+        if tree is None:
+            return ArticleMetadata()
+        explicit = _explicit_metadata(tree, url)
+    except Exception as error:  # noqa: BLE001 - metadata never costs the article its text
+        log.warning("page metadata could not be read (%s)", error)
         return ArticleMetadata()
-    explicit = _explicit_metadata(tree, url)
     found = extracted
     if found is None:
         try:
