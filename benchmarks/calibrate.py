@@ -43,7 +43,9 @@ def fit(inside: np.ndarray, weight: float, target: float) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--answered", type=float, default=0.98, help="in-domain answered rate to keep")
     parser.add_argument("--weights", default="0,0.02,0.04,0.06,0.08,0.1,0.15,0.2,0.25")
@@ -54,15 +56,19 @@ def main() -> int:
     seeds = Retriever(load_settings(articles_dir=ROOT / "seeds", data_dir=args.data_dir / "seeds"))
     seeds.index()
     squad = Retriever(
-        load_settings(articles_dir=HERE / "data" / "squad_dev" / "articles", data_dir=args.data_dir / "squad"),
+        load_settings(
+            articles_dir=HERE / "data" / "squad_dev" / "articles", data_dir=args.data_dir / "squad"
+        ),
         embedder=seeds.embedder,
     )
     squad.index()
-    inside = np.vstack([
-        signals(seeds, [q.q for q in load_questions(HERE / "data" / "seeds_dev.jsonl")]),
-        signals(seeds, [q.q for q in load_questions(HERE / "data" / "seeds_check.jsonl")]),
-        signals(squad, [q.q for q in load_questions(HERE / "data" / "squad_dev" / "questions.jsonl")]),
-    ])
+    inside = np.vstack(
+        [
+            signals(seeds, [q.q for q in load_questions(HERE / "data" / "seeds_dev.jsonl")]),
+            signals(seeds, [q.q for q in load_questions(HERE / "data" / "seeds_check.jsonl")]),
+            signals(squad, [q.q for q in load_questions(HERE / "data" / "squad_dev" / "questions.jsonl")]),
+        ]
+    )
     outside = signals(seeds, [q.q for q in load_questions(HERE / "data" / "offtopic.jsonl")])
 
     rng = random.Random(args.seed)
@@ -80,12 +86,14 @@ def main() -> int:
             answered += int(np.sum(test_in[:, 0] + weight * test_in[:, 1] >= threshold))
             declined += int(np.sum(test_out[:, 0] + weight * test_out[:, 1] < threshold))
         full = fit(inside, weight, args.answered)
-        results.append({
-            "coverage_weight": weight,
-            "threshold": round(full, 4),
-            "cv_answered": round(answered / len(inside), 3),
-            "cv_declined": round(declined / len(outside), 3),
-        })
+        results.append(
+            {
+                "coverage_weight": weight,
+                "threshold": round(full, 4),
+                "cv_answered": round(answered / len(inside), 3),
+                "cv_declined": round(declined / len(outside), 3),
+            }
+        )
         print(json.dumps(results[-1]), flush=True)
     best = max(results, key=lambda r: (r["cv_declined"], r["cv_answered"]))
     print("best:", json.dumps(best))

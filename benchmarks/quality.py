@@ -29,7 +29,13 @@ DATASETS = {
     "seeds_dev": (ROOT / "seeds", HERE / "data" / "seeds_dev.jsonl"),
     "squad_dev": (HERE / "data" / "squad_dev" / "articles", HERE / "data" / "squad_dev" / "questions.jsonl"),
 }
-INDEX_SETTINGS = {"embedding_backend", "embedding_model", "chunk_tokens", "chunk_overlap_tokens", "sentence_context"}
+INDEX_SETTINGS = {
+    "embedding_backend",
+    "embedding_model",
+    "chunk_tokens",
+    "chunk_overlap_tokens",
+    "sentence_context",
+}
 
 
 def _parse_sets(items: list[str]) -> list[dict[str, str]]:
@@ -41,7 +47,9 @@ def _parse_sets(items: list[str]) -> list[dict[str, str]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--backend", default=None, help="embedding backend (default: the settings')")
     parser.add_argument("--model", default=None, help="embedding model name or path")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=V1,V2", help="sweep a setting")
@@ -75,7 +83,9 @@ def main() -> int:
             embedders[key] = retriever.embedder
             offtopic = load_questions(args.offtopic) if name == "seeds_dev" and args.offtopic.exists() else []
             started = time.perf_counter()
-            result = evaluate(lambda q: retriever.search(q, k=5), load_questions(questions_file), offtopic)
+            result = evaluate(
+                lambda q, r=retriever: r.search(q, k=5), load_questions(questions_file), offtopic
+            )
             seconds = time.perf_counter() - started
             row = {"dataset": name, **{k: str(v) for k, v in combo.items()}, **result.groups["all"].as_dict()}
             row["model"] = retriever.model_identity

@@ -54,11 +54,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from config import load_settings  # noqa: E402
-from retrieval.articles import read_article, scan_folder  # noqa: E402
-from retrieval.chunking import chunk_article, sentence_units, split_sentences  # noqa: E402
-from retrieval.embedding import Embedder, create_embedder  # noqa: E402
-from retrieval.service import Retriever  # noqa: E402
+from config import load_settings
+from retrieval.articles import read_article, scan_folder
+from retrieval.chunking import chunk_article, sentence_units, split_sentences
+from retrieval.embedding import Embedder, create_embedder
+from retrieval.layout import DataFolder
+from retrieval.service import Retriever
 
 CACHE = HERE / ".cache" / "speed"
 RESULTS = HERE / "results"
@@ -147,7 +148,10 @@ class VectorCache:
                 self.vectors[text] = vector
             self._dirty = True
             done = start + len(batch)
-            print(f"  embedding {label}: {done}/{len(missing)} ({time.perf_counter() - started:.0f} s)", flush=True)
+            print(
+                f"  embedding {label}: {done}/{len(missing)} ({time.perf_counter() - started:.0f} s)",
+                flush=True,
+            )
             if done % (BARE_BATCH * 20) == 0:
                 self.save()
         self.save()
@@ -226,7 +230,9 @@ def chunk_texts(folder: Path, model: Embedder, settings) -> list[str]:  # type: 
     texts: list[str] = []
     for file in files:
         article = read_article(file, settings.max_article_bytes)
-        for chunk in chunk_article(article, model.count_tokens, settings.chunk_tokens, settings.chunk_overlap_tokens):
+        for chunk in chunk_article(
+            article, model.count_tokens, settings.chunk_tokens, settings.chunk_overlap_tokens
+        ):
             texts.extend(sentence_units(chunk.text, model.count_tokens))
     return list(dict.fromkeys(texts))
 
@@ -242,7 +248,8 @@ def start_chroma(path: Path, port: int) -> subprocess.Popen:
     log = open(path.parent / "chroma-server.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [str(exe), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     import urllib.request
 
@@ -293,8 +300,13 @@ def indexing_rate(model: Embedder, corpus: Path, passages: int, threads: str | N
     rate = report.sentences_embedded / seconds
     bare_after = bare_encode_rate(model, texts[: max(BARE_BATCH, len(texts) // 4)])
     return {
-        "passages": report.chunks_embedded, "sentences": report.sentences_embedded, "bare_per_s": bare, "bare_after_per_s": bare_after,
-        "index_per_s": rate, "ratio": rate / ((bare + bare_after) / 2), "index_s": seconds,
+        "passages": report.chunks_embedded,
+        "sentences": report.sentences_embedded,
+        "bare_per_s": bare,
+        "bare_after_per_s": bare_after,
+        "index_per_s": rate,
+        "ratio": rate / ((bare + bare_after) / 2),
+        "index_s": seconds,
     }
 
 
@@ -306,15 +318,19 @@ def ask_latency(retriever: Retriever, model: Embedder, qs: Sequence[str], rounds
         started = time.perf_counter()
         model.embed_queries([question])
         bare.append(time.perf_counter() - started)
-        retriever._query_cache.clear()  # every ask pays for its query embedding
+        retriever.clear_query_cache()  # every ask pays for its query embedding
         started = time.perf_counter()
         retriever.search(question)
         ask.append(time.perf_counter() - started)
     b50, b95, a50, a95 = pct(bare, 50), pct(bare, 95), pct(ask, 50), pct(ask, 95)
     return {
-        "n": len(ask), "bare_p50_ms": b50 * 1e3, "bare_p95_ms": b95 * 1e3,
-        "ask_p50_ms": a50 * 1e3, "ask_p95_ms": a95 * 1e3,
-        "ratio_p50": a50 / b50, "ratio_p95": a95 / b95,
+        "n": len(ask),
+        "bare_p50_ms": b50 * 1e3,
+        "bare_p95_ms": b95 * 1e3,
+        "ask_p50_ms": a50 * 1e3,
+        "ask_p95_ms": a95 * 1e3,
+        "ratio_p50": a50 / b50,
+        "ratio_p95": a95 / b95,
         "overhead_p50_ms": statistics.median(a - b for a, b in zip(ask, bare)) * 1e3,
     }
 
@@ -344,8 +360,9 @@ else:
 
 
 def child(articles: Path, data: Path, mode: str, qs: Sequence[str]) -> list[str]:
-    code = CHILD.format(root=str(ROOT), articles=str(articles), data=str(data), mode=mode,
-                        question=qs[0], more=list(qs[1:20]))
+    code = CHILD.format(
+        root=str(ROOT), articles=str(articles), data=str(data), mode=mode, question=qs[0], more=list(qs[1:20])
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
     for line in out.stdout.splitlines():
@@ -359,7 +376,7 @@ def measure_size(size: int, args, model: Embedder, qs: list[str]) -> dict[str, o
     data = CACHE / f"index-{size}-{args.embed}"
     settings = load_settings(articles_dir=corpus, data_dir=data)
     row: dict[str, object] = {"size": size}
-    if not (data / "manifest.json").exists():
+    if not DataFolder(data).manifest.exists():
         cache = VectorCache(CACHE / f"vectors-{args.embed}.npz", model)
         if args.embed == "derived":
             docs = source_sentences(model.count_tokens)
@@ -393,10 +410,13 @@ def server_latency(size: int, settings, model: Embedder, qs: list[str], args) ->
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(settings.data_dir, copy / "data", ignore=shutil.ignore_patterns("*.lock"))
     port = free_port()
-    proc = start_chroma(copy / "data" / "chroma", port)
+    proc = start_chroma(DataFolder(copy / "data").chroma, port)
     try:
         served = load_settings(
-            articles_dir=settings.articles_dir, data_dir=copy / "data", chroma_host="127.0.0.1", chroma_port=port
+            articles_dir=settings.articles_dir,
+            data_dir=copy / "data",
+            chroma_host="127.0.0.1",
+            chroma_port=port,
         )
         return ask_latency(Retriever(served, embedder=model), model, qs, args.questions)
     finally:
@@ -423,24 +443,32 @@ def markdown(result: dict) -> str:  # type: ignore[type-arg]
         lines += [
             "| indexing (real embedding) | passages | bare encode /s | index /s | ratio |",
             "| --- | ---: | ---: | ---: | ---: |",
-            f"| fresh index | {rate['passages']} | {rate['bare_per_s']:.2f} (after: {rate['bare_after_per_s']:.2f}) "
-            f"| {rate['index_per_s']:.2f} | **{rate['ratio']:.2f}** |",
+            (
+                f"| fresh index | {rate['passages']} | {rate['bare_per_s']:.2f} "
+                f"(after: {rate['bare_after_per_s']:.2f}) | {rate['index_per_s']:.2f} "
+                f"| **{rate['ratio']:.2f}** |"
+            ),
             "",
         ]
     lines += [
-        "| passages | articles | bare query p50 / p95 ms | ask p50 / p95 ms | ask ÷ bare p50 / p95 "
-        "| server ask p50 / p95 ms (÷ bare) | no-change reindex s | cold start s | peak MB |",
+        (
+            "| passages | articles | bare query p50 / p95 ms | ask p50 / p95 ms | ask ÷ bare p50 / p95 "
+            "| server ask p50 / p95 ms (÷ bare) | no-change reindex s | cold start s | peak MB |"
+        ),
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in result["sizes"]:
         e = row["embedded"]
         s = row.get("server")
         server = (
-            f"{s['ask_p50_ms']:.1f} / {s['ask_p95_ms']:.1f} ({_ratio(s, 50):.2f}× / {_ratio(s, 95):.2f}×)" if s else "—"
+            f"{s['ask_p50_ms']:.1f} / {s['ask_p95_ms']:.1f} ({_ratio(s, 50):.2f}× / {_ratio(s, 95):.2f}×)"
+            if s
+            else "—"
         )
         lines.append(
             f"| {row['passages']:,} | {row['articles']:,} | {e['bare_p50_ms']:.1f} / {e['bare_p95_ms']:.1f} "
-            f"| {e['ask_p50_ms']:.1f} / {e['ask_p95_ms']:.1f} | **{_ratio(e, 50):.2f}× / {_ratio(e, 95):.2f}×** "
+            f"| {e['ask_p50_ms']:.1f} / {e['ask_p95_ms']:.1f} "
+            f"| **{_ratio(e, 50):.2f}× / {_ratio(e, 95):.2f}×** "
             f"| {server} | {row['reindex_s']:.2f} | {row['cold_start_s']:.2f} | {_mb(row['peak_rss_mb'])} |"
         )
     lines += ["", f"Load average at the start: {result['load']}; 2 cores shared with other work.", ""]
@@ -448,7 +476,7 @@ def markdown(result: dict) -> str:  # type: ignore[type-arg]
 
 
 def _mb(value: float) -> str:
-    return "—" if value != value else f"{value:.0f}"  # NaN: not measured
+    return "—" if math.isnan(value) else f"{value:.0f}"  # NaN: not measured
 
 
 def _ratio(measure: dict, q: int) -> float:  # type: ignore[type-arg]
@@ -489,19 +517,33 @@ def plot(result: dict, path: Path) -> bool:  # type: ignore[type-arg]
 
 def main() -> int:
     global CACHE
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="1000", help="passages per corpus, comma-separated (default 1000)")
-    parser.add_argument("--embed", choices=["derived", "real"], default="derived",
-                        help="passage vectors: mean of real sentence vectors (default) or real")
-    parser.add_argument("--rate-passages", type=int, default=200,
-                        help="passages of the 1k corpus indexed for the indexing rate (0: skip)")
+    parser.add_argument(
+        "--embed",
+        choices=["derived", "real"],
+        default="derived",
+        help="passage vectors: mean of real sentence vectors (default) or real",
+    )
+    parser.add_argument(
+        "--rate-passages",
+        type=int,
+        default=200,
+        help="passages of the 1k corpus indexed for the indexing rate (0: skip)",
+    )
     parser.add_argument("--questions", type=int, default=100, help="questions per latency measure")
     parser.add_argument("--server", action="store_true", help="also ask through a `chroma run` server")
     parser.add_argument("--label", default="latest", help="names the result files")
-    parser.add_argument("--append", action="store_true",
-                        help="keep the other sizes of an earlier result with the same label")
-    parser.add_argument("--report-only", action="store_true",
-                        help="rewrite the markdown and plot of --label from its JSON, measuring nothing")
+    parser.add_argument(
+        "--append", action="store_true", help="keep the other sizes of an earlier result with the same label"
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite the markdown and plot of --label from its JSON, measuring nothing",
+    )
     parser.add_argument("--cache", type=Path, default=CACHE, help=f"corpora, vectors and indexes ({CACHE})")
     args = parser.parse_args()
     CACHE = args.cache
@@ -529,7 +571,9 @@ def main() -> int:
     }
     if args.rate_passages:
         corpus = build_corpus(1000, model.count_tokens)
-        result["indexing"] = indexing_rate(model, corpus, args.rate_passages, os.environ.get("OMP_NUM_THREADS"))
+        result["indexing"] = indexing_rate(
+            model, corpus, args.rate_passages, os.environ.get("OMP_NUM_THREADS")
+        )
         print(json.dumps(result["indexing"]), flush=True)
     for size in [int(s) for s in args.sizes.split(",") if s.strip()]:
         result["sizes"].append(measure_size(size, args, model, qs))  # type: ignore[union-attr]

@@ -29,9 +29,9 @@ import numpy as np
 
 from config import load_settings
 from retrieval.evaluation import Question, load_questions
-from retrieval.lexical import question_language
 from retrieval.service import Retriever, clean_question
 from retrieval.store import sentence_key
+from retrieval.tokenization import question_language
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -53,9 +53,8 @@ class Candidates:
 
 
 def candidates(retriever: Retriever, question: Question) -> Candidates:
-    text = clean_question(question.q, retriever.settings.max_question_chars)
-    k = retriever.settings.candidates  # ask for many: pruning must not depend on the weights
-    ranked = retriever._rank(text, retriever._query_vector(text), k, question_language(text))  # noqa: SLF001
+    # Every candidate, as many as are gathered: pruning must not depend on the weights.
+    ranked = retriever.candidates(question.q)
     chunks = {c.id: c for c in retriever.store.get([r.chunk_id for r in ranked])}
     texts = retriever.store.sentence_texts([r.sentence.id for r in ranked])
     hit = []
@@ -110,26 +109,28 @@ def choose(data: list[Candidates], grid: list[tuple[float, float]]) -> tuple[flo
 
 def language_gap(retriever: Retriever, questions: list[Question]) -> list[float]:
     """Per question: mean cosine to own-language sentences minus to the others'."""
-    store = retriever.store
-    stored = store._require_sentences().get(include=["embeddings", "metadatas"])  # noqa: SLF001
-    languages = retriever._languages  # noqa: SLF001
-    vectors = np.asarray(stored["embeddings"], dtype=np.float32)
-    language = np.array([languages.get(m["chunk_id"], "und") for m in stored["metadatas"]])
+    passages, vectors = retriever.store.sentence_vectors()
+    languages = retriever.passage_languages()
+    language = np.array([languages.get(p, "und") for p in passages])
     gaps = []
     for question in questions:
         text = clean_question(question.q, retriever.settings.max_question_chars)
         own = question_language(text)
-        cosine = vectors @ retriever._query_vector(text)  # noqa: SLF001
+        cosine = vectors @ retriever.query_vector(text)
         if (language == own).any() and ((language != own) & (language != "und")).any():
-            gaps.append(float(cosine[language == own].mean() - cosine[(language != own) & (language != "und")].mean()))
+            gaps.append(
+                float(cosine[language == own].mean() - cosine[(language != own) & (language != "und")].mean())
+            )
     return gaps
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--weights", default="0,0.025,0.05,0.075,0.1,0.15,0.2,0.3")
-    parser.add_argument("--bonuses", default=",".join(f"{b / 200:g}" for b in range(0, 21)))
+    parser.add_argument("--bonuses", default=",".join(f"{b / 200:g}" for b in range(21)))
     parser.add_argument("--data-dir", type=Path, default=HERE / ".cache" / "tune")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
@@ -139,7 +140,9 @@ def main() -> int:
     data: dict[str, list[Candidates]] = {}
     folds: dict[str, list[int]] = {}
     for name, (articles, questions_file) in SETS.items():
-        retriever = Retriever(load_settings(articles_dir=articles, data_dir=args.data_dir / name), embedder=embedder)
+        retriever = Retriever(
+            load_settings(articles_dir=articles, data_dir=args.data_dir / name), embedder=embedder
+        )
         retriever.index()
         embedder = retriever.embedder
         questions = load_questions(questions_file)
@@ -148,8 +151,16 @@ def main() -> int:
         rng.shuffle(folds[name])
         gaps = language_gap(retriever, questions)
         if gaps:
-            print(json.dumps({"set": name, "language_gap_median": round(float(np.median(gaps)), 4),
-                              "language_gap_range": [round(min(gaps), 4), round(max(gaps), 4)]}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "set": name,
+                        "language_gap_median": round(float(np.median(gaps)), 4),
+                        "language_gap_range": [round(min(gaps), 4), round(max(gaps), 4)],
+                    }
+                ),
+                flush=True,
+            )
 
     chosen = []
     cv = {name: np.zeros(3) for name in SETS}
@@ -164,13 +175,22 @@ def main() -> int:
     print(json.dumps({"chosen_on_all": choose(everything, grid), "cv_choices": chosen}), flush=True)
     for name in SETS:
         result = cv[name] / len(data[name])
-        sweep = {f"{w:g}": [round(scores(data[name], w, b)[0], 3) for b in (0.0, 0.02, 0.04, 0.06)]
-                 for w in sorted({w for w, _ in grid})}
-        print(json.dumps({
-            "set": name,
-            "hit@1 by weight at bonus 0/0.02/0.04/0.06": sweep,
-            "cv_hit@1": round(result[0], 3), "cv_hit@5": round(result[1], 3), "cv_mrr@5": round(result[2], 3),
-        }), flush=True)
+        sweep = {
+            f"{w:g}": [round(scores(data[name], w, b)[0], 3) for b in (0.0, 0.02, 0.04, 0.06)]
+            for w in sorted({w for w, _ in grid})
+        }
+        print(
+            json.dumps(
+                {
+                    "set": name,
+                    "hit@1 by weight at bonus 0/0.02/0.04/0.06": sweep,
+                    "cv_hit@1": round(result[0], 3),
+                    "cv_hit@5": round(result[1], 3),
+                    "cv_mrr@5": round(result[2], 3),
+                }
+            ),
+            flush=True,
+        )
     return 0
 
 

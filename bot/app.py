@@ -17,20 +17,16 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import i18n
-from bot.i18n import t
+from bot.errors import explain
 from bot.service import AnswerService
 from bot.watcher import ArticlesWatcher
 from config import Settings
-from retrieval.errors import CitebotError, IndexBusyError, QuestionError, StoreUnavailableError
+from retrieval.errors import StoreUnavailableError
 from retrieval.service import Retriever
 
 log = logging.getLogger(__name__)
 
 COGS = ("bot.cogs.ask", "bot.cogs.sources", "bot.cogs.admin")
-
-
-class UserFacingError(Exception):
-    """A refusal whose message (already in the user's language) is shown as is."""
 
 
 class QuestionCooldown:
@@ -61,32 +57,6 @@ class CitebotTree(app_commands.CommandTree["CitebotBot"]):
         await self.client.report_error(interaction, error)
 
 
-def user_message(error: BaseException, language: str) -> tuple[str, bool]:
-    """What to tell the user about ``error``, and whether it is the user's doing.
-
-    The user's doing (a refusal, a bad question, a cooldown) is logged in one line;
-    anything else with its traceback, for whoever runs the bot.
-    """
-    if isinstance(error, app_commands.CommandInvokeError):
-        error = error.original
-    if isinstance(error, (UserFacingError, QuestionError)):
-        return str(error), True
-    if isinstance(error, IndexBusyError):
-        return t(language, "error_busy"), False
-    if isinstance(error, StoreUnavailableError):
-        # The detail (which server, why) is for the log, not for the channel.
-        return t(language, "error_store"), False
-    if isinstance(error, CitebotError):
-        return str(error), False
-    if isinstance(error, app_commands.NoPrivateMessage):
-        return t(language, "error_guild_only"), True
-    if isinstance(error, app_commands.MissingPermissions):
-        return t(language, "error_permissions"), True
-    if isinstance(error, app_commands.CommandOnCooldown):
-        return t(language, "error_cooldown", seconds=max(1.0, error.retry_after)), True
-    return t(language, "error_generic"), False
-
-
 class CitebotBot(commands.Bot):
     """The bot: slash commands, mentions, and a watcher that keeps the index fresh.
 
@@ -97,6 +67,9 @@ class CitebotBot(commands.Bot):
     """
 
     def __init__(self, settings: Settings, retriever: Retriever | None = None, **options: Any) -> None:
+        # The bot has no voice: without this, every start warns that PyNaCl and davey are missing.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         intents = discord.Intents.default()
         # Mentions carry their content without the privileged intent; a channel where
         # every message is a question does not.
@@ -119,7 +92,9 @@ class CitebotBot(commands.Bot):
     async def setup_hook(self) -> None:
         # Watch first, so nothing dropped in during the catch-up below is missed.
         if self.settings.watch_articles:
-            self.watcher = ArticlesWatcher(self.service, self.settings.articles_dir, self.settings.watch_debounce_seconds)
+            self.watcher = ArticlesWatcher(
+                self.service, self.settings.articles_dir, self.settings.watch_debounce_seconds
+            )
             self._watch_task = asyncio.create_task(self.watcher.run(), name="citebot-watcher")
         # Articles may have changed while the bot was off: catch up before connecting.
         try:
@@ -151,9 +126,9 @@ class CitebotBot(commands.Bot):
         if self._watch_task is not None:
             try:
                 await asyncio.wait_for(self._watch_task, timeout=5)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
+            except (TimeoutError, asyncio.CancelledError):
                 self._watch_task.cancel()
-            except Exception:  # noqa: BLE001 - already logged by the watcher
+            except Exception:  # noqa: BLE001, S110 - already logged by the watcher
                 pass
         await super().close()
 
@@ -162,7 +137,9 @@ class CitebotBot(commands.Bot):
         return
 
     async def on_ready(self) -> None:
-        log.info("connected as %s (id %s) to %d servers", self.user, self.user and self.user.id, len(self.guilds))
+        log.info(
+            "connected as %s (id %s) to %d servers", self.user, self.user and self.user.id, len(self.guilds)
+        )
 
     def check_cooldown(self, user_id: int) -> None:
         """Raise CommandOnCooldown when ``user_id`` asked too often."""
@@ -172,12 +149,7 @@ class CitebotBot(commands.Bot):
 
     async def report_error(self, interaction: discord.Interaction, error: BaseException) -> None:
         """Tell the user in one short ephemeral line; log unexpected errors with a traceback."""
-        language = i18n.for_interaction(interaction)
-        text, expected = user_message(error, language)
-        if expected:
-            log.info("%s: refused: %s", _describe(interaction), text)
-        else:
-            log.error("%s failed", _describe(interaction), exc_info=error)
+        text = explain(error, i18n.for_interaction(interaction), _describe(interaction))
         try:
             if not interaction.response.is_done():
                 await interaction.response.send_message(text, ephemeral=True)
@@ -194,5 +166,9 @@ class CitebotBot(commands.Bot):
 
 
 def _describe(interaction: discord.Interaction) -> str:
-    command = interaction.command.qualified_name if interaction.command else (interaction.data or {}).get("custom_id", "?")
+    command = (
+        interaction.command.qualified_name
+        if interaction.command
+        else (interaction.data or {}).get("custom_id", "?")
+    )
     return f"/{command} by {interaction.user} ({interaction.user.id})" if interaction.user else f"/{command}"

@@ -18,12 +18,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "closest": "The closest passages, which may not answer it:",
         "closest_label": "closest",
         "no_passages": "The index is empty: nothing has been indexed yet.",
-        "footer": "{articles} articles · {passages} passages · last indexed {indexed} · citebot quotes, it never writes",
+        "footer": (
+            "{articles} articles · {passages} passages · last indexed {indexed} · "
+            "citebot quotes, it never writes"
+        ),
         "more": "More passages",
         "no_more": "There are no more passages.",
         "more_title": "More passages for: {question}",
         "full_button": "[{n}] in full",
-        "full_title": "[{n}] {title}",
         "sources_title": "Indexed articles ({count})",
         "sources_empty": "No article is indexed yet.",
         "source_line": "{lang} · {chunks} passages · indexed {indexed}",
@@ -36,8 +38,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "field_passages": "Passages",
         "field_indexed": "Indexed",
         "field_url": "Address",
-        "reindex_done": "Reindexed: {added} added, {changed} changed, {removed} removed, {unchanged} unchanged "
-        "({embedded} passages embedded in {seconds:.1f} s).",
+        "reindex_done": (
+            "Reindexed: {added} added, {changed} changed, {removed} removed, {unchanged} unchanged "
+            "({embedded} passages embedded in {seconds:.1f} s)."
+        ),
         "skipped": "Skipped: {items}",
         "add_needs_one": "Attach a .txt, .md or .html file, or give a URL (one of the two).",
         "add_bad_type": "I can only add .txt, .md and .html files (got `{name}`).",
@@ -50,7 +54,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "error_cooldown": "Easy there: you can ask again in {seconds:.0f} s.",
         "error_busy": "The index is busy; try again in a moment.",
         "error_store": "The article index cannot be reached right now; try again in a minute.",
-        "mention_help": "Ask me a question after the mention, e.g. “@citebot what did No Music for ICE demand?”",
+        "mention_help": (
+            "Ask me a question after the mention, e.g. “@citebot what did No Music for ICE demand?”"
+        ),
     },
     "fr": {
         "answered": "Les passages des articles qui y répondent, les meilleurs d’abord.",
@@ -58,12 +64,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "closest": "Les passages les plus proches, qui n’y répondent peut-être pas :",
         "closest_label": "le plus proche",
         "no_passages": "L’index est vide : rien n’a encore été indexé.",
-        "footer": "{articles} articles · {passages} passages · indexé le {indexed} · citebot cite, il n’écrit jamais",
+        "footer": (
+            "{articles} articles · {passages} passages · indexé le {indexed} · "
+            "citebot cite, il n’écrit jamais"
+        ),
         "more": "Plus de passages",
         "no_more": "Il n’y a pas d’autres passages.",
         "more_title": "Plus de passages pour : {question}",
         "full_button": "[{n}] en entier",
-        "full_title": "[{n}] {title}",
         "sources_title": "Articles indexés ({count})",
         "sources_empty": "Aucun article n’est encore indexé.",
         "source_line": "{lang} · {chunks} passages · indexé le {indexed}",
@@ -76,21 +84,29 @@ STRINGS: dict[str, dict[str, str]] = {
         "field_passages": "Passages",
         "field_indexed": "Indexé",
         "field_url": "Adresse",
-        "reindex_done": "Réindexé : {added} ajoutés, {changed} modifiés, {removed} supprimés, {unchanged} inchangés "
-        "({embedded} passages vectorisés en {seconds:.1f} s).",
+        "reindex_done": (
+            "Réindexé : {added} ajoutés, {changed} modifiés, {removed} supprimés, {unchanged} inchangés "
+            "({embedded} passages vectorisés en {seconds:.1f} s)."
+        ),
         "skipped": "Ignorés : {items}",
         "add_needs_one": "Joignez un fichier .txt, .md ou .html, ou donnez une URL (l’un des deux).",
         "add_bad_type": "Je n’ajoute que des fichiers .txt, .md et .html (reçu `{name}`).",
         "add_too_large": "Ce fichier est trop gros ({size:,} octets ; la limite est {limit:,}).",
-        "add_done": "Ajouté : **{title}** sous le nom `{name}` ({chunks} passages). On peut déjà poser des questions.",
+        "add_done": (
+            "Ajouté : **{title}** sous le nom `{name}` ({chunks} passages). On peut déjà poser des questions."
+        ),
         "add_skipped": "`{name}` est enregistré mais n’a pas pu être indexé : {reason}",
-        "error_generic": "Un problème est survenu de mon côté ; l’erreur est journalisée. Réessayez dans un instant.",
+        "error_generic": (
+            "Un problème est survenu de mon côté ; l’erreur est journalisée. Réessayez dans un instant."
+        ),
         "error_permissions": "Il faut la permission Gérer le serveur pour cela.",
         "error_guild_only": "Cette commande fonctionne sur un serveur, pas en message privé.",
         "error_cooldown": "Doucement : vous pourrez reposer une question dans {seconds:.0f} s.",
         "error_busy": "L’index est occupé ; réessayez dans un instant.",
         "error_store": "L’index des articles est injoignable pour le moment ; réessayez dans une minute.",
-        "mention_help": "Posez une question après la mention, p. ex. « @citebot qu’exigeait No Music for ICE ? »",
+        "mention_help": (
+            "Posez une question après la mention, p. ex. « @citebot qu’exigeait No Music for ICE ? »"
+        ),
     },
 }
 
@@ -115,14 +131,22 @@ def for_interaction(interaction: discord.Interaction) -> str:
 #: French for the slash commands' descriptions (Discord shows them by the user's language);
 #: the command and option names stay the same everywhere, so the README's examples work.
 COMMAND_TEXT_FR: dict[str, str] = {
-    "Answer a question with cited passages from the articles": "Répondre à une question par des passages cités des articles",
+    "Answer a question with cited passages from the articles": (
+        "Répondre à une question par des passages cités des articles"
+    ),
     "Your question, in English or French": "Votre question, en français ou en anglais",
     "How many passages (default 5)": "Combien de passages (5 par défaut)",
     "List the indexed articles": "Lister les articles indexés",
     "Show one indexed article": "Afficher un article indexé",
-    "The article (start typing its title or file name)": "L’article (tapez le début de son titre ou de son nom de fichier)",
-    "Index new, changed and removed articles now": "Indexer maintenant les articles nouveaux, modifiés et supprimés",
-    "Add an article: attach a .txt/.md/.html file or give a URL": "Ajouter un article : joindre un fichier .txt/.md/.html ou donner une URL",
+    "The article (start typing its title or file name)": (
+        "L’article (tapez le début de son titre ou de son nom de fichier)"
+    ),
+    "Index new, changed and removed articles now": (
+        "Indexer maintenant les articles nouveaux, modifiés et supprimés"
+    ),
+    "Add an article: attach a .txt/.md/.html file or give a URL": (
+        "Ajouter un article : joindre un fichier .txt/.md/.html ou donner une URL"
+    ),
     "A .txt, .md or .html file": "Un fichier .txt, .md ou .html",
     "The address of an article page": "L’adresse de la page d’un article",
 }
@@ -132,7 +156,10 @@ class CommandTranslator(app_commands.Translator):
     """Gives Discord the French descriptions of the slash commands when they are synced."""
 
     async def translate(
-        self, string: app_commands.locale_str, locale: discord.Locale, context: app_commands.TranslationContextTypes
+        self,
+        string: app_commands.locale_str,
+        locale: discord.Locale,
+        context: app_commands.TranslationContextTypes,
     ) -> str | None:
         if locale is discord.Locale.french:
             return COMMAND_TEXT_FR.get(string.message)

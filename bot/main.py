@@ -52,7 +52,9 @@ def _mask_token_in_logs(token: str) -> TokenFilter:
     token_filter = TokenFilter(token)
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(level=logging.WARNING, format="citebot: %(levelname)s: %(message)s", stream=sys.stderr)
+        logging.basicConfig(
+            level=logging.WARNING, format="citebot: %(levelname)s: %(message)s", stream=sys.stderr
+        )
     for handler in root.handlers:
         handler.addFilter(token_filter)
     return token_filter

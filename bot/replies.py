@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import discord
 from discord.utils import escape_markdown
 
 from bot.i18n import t
 from retrieval.models import Answer, Passage, SourceInfo
+
+if TYPE_CHECKING:
+    from bot.service import IndexFacts
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -40,23 +43,6 @@ _ZWSP = "\u200b"
 # @everyone / @here, and raw user, role and channel mention syntax (<@1>, <@!1>, <@&1>, <#1>).
 _MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
 _RAW_MENTION = re.compile(r"<(@[!&]?|#)(\d+)>")
-
-
-@dataclass(frozen=True)
-class IndexFacts:
-    """What the footer says about the index."""
-
-    articles: int
-    passages: int
-    last_indexed: str  # ISO timestamp, "" when unknown
-
-    @classmethod
-    def from_sources(cls, sources: list[SourceInfo]) -> IndexFacts:
-        return cls(
-            articles=len(sources),
-            passages=sum(s.chunks for s in sources),
-            last_indexed=max((s.indexed_at for s in sources), default=""),
-        )
 
 
 def neutralise(text: str) -> str:
@@ -159,7 +145,13 @@ def _when(iso: str) -> str:
 
 def footer_text(facts: IndexFacts, language: str) -> str:
     return clip(
-        t(language, "footer", articles=facts.articles, passages=facts.passages, indexed=_when(facts.last_indexed)),
+        t(
+            language,
+            "footer",
+            articles=facts.articles,
+            passages=facts.passages,
+            indexed=_when(facts.last_indexed),
+        ),
         FOOTER_LIMIT,
     )
 
@@ -202,9 +194,13 @@ def answer_embed(answer: Answer, facts: IndexFacts, language: str) -> discord.Em
     title = neutralise(answer.question)
     footer = footer_text(facts, language)
     if not answer.passages:
-        return passages_embed(title, t(language, "no_passages"), [], footer, colour=discord.Colour.light_grey())
+        return passages_embed(
+            title, t(language, "no_passages"), [], footer, colour=discord.Colour.light_grey()
+        )
     if answer.answered:
-        return passages_embed(title, t(language, "answered"), answer.passages, footer, colour=discord.Colour.blue())
+        return passages_embed(
+            title, t(language, "answered"), answer.passages, footer, colour=discord.Colour.blue()
+        )
     description = f"{t(language, 'not_answered')}\n{t(language, 'closest')}"
     return passages_embed(
         title,
@@ -219,8 +215,12 @@ def answer_embed(answer: Answer, facts: IndexFacts, language: str) -> discord.Em
 def full_passage_embed(passage: Passage, language: str) -> discord.Embed:
     """One passage in full (as far as 4096 characters go), its best sentence in bold."""
     title = clip(neutralise(f"[{passage.rank}] {passage.title}"), TITLE_LIMIT)
-    source = clip(neutralise(f"{passage.source}" + (f", {passage.location}" if passage.location else "")), FOOTER_LIMIT)
-    embed = discord.Embed(title=title, description=snippet(passage, DESCRIPTION_LIMIT), colour=discord.Colour.blue())
+    source = clip(
+        neutralise(f"{passage.source}" + (f", {passage.location}" if passage.location else "")), FOOTER_LIMIT
+    )
+    embed = discord.Embed(
+        title=title, description=snippet(passage, DESCRIPTION_LIMIT), colour=discord.Colour.blue()
+    )
     embed.set_footer(text=source)
     return embed
 
@@ -233,14 +233,18 @@ def sources_embed(sources: list[SourceInfo], page: int, language: str) -> discor
     """One page of the indexed articles: title, language, passages, when indexed."""
     pages = page_count(len(sources))
     page = min(max(page, 0), pages - 1)
-    embed = discord.Embed(title=t(language, "sources_title", count=len(sources)), colour=discord.Colour.blue())
+    embed = discord.Embed(
+        title=t(language, "sources_title", count=len(sources)), colour=discord.Colour.blue()
+    )
     if not sources:
         embed.description = t(language, "sources_empty")
         return embed
     for info in sources[page * SOURCES_PER_PAGE : (page + 1) * SOURCES_PER_PAGE]:
         # Each field stays under ~650 characters, so a page of 8 fits the 6000 of an embed
         # whatever the titles, names, URLs and languages (metadata files can say anything).
-        line = t(language, "source_line", lang=_language(info), chunks=info.chunks, indexed=_when(info.indexed_at))
+        line = t(
+            language, "source_line", lang=_language(info), chunks=info.chunks, indexed=_when(info.indexed_at)
+        )
         value = f"`{clip(neutralise(info.source_id), 150)}`\n{line}"
         if info.url:
             value += f"\n{clip(neutralise(info.url), 250)}"
@@ -252,12 +256,16 @@ def sources_embed(sources: list[SourceInfo], page: int, language: str) -> discor
 def source_embed(info: SourceInfo, language: str) -> discord.Embed:
     """One article's details."""
     embed = discord.Embed(title=clip(_title(info), TITLE_LIMIT), colour=discord.Colour.blue())
-    embed.add_field(name=t(language, "field_id"), value=clip(f"`{neutralise(info.source_id)}`", FIELD_VALUE_LIMIT))
+    embed.add_field(
+        name=t(language, "field_id"), value=clip(f"`{neutralise(info.source_id)}`", FIELD_VALUE_LIMIT)
+    )
     embed.add_field(name=t(language, "field_language"), value=_language(info))
     embed.add_field(name=t(language, "field_passages"), value=str(info.chunks))
     embed.add_field(name=t(language, "field_indexed"), value=_when(info.indexed_at))
     if info.url:
-        embed.add_field(name=t(language, "field_url"), value=clip(neutralise(info.url), FIELD_VALUE_LIMIT), inline=False)
+        embed.add_field(
+            name=t(language, "field_url"), value=clip(neutralise(info.url), FIELD_VALUE_LIMIT), inline=False
+        )
     return embed
 
 

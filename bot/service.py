@@ -12,14 +12,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from bot.replies import IndexFacts
 from config import Settings
 from retrieval.models import Answer, IndexReport, SourceInfo
 from retrieval.service import Retriever
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IndexFacts:
+    """What the footer says about the index."""
+
+    articles: int
+    passages: int
+    last_indexed: str  # ISO timestamp, "" when unknown
+
+    @classmethod
+    def from_sources(cls, sources: list[SourceInfo]) -> IndexFacts:
+        return cls(
+            articles=len(sources),
+            passages=sum(s.chunks for s in sources),
+            last_indexed=max((s.indexed_at for s in sources), default=""),
+        )
 
 
 class AnswerService:
@@ -33,8 +50,6 @@ class AnswerService:
         self.retriever = retriever
         self._index_lock = asyncio.Lock()
         self._facts: IndexFacts | None = None
-        #: Monotonic time of the last finished reindex; tests and logs use it.
-        self.last_indexed_at: float | None = None
         self.reindex_count = 0
 
     @property
@@ -65,12 +80,16 @@ class AnswerService:
             started = time.perf_counter()
             report = await asyncio.to_thread(self.retriever.index)
             self._facts = None
-            self.last_indexed_at = time.monotonic()
             self.reindex_count += 1
             log.info(
                 "reindex (%s): %d added, %d changed, %d removed, %d unchanged, %d skipped in %.2f s",
-                reason, len(report.added), len(report.changed), len(report.removed),
-                len(report.unchanged), len(report.skipped), time.perf_counter() - started,
+                reason,
+                len(report.added),
+                len(report.changed),
+                len(report.removed),
+                len(report.unchanged),
+                len(report.skipped),
+                time.perf_counter() - started,
             )
             return report
 

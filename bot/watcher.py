@@ -58,8 +58,11 @@ class ArticlesWatcher:
             recursive=False,
         ):
             names = sorted({Path(path).name for _, path in changes})
-            log.info("articles folder changed (%s); reindexing", ", ".join(names[:5]) + ("…" if len(names) > 5 else ""))
+            log.info(
+                "articles folder changed (%s); reindexing",
+                ", ".join(names[:5]) + ("…" if len(names) > 5 else ""),
+            )
             try:
                 await self.service.reindex("watch")
-            except Exception:  # noqa: BLE001 - the watcher must outlive one bad run
+            except Exception:
                 log.exception("reindex after a folder change failed")

@@ -6,7 +6,9 @@ file in the working directory, ``config/defaults.toml``, the field defaults belo
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -21,6 +23,9 @@ from pydantic_settings import (
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS_FILE = Path(__file__).resolve().parent / "defaults.toml"
+ENV_PREFIX = "CITEBOT_"
+#: The most passages one answer holds, wherever it is asked for (setting, CLI, Discord).
+MAX_TOP_K = 25
 
 
 def _default_data_dir() -> Path:
@@ -36,7 +41,7 @@ class Settings(BaseSettings):
     """Everything citebot can be told; each field is ``CITEBOT_<NAME>`` in the environment."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CITEBOT_",
+        env_prefix=ENV_PREFIX,
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
@@ -62,14 +67,16 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(288, ge=32, le=512, description="Chunk size in model tokens.")
     chunk_overlap_tokens: int = Field(32, ge=0, le=256)
 
-    top_k: int = Field(5, ge=1, le=25, description="Passages per answer.")
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Passages per answer.")
     candidates: int = Field(40, ge=1, le=1000, description="Candidates per ranker before fusion.")
     lexical_weight: float = Field(0.05, ge=0.0, le=10.0, description="Weight of BM25 in fusion.")
     cross_language_bonus: float = Field(
         0.045, ge=0.0, le=0.5, description="Added to passages in another language than the question's."
     )
     min_score: float = Field(0.945, ge=-1.0, le=2.0, description="Below this, not answered.")
-    coverage_weight: float = Field(0.15, ge=0.0, le=1.0, description="Weight of word coverage in the answer rule.")
+    coverage_weight: float = Field(
+        0.15, ge=0.0, le=1.0, description="Weight of word coverage in the answer rule."
+    )
     max_question_chars: int = Field(1000, ge=10, le=100_000)
     max_article_bytes: int = Field(5_000_000, ge=1)
 
@@ -92,7 +99,9 @@ class Settings(BaseSettings):
     url_fetch_timeout: float = Field(15.0, gt=0.0, le=300.0, description="Seconds to download a URL.")
     # /add refuses URLs that resolve to loopback, private, link-local or reserved addresses
     # (SSRF) unless the host, address or network (CIDR) is listed here.
-    url_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Hosts/addresses /add may fetch.")
+    url_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Hosts/addresses /add may fetch."
+    )
     # Watching the articles folder: changes within this many seconds become one reindex.
     watch_articles: bool = Field(True, description="Reindex when the articles folder changes.")
     watch_debounce_seconds: float = Field(1.0, ge=0.05, le=600.0, description="Quiet time before reindex.")
@@ -157,3 +166,28 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         raise SettingsError(_describe(error)) from None
+
+
+def unknown_variables(
+    environ: Mapping[str, str] | None = None, env_file: Path = Path(".env")
+) -> list[tuple[str, str]]:
+    """``CITEBOT_*`` names in the environment or ``.env`` that are no setting, each with the
+    closest real one ("" when none is close): a misspelt variable is otherwise silently ignored."""
+    names = set(os.environ if environ is None else environ)
+    try:
+        for line in env_file.read_text(encoding="utf-8").splitlines():
+            name = line.strip().removeprefix("export ").partition("=")[0].strip()
+            if name and not name.startswith("#"):
+                names.add(name)
+    except (OSError, UnicodeDecodeError):
+        pass  # no .env, or not one pydantic-settings can read either
+    fields = {field.upper() for field in Settings.model_fields}
+    unknown = sorted(
+        n for n in names if n.upper().startswith(ENV_PREFIX) and n.upper()[len(ENV_PREFIX) :] not in fields
+    )
+
+    def closest(name: str) -> str:
+        match = difflib.get_close_matches(name.upper()[len(ENV_PREFIX) :], fields, n=1, cutoff=0.7)
+        return ENV_PREFIX + match[0] if match else ""
+
+    return [(name, closest(name)) for name in unknown]

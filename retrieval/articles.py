@@ -208,8 +208,34 @@ def _unwrap(lines: list[str]) -> list[str]:
 #: The languages told apart; a short text otherwise comes out as a rare language
 #: ("Who was the Norse leader?" was Nigerian Pidgin).
 LANGUAGES = (
-    "en", "fr", "de", "es", "it", "pt", "nl", "sv", "da", "no", "fi", "pl", "cs", "ro", "hu",
-    "el", "tr", "ru", "uk", "ar", "he", "fa", "hi", "zh", "ja", "ko", "vi", "id",
+    "en",
+    "fr",
+    "de",
+    "es",
+    "it",
+    "pt",
+    "nl",
+    "sv",
+    "da",
+    "no",
+    "fi",
+    "pl",
+    "cs",
+    "ro",
+    "hu",
+    "el",
+    "tr",
+    "ru",
+    "uk",
+    "ar",
+    "he",
+    "fa",
+    "hi",
+    "zh",
+    "ja",
+    "ko",
+    "vi",
+    "id",
 )
 
 
@@ -261,7 +287,7 @@ def _split_front_matter(content: str) -> tuple[str, dict[str, object]]:
 
     try:
         post = frontmatter.loads(content)
-    except Exception as error:  # YAML errors come in many types
+    except Exception as error:  # noqa: BLE001 - YAML errors come in many types
         log.warning("front matter ignored (%s)", error)
         return content, {}
     return post.content, dict(post.metadata)
@@ -291,7 +317,7 @@ def html_to_text(content: str, url: str | None = None) -> tuple[str, ArticleMeta
             # The date is read by html_metadata; this keeps htmldate from a search of the text.
             date_extraction_params={"extensive_search": False, "original_date": True},
         )
-    except Exception as error:  # lxml raises several types on broken markup
+    except Exception as error:  # noqa: BLE001 - lxml raises several types on broken markup
         raise ArticleSkipped(f"HTML could not be parsed ({error})") from None
     if document is None or not (document.text or "").strip():
         raise ArticleSkipped("HTML holds no main text")
@@ -312,9 +338,11 @@ def _clean_title(value: object) -> str:
 def _headline(text: str) -> str:
     """The first paragraph, when it reads like a headline: one short line, no final stop."""
     first = text.split("\n\n", 1)[0]
-    if len(first) <= TITLE_MAX_CHARS and "\n" not in first and not re.search(r"[.!?:;,]$", first):
-        if len(re.findall(r"\w+", first)) >= 2 and "\n\n" in text:
-            return first
+    one_short_line = (
+        len(first) <= TITLE_MAX_CHARS and "\n" not in first and not re.search(r"[.!?:;,]$", first)
+    )
+    if one_short_line and len(re.findall(r"\w+", first)) >= 2 and "\n\n" in text:
+        return first
     return ""
 
 

@@ -22,9 +22,7 @@ CHUNKER_VERSION = 2
 
 # A sentence ends at . ! ? … (optionally followed by closing quotes or brackets)
 # when whitespace and an upper-case letter, digit or opening quote come next.
-_SENTENCE_END = re.compile(
-    r"[.!?…][\"'”’»)\]]*(\s+)(?=[\"'“‘«(\[]?[A-ZÀ-ÖØ-Þ0-9])"
-)
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*(\s+)(?=[\"'“‘«(\[]?[A-ZÀ-ÖØ-Þ0-9])")
 _ABBREVIATIONS = re.compile(
     r"\b(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|Mt|vs|etc|e\.g|i\.e|M|Mme|Mlle|No|Inc|Ltd|Co|U\.S|U\.K)\.$"
 )

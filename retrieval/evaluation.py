@@ -13,9 +13,13 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from retrieval.articles import detect_language
 from retrieval.models import Answer, Passage
+
+if TYPE_CHECKING:
+    from retrieval.service import Retriever
 
 KS = (1, 3, 5)
 
@@ -126,8 +130,19 @@ def evaluate(
             groups[group].add(rank, answer.answered)
         if rank != 1:
             misses.append({"id": question.id, "q": question.q, "rank": rank})
-    report = Report(groups=dict(sorted(groups.items(), key=lambda kv: (kv[0] == "all", kv[0]))), misses=misses)
+    report = Report(
+        groups=dict(sorted(groups.items(), key=lambda kv: (kv[0] == "all", kv[0]))), misses=misses
+    )
     for question in offtopic:
         report.offtopic_n += 1
         report.offtopic_declined += int(not search(question.q).answered)
     return report
+
+
+def evaluate_retriever(
+    retriever: Retriever, questions: Iterable[Question], offtopic: Iterable[Question] = ()
+) -> Report:
+    """Score ``retriever`` (already indexed) on question sets, asking for at least as many
+    passages as hit@5 needs."""
+    k = max(max(KS), retriever.settings.top_k)
+    return evaluate(lambda q: retriever.search(q, k=k), questions, offtopic)

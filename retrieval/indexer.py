@@ -1,6 +1,8 @@
 """Incremental indexing: embed only what is new or changed, delete what is gone.
 
-Articles are compared with the manifest by content hash. Chunk ids derive from
+An :class:`Indexer` run scans the articles folder, reads the files whose content
+hash differs from the manifest's, lets :func:`retrieval.plan.plan_index` decide
+what to embed, reuse and delete, and carries that out. Chunk ids derive from
 content, so in a changed article only the passages whose text changed are
 embedded again. Vectors and the lexical index are written first and the
 manifest last: a run cut short is finished by the next one.
@@ -11,8 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,11 @@ from config import Settings
 from retrieval.articles import ArticleFile, ArticleSkipped, read_article, scan_folder
 from retrieval.chunking import chunk_article, sentence_units
 from retrieval.embedding import Embedder
+from retrieval.layout import DataFolder, sentence_id
 from retrieval.lexical import LexicalIndex
 from retrieval.manifest import ArticleEntry, Manifest
 from retrieval.models import Article, Chunk, IndexReport
+from retrieval.plan import ArticleUpdate, IndexPlan, files_to_read, plan_index
 from retrieval.store import ChunkStore
 
 log = logging.getLogger(__name__)
@@ -32,14 +35,6 @@ log = logging.getLogger(__name__)
 #: ``progress(done, total)`` in chunks embedded; called once with ``(0, total)`` first.
 Progress = Callable[[int, int], None]
 EMBED_BATCH = 16  # passages per encoder round (about 80 sentences)
-#: Present while a run may have written vectors the manifest does not describe yet.
-DIRTY_MARKER = "index.dirty"
-
-
-@dataclass(frozen=True)
-class _Pending:
-    article: Article
-    chunks: list[Chunk]
 
 
 def chunk_metadata(article: Article, chunk: Chunk) -> dict[str, Any]:
@@ -55,7 +50,11 @@ def chunk_metadata(article: Article, chunk: Chunk) -> dict[str, Any]:
 
 
 def _embed_batch(
-    batch: list[tuple[Article, Chunk]], store: ChunkStore, embedder: Embedder, report: IndexReport, context: str
+    batch: list[tuple[Article, Chunk]],
+    store: ChunkStore,
+    embedder: Embedder,
+    report: IndexReport,
+    context: str,
 ) -> dict[str, int]:
     """Embed the sentences of a batch of passages and store both.
 
@@ -64,7 +63,9 @@ def _embed_batch(
     """
     per_chunk = {c.id: sentence_units(c.text, embedder.count_tokens) for _, c in batch}
     units = [
-        (c.id, f"{c.id}.{n}", text, a.title) for a, c in batch for n, text in enumerate(per_chunk[c.id])
+        (c.id, sentence_id(c.id, n), text, a.title)
+        for a, c in batch
+        for n, text in enumerate(per_chunk[c.id])
     ]
     distinct = list(dict.fromkeys(text for _, _, text, _ in units))
     titles = {text: title for _, _, text, title in units}
@@ -88,154 +89,195 @@ def _embed_batch(
     return {chunk_id: len(texts) for chunk_id, texts in per_chunk.items()}
 
 
-def run_index(
-    settings: Settings,
-    articles_dir: Path,
-    get_store: Callable[[], ChunkStore],
-    lexical: LexicalIndex,
-    manifest_path: Path,
-    get_embedder: Callable[[], Embedder],
-    model_identity: str,
-    rebuild: bool = False,
-    progress: Progress | None = None,
-) -> tuple[IndexReport, Manifest]:
-    """Bring the index in line with ``articles_dir``; the caller holds the write lock."""
-    started = time.perf_counter()
-    report = IndexReport()
-    _remove_temporary_files(manifest_path.parent)
-    manifest = Manifest.load(manifest_path)
-    # Files whose size and times match the manifest keep their hash without being read.
-    known = manifest.known_files() if manifest is not None and not rebuild else None
-    files, report.skipped = scan_folder(articles_dir, settings.max_article_bytes, known)
+class Indexer:
+    """Brings the index in line with an articles folder; the caller holds the write lock.
 
-    dirty = manifest_path.with_name(DIRTY_MARKER)
-    if (
-        not rebuild
-        and manifest is not None
-        and manifest.model == model_identity
-        and not dirty.exists()
-        and {f.source_id: f.sha256 for f in files} == {n: e.sha256 for n, e in manifest.articles.items()}
-        # A lexical index that is missing or unreadable (cut short, deleted) is rebuilt from the store.
-        and lexical.ids == manifest.chunk_ids()
-    ):
-        # Nothing to do, and the last run finished: no need to even open the store.
-        if _restamp(manifest, files):
-            manifest.save(manifest_path)  # touched but unchanged files: not hashed again next time
-        if lexical.outdated:
-            lexical.save()  # read from an older format: write it in the current one once
-        report.unchanged = sorted(manifest.articles)
+    Args:
+        settings: chunking and size limits.
+        folder: the data folder (manifest, lexical index, dirty marker).
+        store: gives the Chroma store, connected only when there is something to write.
+        lexical: the BM25 index, kept in step with the store.
+        embedder: gives the model, loaded only when there is something to embed.
+        model_identity: what the vectors are made with; another one rebuilds the index.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        folder: DataFolder,
+        store: Callable[[], ChunkStore],
+        lexical: LexicalIndex,
+        embedder: Callable[[], Embedder],
+        model_identity: str,
+    ) -> None:
+        self.settings = settings
+        self.folder = folder
+        self._store = store
+        self.lexical = lexical
+        self._embedder = embedder
+        self.model_identity = model_identity
+
+    def run(
+        self, articles_dir: Path, rebuild: bool = False, progress: Progress | None = None
+    ) -> tuple[IndexReport, Manifest]:
+        """Index ``articles_dir`` incrementally (or from scratch with ``rebuild``).
+
+        Returns:
+            The report and the manifest now on disk.
+        """
+        started = time.perf_counter()
+        self.folder.remove_temporary_files()
+        manifest = Manifest.load(self.folder.manifest)
+        # Files whose size and times match the manifest keep their hash without being read.
+        known = manifest.known_files() if manifest is not None and not rebuild else None
+        files, skipped = scan_folder(articles_dir, self.settings.max_article_bytes, known)
+        if not rebuild and manifest is not None and self._up_to_date(manifest, files):
+            # Nothing to do, and the last run finished: no need to even open the store.
+            if _restamp(manifest, files):
+                manifest.save(self.folder.manifest)  # touched but unchanged files: not hashed again next time
+            if self.lexical.outdated:
+                self.lexical.save()  # read from an older format: write it in the current one once
+            report = IndexReport(unchanged=sorted(manifest.articles), skipped=skipped)
+            report.seconds = time.perf_counter() - started
+            return report, manifest
+
+        interrupted = self.folder.dirty.exists()
+        self.folder.dirty.touch()
+        report = IndexReport()
+        store = self._store()
+        manifest, interrupted = self._open(store, manifest, rebuild, interrupted, report)
+        leftover = _reconcile(store, self.lexical, manifest, thorough=interrupted)
+        read = {f.source_id: self._read(f) for f in files_to_read(manifest.articles, files)}
+        plan = plan_index(manifest.articles, files, read, leftover, skipped)
+        for name, reason in plan.skipped.items():
+            log.warning("skipped %s: %s", name, reason)
+        self._apply(plan, store, manifest, report, progress)
+        _restamp(manifest, files)
+        manifest.save(self.folder.manifest)
+        self.folder.dirty.unlink(missing_ok=True)
         report.seconds = time.perf_counter() - started
         return report, manifest
 
-    interrupted = dirty.exists()
-    dirty.touch()
-    store = get_store()
-    stored_model = store.model_identity()
-    other_model = (manifest is not None and manifest.model != model_identity) or stored_model not in (
-        None, model_identity,
-    )
-    if rebuild or other_model:
-        if manifest is not None and manifest.model and manifest.model != model_identity:
-            log.warning("index was built as %s; rebuilding it as %s", manifest.model, model_identity)
-        report.rebuilt = rebuild or manifest is not None or stored_model is not None
-        store.drop()
-        lexical.clear()
-        manifest = Manifest(model=model_identity)
-    elif manifest is None:
-        # No manifest (a first run that was killed, or an unreadable file) but vectors of
-        # this model: keep them; passages still wanted are reused below, the rest deleted.
-        lexical.clear()
-        manifest = Manifest(model=model_identity)
-        interrupted = True
-    store.open(model_identity)
-    leftover = _reconcile(store, lexical, manifest, thorough=interrupted)
+    def _up_to_date(self, manifest: Manifest, files: list[ArticleFile]) -> bool:
+        return (
+            manifest.model == self.model_identity
+            and not self.folder.dirty.exists()
+            and {f.source_id: f.sha256 for f in files} == {n: e.sha256 for n, e in manifest.articles.items()}
+            # A lexical index that is missing or unreadable (cut short, deleted) is rebuilt from the store.
+            and self.lexical.ids == manifest.chunk_ids()
+        )
 
-    on_disk = {f.source_id: f for f in files}
-    pending: list[_Pending] = []
-    for source_id, file in on_disk.items():
-        entry = manifest.articles.get(source_id)
-        if entry is not None and entry.sha256 == file.sha256:
-            report.unchanged.append(source_id)
-            continue
+    def _open(
+        self,
+        store: ChunkStore,
+        manifest: Manifest | None,
+        rebuild: bool,
+        interrupted: bool,
+        report: IndexReport,
+    ) -> tuple[Manifest, bool]:
+        """Open the store for this model, dropping it first for a rebuild or another model.
+
+        Returns:
+            The manifest to build on, and whether the store may hold what an interrupted
+            run left (then it is reconciled thoroughly).
+        """
+        stored_model = store.model_identity()
+        other_model = (
+            manifest is not None and manifest.model != self.model_identity
+        ) or stored_model not in (
+            None,
+            self.model_identity,
+        )
+        if rebuild or other_model:
+            if manifest is not None and manifest.model and manifest.model != self.model_identity:
+                log.warning("index was built as %s; rebuilding it as %s", manifest.model, self.model_identity)
+            report.rebuilt = rebuild or manifest is not None or stored_model is not None
+            store.drop()
+            self.lexical.clear()
+            manifest = Manifest(model=self.model_identity)
+        elif manifest is None:
+            # No manifest (a first run that was killed, or an unreadable file) but vectors of
+            # this model: keep them; passages still wanted are reused, the rest deleted.
+            self.lexical.clear()
+            manifest = Manifest(model=self.model_identity)
+            interrupted = True
+        store.open(self.model_identity)
+        return manifest, interrupted
+
+    def _read(self, file: ArticleFile) -> ArticleUpdate | str:
+        """The article in ``file`` cut into passages, or why it cannot be indexed."""
         try:
-            article = read_article(file, settings.max_article_bytes)
+            article = read_article(file, self.settings.max_article_bytes)
         except ArticleSkipped as why:
-            report.skipped[source_id] = str(why)
-            if entry is not None:
-                report.unchanged.append(source_id)  # keep the last good version
-            continue
+            return str(why)
         chunks = chunk_article(
-            article, get_embedder().count_tokens, settings.chunk_tokens, settings.chunk_overlap_tokens
+            article,
+            self._embedder().count_tokens,
+            self.settings.chunk_tokens,
+            self.settings.chunk_overlap_tokens,
         )
-        (report.changed if entry is not None else report.added).append(source_id)
-        pending.append(_Pending(article, chunks))
-    report.removed = sorted(set(manifest.articles) - set(on_disk))
-    for name, reason in report.skipped.items():
-        log.warning("skipped %s: %s", name, reason)
+        return ArticleUpdate(article, chunks)
 
-    new_chunks = [(p.article, c) for p in pending for c in p.chunks]
-    old_of_changed = {c for p in pending if p.article.source_id in manifest.articles for c in manifest.articles[p.article.source_id].chunks}
-    # Passages an interrupted run stored completely are kept rather than embedded again.
-    reusable = {c.id for _, c in new_chunks} & (old_of_changed | leftover)
-    to_embed = [(a, c) for a, c in new_chunks if c.id not in reusable]
-
-    counts: dict[str, int] = {}
-    for name in {p.article.source_id for p in pending} & set(manifest.articles):
-        old = manifest.articles[name]
-        if len(old.sentences) == len(old.chunks):
-            counts.update(zip(old.chunks, old.sentences))
-    if progress:
-        progress(0, len(to_embed))
-    for start in range(0, len(to_embed), EMBED_BATCH):
-        batch = to_embed[start : start + EMBED_BATCH]
-        counts.update(_embed_batch(batch, store, get_embedder(), report, settings.sentence_context))
+    def _apply(
+        self,
+        plan: IndexPlan,
+        store: ChunkStore,
+        manifest: Manifest,
+        report: IndexReport,
+        progress: Progress | None,
+    ) -> None:
+        """Carry out ``plan``: store new passages, then delete stale ones, then update the
+        lexical index and the manifest (saved by the caller)."""
+        report.added, report.changed, report.removed = plan.added, plan.changed, plan.removed
+        report.unchanged, report.skipped = plan.unchanged, plan.skipped
+        counts = dict(plan.sentence_counts)
         if progress:
-            progress(report.chunks_embedded, len(to_embed))
+            progress(0, len(plan.embed))
+        for start in range(0, len(plan.embed), EMBED_BATCH):
+            batch = plan.embed[start : start + EMBED_BATCH]
+            counts.update(
+                _embed_batch(batch, store, self._embedder(), report, self.settings.sentence_context)
+            )
+            if progress:
+                progress(report.chunks_embedded, len(plan.embed))
+        if plan.reuse:
+            store.update_metadata(
+                [c.id for _, c in plan.reuse], [chunk_metadata(a, c) for a, c in plan.reuse]
+            )
+        if plan.delete:
+            store.delete(plan.delete)
+            report.chunks_deleted = len(plan.delete)
+        if plan.updates or plan.delete:
+            self.lexical.update(
+                add={
+                    c.id: (c.text, u.article.language)
+                    for u in plan.updates
+                    for c in u.chunks
+                    if c.id not in self.lexical
+                },
+                remove=plan.delete,
+            )
+            self.lexical.save()
 
-    reused = [(a, c) for a, c in new_chunks if c.id in reusable]
-    if reused:
-        store.update_metadata([c.id for _, c in reused], [chunk_metadata(a, c) for a, c in reused])
-    new_ids = {c.id for _, c in new_chunks}
-    stale = (old_of_changed - new_ids) | (leftover - new_ids) | {
-        c for name in report.removed for c in manifest.articles[name].chunks
-    }
-    if stale:
-        store.delete(sorted(stale))
-        report.chunks_deleted = len(stale)
-
-    if pending or stale:
-        lexical.update(
-            add={c.id: (c.text, a.language) for a, c in new_chunks if c.id not in lexical},
-            remove=stale,
-        )
-        lexical.save()
-
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    for name in report.removed:
-        del manifest.articles[name]
-    for item in pending:
-        a = item.article
-        manifest.articles[a.source_id] = ArticleEntry(
-            sha256=a.sha256, title=a.title, language=a.language,
-            chunks=[c.id for c in item.chunks], indexed_at=now, url=a.url,
-            sentences=[
-                counts[c.id] if c.id in counts else len(sentence_units(c.text, get_embedder().count_tokens))
-                for c in item.chunks
-            ],
-        )
-    _restamp(manifest, files)
-    manifest.save(manifest_path)
-    dirty.unlink(missing_ok=True)
-    report.seconds = time.perf_counter() - started
-    return report, manifest
-
-
-def _remove_temporary_files(data_dir: Path) -> None:
-    """Delete what a process killed while saving the manifest or BM25 left (never read: a
-    save only counts once ``os.replace`` has moved it into place)."""
-    for pattern in (".manifest-*.tmp", ".lexical-*.tmp"):
-        for path in data_dir.glob(pattern):
-            path.unlink(missing_ok=True)
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        for name in plan.removed:
+            del manifest.articles[name]
+        for update in plan.updates:
+            a = update.article
+            manifest.articles[a.source_id] = ArticleEntry(
+                sha256=a.sha256,
+                title=a.title,
+                language=a.language,
+                chunks=[c.id for c in update.chunks],
+                indexed_at=now,
+                url=a.url,
+                sentences=[
+                    counts[c.id]
+                    if c.id in counts
+                    else len(sentence_units(c.text, self._embedder().count_tokens))
+                    for c in update.chunks
+                ],
+            )
 
 
 def _restamp(manifest: Manifest, files: list[ArticleFile]) -> bool:

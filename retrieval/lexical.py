@@ -1,132 +1,28 @@
 """The lexical index: BM25 over language-aware tokens, saved beside the vectors.
 
-Each chunk is tokenised in its article's language (stopwords dropped, Snowball
-stemming, accents folded). A question's language is rarely certain from a few
-words, so it is tokenised in English and in French and both stems are looked up.
-The index is one file replaced atomically, so a crash never leaves half of it.
-
 Scores are bm25s's "lucene" BM25 (k1 = 1.5, b = 0.75), computed here from term
 counts kept as flat numpy arrays: adding or removing chunks touches only their
 own tokens (no re-index of the whole corpus), and a search reads only the
-postings of the question's terms.
+postings of the question's terms. Tokens come from :mod:`retrieval.tokenization`.
+The index is one file replaced atomically, so a crash never leaves half of it.
 """
 
 from __future__ import annotations
 
-import os
+import io
 import pickle
-import re
-import tempfile
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from retrieval.layout import atomic_write
+from retrieval.tokenization import content_words, tokenize, tokenize_query
+
 FORMAT_VERSION = 2
 K1 = 1.5
 B = 0.75
-_TOKEN = re.compile(r"\w\w+|\d")
-_STEMMERS = {"en": "english", "fr": "french", "de": "german", "es": "spanish", "it": "italian", "pt": "portuguese"}
-QUERY_LANGUAGES = ("en", "fr")
-#: Words a question uses about the archive itself ("according to the articles",
-#: "selon les sources"): they say nothing about what is asked.
-ARCHIVE_WORDS = frozenset(
-    {"article", "articles", "source", "sources", "archive", "archives", "document", "documents", "according", "selon"}
-)
-
-
-@lru_cache(maxsize=None)
-def _stopwords(language: str) -> frozenset[str]:
-    from bm25s import stopwords
-
-    table = {
-        "en": stopwords.STOPWORDS_EN,
-        "fr": stopwords.STOPWORDS_FRENCH,
-        "de": stopwords.STOPWORDS_GERMAN,
-        "es": stopwords.STOPWORDS_SPANISH,
-        "it": stopwords.STOPWORDS_ITALIAN,
-        "pt": stopwords.STOPWORDS_PORTUGUESE,
-    }
-    return frozenset(_fold(w) for w in table.get(language, ()))
-
-
-#: Question words and auxiliaries the stopword lists lack (the English one is short,
-#: and French shares most of its list with Spanish); with the lists they tell a
-#: question's language (see ``question_language``).
-_MORE_WORDS = {
-    "en": frozenset(
-        "what who whom whose which why how where when did does do is was were are has have had can could "
-        "would should from about after before its his her their our many much".split()
-    ),
-    "fr": frozenset(
-        "quel quelle quels quelles qui quoi comment pourquoi combien ou quand est sont ont etait etaient "
-        "fait font faire peut doit doivent selon aux du des une".split()
-    ),
-}
-
-
-@lru_cache(maxsize=4096)
-def question_language(text: str) -> str:
-    """The language of a question, told by its function words ("und" when unsure).
-
-    A question is short, and the ranking only needs to know whether it shares its
-    language with a passage, so this counts the words of ``text`` in each language's
-    stopword list (English, French, German, Spanish, Italian, Portuguese) and takes
-    the one with the most, if there is exactly one. It costs microseconds where a
-    statistical identifier costs 0.6 s and 80 MB to load.
-    """
-    words = [_fold(w) for w in _TOKEN.findall(text.lower())]
-    counts = {
-        language: sum(1 for w in words if w in _stopwords(language) or w in _MORE_WORDS.get(language, ()))
-        for language in _STEMMERS
-    }
-    best = max(counts.values())
-    winners = [language for language, count in counts.items() if count == best]
-    return winners[0] if best > 0 and len(winners) == 1 else "und"
-
-
-@lru_cache(maxsize=None)
-def _stemmer(language: str):  # type: ignore[no-untyped-def]
-    import Stemmer
-
-    name = _STEMMERS.get(language)
-    return Stemmer.Stemmer(name) if name else None
-
-
-@lru_cache(maxsize=200_000)
-def _fold(word: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", word)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def tokenize(text: str, language: str) -> list[str]:
-    """Lower-cased, stopword-free, stemmed and accent-folded tokens of ``text``."""
-    words = [w for w in _TOKEN.findall(text.lower()) if _fold(w) not in _stopwords(language)]
-    stemmer = _stemmer(language)
-    if stemmer is not None:
-        words = stemmer.stemWords(words)
-    return [_fold(w) for w in words]
-
-
-def tokenize_query(text: str, languages: Iterable[str] = QUERY_LANGUAGES) -> list[str]:
-    """Tokens of a question in each of ``languages``, without repeats."""
-    return list(_tokenize_query(text, tuple(languages)))
-
-
-@lru_cache(maxsize=4096)
-def _tokenize_query(text: str, languages: tuple[str, ...]) -> tuple[str, ...]:
-    # Cached: a search tokenises its question once for BM25 and once per passage it highlights.
-    tokens: dict[str, None] = {}
-    stop = frozenset().union(*(_stopwords(lang) for lang in languages))
-    text = " ".join(w for w in _TOKEN.findall(text.lower()) if w not in ARCHIVE_WORDS)
-    for language in languages:
-        for token in tokenize(text, language):
-            if token not in stop:
-                tokens[token] = None
-    return tuple(tokens)
 
 
 @dataclass(frozen=True)
@@ -142,8 +38,15 @@ class _Postings:
     avgdl: float
 
 
-_EMPTY = _Postings([], {}, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32),
-                   np.zeros(0, np.float32), 1.0)
+_EMPTY = _Postings(
+    [],
+    {},
+    np.zeros(1, np.int64),
+    np.zeros(0, np.int32),
+    np.zeros(0, np.float32),
+    np.zeros(0, np.float32),
+    1.0,
+)
 
 
 class LexicalIndex:
@@ -153,8 +56,9 @@ class LexicalIndex:
         self.path = path
         #: True when the file read was of an older format: the next indexing run rewrites it.
         self.outdated = False
-        self._set_rows([], {}, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32),
-                       np.zeros(0, np.int32))
+        self._set_rows(
+            [], {}, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32)
+        )
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -181,17 +85,32 @@ class LexicalIndex:
             return True
         if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
             return False
-        self._set_rows(data["ids"], data["vocab"], data["doc_ptr"], data["doc_terms"], data["doc_tf"],
-                       data["lengths"], term_major=(data["term_ptr"], data["term_docs"], data["term_tf"]))
+        self._set_rows(
+            data["ids"],
+            data["vocab"],
+            data["doc_ptr"],
+            data["doc_terms"],
+            data["doc_tf"],
+            data["lengths"],
+            term_major=(data["term_ptr"], data["term_docs"], data["term_tf"]),
+        )
         return True
 
     def update(self, add: dict[str, tuple[str, str]], remove: Iterable[str]) -> None:
         """Remove chunks by id and add ``{id: (text, language)}``; only their tokens are processed."""
-        self._add_tokens({chunk_id: tokenize(text, language) for chunk_id, (text, language) in add.items()}, remove)
+        self._add_tokens(
+            {chunk_id: tokenize(text, language) for chunk_id, (text, language) in add.items()}, remove
+        )
 
     def _add_tokens(self, add: dict[str, list[str]], remove: Iterable[str]) -> None:
         drop = {self._positions[c] for c in {*remove, *add} if c in self._positions}
-        ids, doc_ptr, doc_terms, doc_tf, lengths = self._ids, self._doc_ptr, self._doc_terms, self._doc_tf, self._lengths
+        ids, doc_ptr, doc_terms, doc_tf, lengths = (
+            self._ids,
+            self._doc_ptr,
+            self._doc_terms,
+            self._doc_tf,
+            self._lengths,
+        )
         if drop:
             keep = np.ones(len(ids), dtype=bool)
             keep[list(drop)] = False
@@ -225,29 +144,28 @@ class LexicalIndex:
         self._set_rows(ids, vocab, doc_ptr, doc_terms, doc_tf, lengths)
 
     def clear(self) -> None:
-        self._set_rows([], {}, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32),
-                       np.zeros(0, np.int32))
+        self._set_rows(
+            [], {}, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32)
+        )
 
     def save(self) -> None:
         """Write the index to a temporary file and move it into place atomically."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         postings = self._postings
         data = {
-            "version": FORMAT_VERSION, "ids": self._ids, "vocab": self._vocab,
-            "doc_ptr": self._doc_ptr, "doc_terms": self._doc_terms, "doc_tf": self._doc_tf,
-            "lengths": self._lengths, "term_ptr": postings.term_ptr, "term_docs": postings.term_docs,
+            "version": FORMAT_VERSION,
+            "ids": self._ids,
+            "vocab": self._vocab,
+            "doc_ptr": self._doc_ptr,
+            "doc_terms": self._doc_terms,
+            "doc_tf": self._doc_tf,
+            "lengths": self._lengths,
+            "term_ptr": postings.term_ptr,
+            "term_docs": postings.term_docs,
             "term_tf": postings.term_tf,
         }
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".lexical-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        buffer = io.BytesIO()
+        pickle.dump(data, buffer, protocol=pickle.HIGHEST_PROTOCOL)
+        atomic_write(self.path, buffer.getvalue())
         self.outdated = False
 
     def search(self, question: str, n: int) -> list[tuple[str, float]]:
@@ -265,7 +183,9 @@ class LexicalIndex:
         rows = np.concatenate([p.term_docs[s:e] for s, e in zip(starts.tolist(), ends.tolist())])
         if not len(rows):
             return []
-        tf = np.concatenate([p.term_tf[s:e] for s, e in zip(starts.tolist(), ends.tolist())]).astype(np.float64)
+        tf = np.concatenate([p.term_tf[s:e] for s, e in zip(starts.tolist(), ends.tolist())]).astype(
+            np.float64
+        )
         weight = np.repeat(idf, (ends - starts))
         norm = K1 * (1.0 - B + B * p.lengths[rows] / p.avgdl)
         scores = np.bincount(rows, weights=weight * tf / (tf + norm), minlength=total)
@@ -283,8 +203,7 @@ class LexicalIndex:
         with it; used, with the dense score, to decide whether to answer.
         """
         vocab = self._postings.vocab
-        stop = frozenset().union(*(_stopwords(lang) for lang in QUERY_LANGUAGES), ARCHIVE_WORDS)
-        words = [w for w in dict.fromkeys(_TOKEN.findall(question.lower())) if _fold(w) not in stop]
+        words = content_words(question)
         if not words or not vocab:
             return 0.0
         found = sum(1 for w in words if any(t in vocab for t in tokenize_query(w)))
@@ -308,8 +227,11 @@ class LexicalIndex:
         self._positions = {chunk_id: row for row, chunk_id in enumerate(ids)}
         self._doc_ptr, self._doc_terms, self._doc_tf, self._lengths = doc_ptr, doc_terms, doc_tf, lengths
         avgdl = float(lengths.mean()) if len(lengths) else 1.0
-        self._postings = _Postings(ids, vocab, term_ptr, term_docs, term_tf, lengths.astype(np.float32), avgdl) \
-            if ids else _EMPTY
+        self._postings = (
+            _Postings(ids, vocab, term_ptr, term_docs, term_tf, lengths.astype(np.float32), avgdl)
+            if ids
+            else _EMPTY
+        )
 
 
 def _transpose(

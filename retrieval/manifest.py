@@ -7,10 +7,10 @@ that a crash leaves either the old manifest or the new one, never half of one.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from retrieval.layout import atomic_write
 
 FORMAT_VERSION = 1
 
@@ -75,19 +75,9 @@ class Manifest:
             return None
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         data = {
             "version": FORMAT_VERSION,
             "model": self.model,
             "articles": {name: asdict(entry) for name, entry in sorted(self.articles.items())},
         }
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, ensure_ascii=False, indent=1)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"))

@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from config import Settings
 from retrieval.errors import StoreUnavailableError
+from retrieval.layout import DataFolder, passage_of, sentence_ids
 
 log = logging.getLogger(__name__)
 
 MODEL_KEY = "embedding_model"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class ChunkStore:
         self.sentences_name = f"{settings.collection}-sentences"
         try:
             self._max_batch = int(self._client.get_max_batch_size())
-        except Exception:  # older servers lack the call
+        except Exception:  # noqa: BLE001 - older servers lack the call
             self._max_batch = 1000
 
     @property
@@ -65,7 +67,7 @@ class ChunkStore:
         """Where the store lives, for messages."""
         if self.settings.chroma_host:
             return f"Chroma server {self.settings.chroma_host}:{self.settings.chroma_port}"
-        return f"{self.settings.data_dir / 'chroma'}"
+        return str(DataFolder(self.settings.data_dir).chroma)
 
     def model_identity(self) -> str | None:
         """The embedding model the collection was built with, None if there is none."""
@@ -103,15 +105,7 @@ class ChunkStore:
         return 0 if collection is None else int(self._call(collection.count))
 
     def all_ids(self) -> set[str]:
-        collection = self._require()
-        ids: set[str] = set()
-        offset = 0
-        while True:
-            page = self._call(collection.get, include=[], limit=self._max_batch, offset=offset)
-            ids.update(page["ids"])
-            if len(page["ids"]) < self._max_batch:
-                return ids
-            offset += self._max_batch
+        return {i for page in self._pages(self._require(), []) for i in page["ids"]}
 
     def upsert(
         self,
@@ -124,9 +118,10 @@ class ChunkStore:
 
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict[str, Any]]) -> None:
         collection = self._require()
-        for start in range(0, len(ids), self._max_batch):
-            end = start + self._max_batch
-            self._call(collection.update, ids=list(ids[start:end]), metadatas=list(metadatas[start:end]))
+        for batch in self._batches(range(len(ids))):
+            self._call(
+                collection.update, ids=[ids[i] for i in batch], metadatas=[metadatas[i] for i in batch]
+            )
 
     def upsert_sentences(
         self, ids: Sequence[str], embeddings: np.ndarray, documents: Sequence[str], chunk_ids: Sequence[str]
@@ -142,14 +137,13 @@ class ChunkStore:
         documents: Sequence[str],
         metadatas: Sequence[dict[str, Any]],
     ) -> None:
-        for start in range(0, len(ids), self._max_batch):
-            end = start + self._max_batch
+        for batch in self._batches(range(len(ids))):
             self._call(
                 collection.upsert,
-                ids=list(ids[start:end]),
-                embeddings=embeddings[start:end],
-                documents=list(documents[start:end]),
-                metadatas=list(metadatas[start:end]),
+                ids=[ids[i] for i in batch],
+                embeddings=embeddings[batch.start : batch.stop],
+                documents=[documents[i] for i in batch],
+                metadatas=[metadatas[i] for i in batch],
             )
 
     def delete(self, ids: Sequence[str]) -> None:
@@ -162,29 +156,23 @@ class ChunkStore:
         """
         collection = self._require()
         sentences = self._require_sentences()
-        for start in range(0, len(ids), self._max_batch):
-            batch = list(ids[start : start + self._max_batch])
+        for batch in self._batches(list(ids)):
             self._call(collection.delete, ids=batch)
             self._call(sentences.delete, where={"chunk_id": {"$in": batch}})
 
     def orphan_sentences(self, chunk_ids: set[str]) -> list[str]:
         """Ids of stored sentences whose passage is not in ``chunk_ids``."""
-        collection = self._require_sentences()
-        orphans: list[str] = []
-        offset = 0
-        while True:
-            page = self._call(collection.get, include=["metadatas"], limit=self._max_batch, offset=offset)
-            orphans.extend(
-                i for i, m in zip(page["ids"], page["metadatas"]) if (m or {}).get("chunk_id") not in chunk_ids
-            )
-            if len(page["ids"]) < self._max_batch:
-                return orphans
-            offset += self._max_batch
+        return [
+            i
+            for page in self._pages(self._require_sentences(), ["metadatas"])
+            for i, m in zip(page["ids"], page["metadatas"])
+            if (m or {}).get("chunk_id") not in chunk_ids
+        ]
 
     def delete_sentences(self, ids: Sequence[str]) -> None:
         collection = self._require_sentences()
-        for start in range(0, len(ids), self._max_batch):
-            self._call(collection.delete, ids=list(ids[start : start + self._max_batch]))
+        for batch in self._batches(list(ids)):
+            self._call(collection.delete, ids=batch)
 
     def query_sentences(self, embedding: np.ndarray, n: int) -> list[StoredSentence]:
         """The ``n`` sentences nearest to ``embedding``, most similar first.
@@ -195,8 +183,21 @@ class ChunkStore:
         need their sentences' text (see :meth:`sentence_texts`).
         """
         collection = self._require_sentences()
-        result = self._call(collection.query, query_embeddings=[embedding], n_results=n, include=["distances"])
-        return [_sentence(i, None, 1.0 - float(dist)) for i, dist in zip(result["ids"][0], result["distances"][0])]
+        result = self._call(
+            collection.query, query_embeddings=[embedding], n_results=n, include=["distances"]
+        )
+        return [
+            _sentence(i, None, 1.0 - float(dist)) for i, dist in zip(result["ids"][0], result["distances"][0])
+        ]
+
+    def sentence_vectors(self) -> tuple[list[str], np.ndarray]:
+        """Every stored sentence's passage id and vector (for analysis; reads the whole collection)."""
+        passages: list[str] = []
+        vectors: list[np.ndarray] = []
+        for page in self._pages(self._require_sentences(), ["embeddings"]):
+            passages.extend(passage_of(i) for i in page["ids"])
+            vectors.append(np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), -1))
+        return passages, np.vstack(vectors) if vectors else np.zeros((0, 0), np.float32)
 
     def sentence_texts(self, ids: Sequence[str]) -> dict[str, str]:
         """``{sentence id: text}`` for the given sentences."""
@@ -208,7 +209,7 @@ class ChunkStore:
     def sentences_counted(self, counts: dict[str, int], embedding: np.ndarray) -> list[StoredSentence]:
         """Every sentence of the passages in ``{passage id: sentence count}``, with its
         similarity to ``embedding`` (text left out): a lookup by id, no filter scan."""
-        ids = [f"{chunk_id}.{n}" for chunk_id, count in counts.items() for n in range(count)]
+        ids = [s for chunk_id, count in counts.items() for s in sentence_ids(chunk_id, count)]
         if not ids:
             return []
         result = self._call(self._require_sentences().get, ids=ids, include=["embeddings"])
@@ -234,20 +235,35 @@ class ChunkStore:
         """``{id: (text, metadata)}`` of the stored ``ids``, in the order Chroma returns them."""
         collection = self._require()
         out: dict[str, tuple[str, dict[str, Any]]] = {}
-        for start in range(0, len(ids), self._max_batch):
-            result = self._call(
-                collection.get, ids=list(ids[start : start + self._max_batch]), include=["documents", "metadatas"]
-            )
+        for batch in self._batches(list(ids)):
+            result = self._call(collection.get, ids=batch, include=["documents", "metadatas"])
             for chunk_id, text, meta in zip(result["ids"], result["documents"], result["metadatas"]):
                 out[chunk_id] = (text or "", dict(meta or {}))
         return out
 
+    def _batches(self, items: Sequence[T]) -> Iterator[Sequence[T]]:
+        """``items`` in slices no larger than the server accepts in one call."""
+        for start in range(0, len(items), self._max_batch):
+            yield items[start : start + self._max_batch]
+
+    def _pages(self, collection: Any, include: list[str]) -> Iterator[dict[str, Any]]:
+        """Every record of ``collection``, a page at a time."""
+        offset = 0
+        while True:
+            page = self._call(collection.get, include=include, limit=self._max_batch, offset=offset)
+            yield page
+            if len(page["ids"]) < self._max_batch:
+                return
+            offset += self._max_batch
+
     def _existing(self, name: str | None = None) -> Any:
         try:
-            return self._call(self._client.get_collection, name or self.settings.collection, embedding_function=None)
+            return self._call(
+                self._client.get_collection, name or self.settings.collection, embedding_function=None
+            )
         except StoreUnavailableError:
             raise
-        except Exception:  # "does not exist" is raised as several types across versions
+        except Exception:  # noqa: BLE001 - "does not exist" is raised as several types across versions
             return None
 
     def _require(self) -> Any:
@@ -273,11 +289,13 @@ class ChunkStore:
             raise
 
 
-def _sentence(sentence_id: str, meta: dict[str, Any] | None, similarity: float, text: str = "") -> StoredSentence:
+def _sentence(
+    sentence_id: str, meta: dict[str, Any] | None, similarity: float, text: str = ""
+) -> StoredSentence:
     meta = meta or {}
     return StoredSentence(
         id=sentence_id,
-        chunk_id=str(meta.get("chunk_id") or sentence_id.rpartition(".")[0]),
+        chunk_id=str(meta.get("chunk_id") or passage_of(sentence_id)),
         text=text,
         similarity=similarity,
         key=str(meta.get("key") or (sentence_key(text) if text else "")),
@@ -313,11 +331,11 @@ def _connect(settings: Settings) -> Any:
             return chromadb.HttpClient(
                 host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
             )
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - whatever the client raises, the server is unusable
             raise StoreUnavailableError(
                 f"cannot reach Chroma server {settings.chroma_host}:{settings.chroma_port}: {_short(error)}"
             ) from None
-    path = settings.data_dir / "chroma"
+    path = DataFolder(settings.data_dir).chroma
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 

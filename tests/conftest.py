@@ -3,18 +3,51 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from config import Settings, load_settings
 from retrieval.embedding import Embedder, create_embedder
 from retrieval.service import Retriever
 
-ROOT = Path(__file__).resolve().parent.parent
-SEEDS = ROOT / "seeds"
-DATA = ROOT / "benchmarks" / "data"
+from data_paths import SEEDS
+
+
+class RememberingEmbedder:
+    """The real model, remembering the vector of every text it has embedded.
+
+    Many tests index the same seed articles from scratch; each text is encoded by the
+    model once per session and its vector reused after that (the model's own output,
+    from the first batch it came in). Everything else is the model's.
+    """
+
+    def __init__(self, model: Embedder) -> None:
+        self.model = model
+        self.identity = model.identity
+        self.dim = model.dim
+        self.max_tokens = model.max_tokens
+        self._passages: dict[str, np.ndarray] = {}
+        self._queries: dict[str, np.ndarray] = {}
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, self._passages, self.model.embed_passages)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, self._queries, self.model.embed_queries)
+
+    def count_tokens(self, text: str) -> int:
+        return self.model.count_tokens(text)
+
+    def _embed(self, texts: Sequence[str], known: dict[str, np.ndarray], encode) -> np.ndarray:  # type: ignore[no-untyped-def]
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            known.update(zip(missing, np.asarray(encode(missing), dtype=np.float32)))
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([known[t] for t in texts])
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +64,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     """The real default embedding model, loaded once for the whole run."""
-    return create_embedder(load_settings())
+    return RememberingEmbedder(create_embedder(load_settings()))
 
 
 @pytest.fixture

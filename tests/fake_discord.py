@@ -42,7 +42,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import discord
@@ -53,10 +53,16 @@ API = "/api/v10"
 JSON = "application/json"  # exactly: with "; charset=..." discord.py reads text, not JSON
 MANAGE_GUILD = 1 << 5
 MESSAGE_CONTENT = 1 << 15  # the privileged intent
-MEMBER_PERMISSIONS = int(discord.Permissions(
-    view_channel=True, send_messages=True, read_message_history=True, use_application_commands=True,
-    embed_links=True, attach_files=True,
-).value)
+MEMBER_PERMISSIONS = int(
+    discord.Permissions(
+        view_channel=True,
+        send_messages=True,
+        read_message_history=True,
+        use_application_commands=True,
+        embed_links=True,
+        attach_files=True,
+    ).value
+)
 ADMIN_PERMISSIONS = MEMBER_PERMISSIONS | MANAGE_GUILD
 DEFAULT_TIMEOUT = 60.0  # generous: the machine running the tests may be busy
 
@@ -68,7 +74,7 @@ def snowflake() -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 @dataclass
@@ -96,14 +102,27 @@ class FakeUser:
 
     def payload(self) -> dict[str, Any]:
         return {
-            "id": self.id, "username": self.name, "global_name": self.name, "discriminator": "0",
-            "avatar": None, "bot": self.bot, "public_flags": 0,
+            "id": self.id,
+            "username": self.name,
+            "global_name": self.name,
+            "discriminator": "0",
+            "avatar": None,
+            "bot": self.bot,
+            "public_flags": 0,
         }
 
     def member_payload(self) -> dict[str, Any]:
         return {
-            "user": self.payload(), "roles": [], "joined_at": _now(), "deaf": False, "mute": False,
-            "flags": 0, "pending": False, "permissions": str(self.permissions), "nick": None, "avatar": None,
+            "user": self.payload(),
+            "roles": [],
+            "joined_at": _now(),
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "pending": False,
+            "permissions": str(self.permissions),
+            "nick": None,
+            "avatar": None,
         }
 
 
@@ -208,7 +227,11 @@ class FakeDiscord:
         self.files[key] = (data, content_type)
         url = f"{self.base_url}/cdn/{key}"
         return {
-            "id": snowflake(), "filename": filename, "size": len(data), "url": url, "proxy_url": url,
+            "id": snowflake(),
+            "filename": filename,
+            "size": len(data),
+            "url": url,
+            "proxy_url": url,
             "content_type": content_type,
         }
 
@@ -224,25 +247,53 @@ class FakeDiscord:
         self._seq += 1
         await self._ws.send_str(json.dumps({"op": 0, "t": event, "s": self._seq, "d": data}))
 
-    def _interaction(self, kind: int, data: dict[str, Any], user: FakeUser, locale: str, dm: bool,
-                     message: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _interaction(
+        self,
+        kind: int,
+        data: dict[str, Any],
+        user: FakeUser,
+        locale: str,
+        dm: bool,
+        message: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         payload: dict[str, Any] = {
-            "id": snowflake(), "application_id": self.app_id, "type": kind, "token": "itok-" + snowflake(),
-            "version": 1, "data": data, "locale": locale, "app_permissions": str(ADMIN_PERMISSIONS),
-            "entitlements": [], "attachment_size_limit": 10 * 1024 * 1024,
+            "id": snowflake(),
+            "application_id": self.app_id,
+            "type": kind,
+            "token": "itok-" + snowflake(),
+            "version": 1,
+            "data": data,
+            "locale": locale,
+            "app_permissions": str(ADMIN_PERMISSIONS),
+            "entitlements": [],
+            "attachment_size_limit": 10 * 1024 * 1024,
         }
         if dm:
             payload.update(
-                user=user.payload(), context=1, authorizing_integration_owners={"1": user.id},
+                user=user.payload(),
+                context=1,
+                authorizing_integration_owners={"1": user.id},
                 channel={"id": snowflake(), "type": 1, "recipients": [user.payload()]},
             )
             payload["channel_id"] = payload["channel"]["id"]
         else:
             payload.update(
-                guild_id=self.guild_id, channel_id=self.channel_id, member=user.member_payload(),
-                guild_locale=self.guild_locale, context=0, authorizing_integration_owners={"0": self.guild_id},
-                channel={"id": self.channel_id, "type": 0, "guild_id": self.guild_id, "name": "general",
-                         "position": 0, "permission_overwrites": [], "nsfw": False, "parent_id": None},
+                guild_id=self.guild_id,
+                channel_id=self.channel_id,
+                member=user.member_payload(),
+                guild_locale=self.guild_locale,
+                context=0,
+                authorizing_integration_owners={"0": self.guild_id},
+                channel={
+                    "id": self.channel_id,
+                    "type": 0,
+                    "guild_id": self.guild_id,
+                    "name": "general",
+                    "position": 0,
+                    "permission_overwrites": [],
+                    "nsfw": False,
+                    "parent_id": None,
+                },
             )
         if message is not None:
             payload["message"] = message
@@ -264,12 +315,15 @@ class FakeDiscord:
                 out.append({"name": name, "type": 3, "value": str(value)})
         return out
 
-    async def slash(self, name: str, /, *, user: FakeUser, locale: str = "en-US", dm: bool = False,
-                    **options: Any) -> Interaction:
+    async def slash(
+        self, name: str, /, *, user: FakeUser, locale: str = "en-US", dm: bool = False, **options: Any
+    ) -> Interaction:
         """Run ``/name option=value ...`` as ``user``; returns the interaction to wait on."""
         resolved: dict[str, Any] = {}
         data: dict[str, Any] = {
-            "id": self.commands.get(name, {}).get("id", snowflake()), "name": name, "type": 1,
+            "id": self.commands.get(name, {}).get("id", snowflake()),
+            "name": name,
+            "type": 1,
             "options": self._options(options, resolved),
         }
         if resolved:
@@ -278,21 +332,33 @@ class FakeDiscord:
         await self.dispatch("INTERACTION_CREATE", payload)
         return Interaction(payload["id"], payload["token"], payload)
 
-    async def autocomplete(self, command: str, option: str, value: str, *, user: FakeUser,
-                           locale: str = "en-US") -> Interaction:
+    async def autocomplete(
+        self, command: str, option: str, value: str, *, user: FakeUser, locale: str = "en-US"
+    ) -> Interaction:
         data = {
-            "id": self.commands.get(command, {}).get("id", snowflake()), "name": command, "type": 1,
+            "id": self.commands.get(command, {}).get("id", snowflake()),
+            "name": command,
+            "type": 1,
             "options": [{"name": option, "type": 3, "value": value, "focused": True}],
         }
         payload = self._interaction(4, data, user, locale, False)
         await self.dispatch("INTERACTION_CREATE", payload)
         return Interaction(payload["id"], payload["token"], payload)
 
-    async def click(self, message: Message, *, user: FakeUser, label: str | None = None,
-                    custom_id: str | None = None, locale: str = "en-US") -> Interaction:
+    async def click(
+        self,
+        message: Message,
+        *,
+        user: FakeUser,
+        label: str | None = None,
+        custom_id: str | None = None,
+        locale: str = "en-US",
+    ) -> Interaction:
         """Press a button of ``message`` (by label or custom id) as ``user``."""
         for component in message.components:
-            if component.get("type") == 2 and (component.get("label") == label or component.get("custom_id") == custom_id):
+            if component.get("type") == 2 and (
+                component.get("label") == label or component.get("custom_id") == custom_id
+            ):
                 break
         else:
             raise AssertionError(f"no button {label or custom_id!r} in {message.components}")
@@ -311,8 +377,9 @@ class FakeDiscord:
         return self.messages[payload["id"]]
 
     # -- waiting for what the bot sends ------------------------------------------------
-    async def wait_for_request(self, predicate: Callable[[Recorded], bool], *, timeout: float = DEFAULT_TIMEOUT,
-                               start: int = 0) -> Recorded:
+    async def wait_for_request(
+        self, predicate: Callable[[Recorded], bool], *, timeout: float = DEFAULT_TIMEOUT, start: int = 0
+    ) -> Recorded:
         """The first recorded request (from index ``start``) matching ``predicate``."""
 
         def find() -> Recorded | None:
@@ -333,7 +400,9 @@ class FakeDiscord:
 
     async def callback(self, interaction: Interaction, **kw: Any) -> Recorded:
         """The bot's response to ``interaction`` (POST .../callback)."""
-        return await self.wait_for_request(lambda r: r.path == f"/interactions/{interaction.id}/{interaction.token}/callback", **kw)
+        return await self.wait_for_request(
+            lambda r: r.path == f"/interactions/{interaction.id}/{interaction.token}/callback", **kw
+        )
 
     async def followup(self, interaction: Interaction, **kw: Any) -> Message:
         """The bot's first follow-up message for ``interaction`` (POST /webhooks/app/token)."""
@@ -345,8 +414,12 @@ class FakeDiscord:
     async def reply_to(self, message: Message, **kw: Any) -> Message:
         """The bot's reply to a channel message."""
         recorded = await self.wait_for_request(
-            lambda r: r.method == "POST" and r.path == f"/channels/{self.channel_id}/messages"
-            and (r.json or {}).get("message_reference", {}).get("message_id") in (message.id, int(message.id)),
+            lambda r: (
+                r.method == "POST"
+                and r.path == f"/channels/{self.channel_id}/messages"
+                and (r.json or {}).get("message_reference", {}).get("message_id")
+                in (message.id, int(message.id))
+            ),
             **kw,
         )
         return self.messages[recorded.response["id"]]
@@ -354,7 +427,9 @@ class FakeDiscord:
     def message_of(self, recorded: Recorded) -> Message:
         """The message a callback (type 4 or 7) or a follow-up created, to click its buttons."""
         response = recorded.response or {}
-        return self.messages[response["resource"]["message"]["id"] if "resource" in response else response["id"]]
+        return self.messages[
+            response["resource"]["message"]["id"] if "resource" in response else response["id"]
+        ]
 
     def sent_payloads(self) -> list[Any]:
         """Every JSON body the bot sent (to check a property of all of them)."""
@@ -386,40 +461,99 @@ class FakeDiscord:
         return ws
 
     async def _ready(self) -> None:
-        await self.dispatch("READY", {
-            "v": 10, "user": self.bot_user.payload() | {"verified": True, "mfa_enabled": False, "flags": 0},
-            "guilds": [{"id": self.guild_id, "unavailable": True}], "session_id": "session-" + snowflake(),
-            "resume_gateway_url": f"ws://127.0.0.1:{self.port}/gateway", "shard": [0, 1],
-            "application": {"id": self.app_id, "flags": 0}, "private_channels": [], "relationships": [],
-        })
+        await self.dispatch(
+            "READY",
+            {
+                "v": 10,
+                "user": self.bot_user.payload() | {"verified": True, "mfa_enabled": False, "flags": 0},
+                "guilds": [{"id": self.guild_id, "unavailable": True}],
+                "session_id": "session-" + snowflake(),
+                "resume_gateway_url": f"ws://127.0.0.1:{self.port}/gateway",
+                "shard": [0, 1],
+                "application": {"id": self.app_id, "flags": 0},
+                "private_channels": [],
+                "relationships": [],
+            },
+        )
         await self.dispatch("GUILD_CREATE", self._guild())
         self._identified.set()
 
     def _guild(self) -> dict[str, Any]:
         everyone = {
-            "id": self.guild_id, "name": "@everyone", "permissions": str(MEMBER_PERMISSIONS), "position": 0,
-            "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0,
+            "id": self.guild_id,
+            "name": "@everyone",
+            "permissions": str(MEMBER_PERMISSIONS),
+            "position": 0,
+            "color": 0,
+            "hoist": False,
+            "managed": False,
+            "mentionable": False,
+            "flags": 0,
         }
         me = self.bot_user.member_payload()
         return {
-            "id": self.guild_id, "name": "Fake Guild", "icon": None, "owner_id": snowflake(), "roles": [everyone],
-            "channels": [{"id": self.channel_id, "type": 0, "name": "general", "position": 0,
-                          "permission_overwrites": [], "nsfw": False, "parent_id": None, "topic": None}],
-            "members": [me], "member_count": 3, "large": False, "unavailable": False, "features": [],
-            "preferred_locale": self.guild_locale, "emojis": [], "stickers": [], "voice_states": [],
-            "presences": [], "threads": [], "stage_instances": [], "guild_scheduled_events": [],
-            "premium_tier": 0, "system_channel_flags": 0, "mfa_level": 0, "verification_level": 0,
-            "explicit_content_filter": 0, "default_message_notifications": 0, "nsfw_level": 0,
-            "afk_timeout": 300, "joined_at": _now(), "description": None,
+            "id": self.guild_id,
+            "name": "Fake Guild",
+            "icon": None,
+            "owner_id": snowflake(),
+            "roles": [everyone],
+            "channels": [
+                {
+                    "id": self.channel_id,
+                    "type": 0,
+                    "name": "general",
+                    "position": 0,
+                    "permission_overwrites": [],
+                    "nsfw": False,
+                    "parent_id": None,
+                    "topic": None,
+                }
+            ],
+            "members": [me],
+            "member_count": 3,
+            "large": False,
+            "unavailable": False,
+            "features": [],
+            "preferred_locale": self.guild_locale,
+            "emojis": [],
+            "stickers": [],
+            "voice_states": [],
+            "presences": [],
+            "threads": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "premium_tier": 0,
+            "system_channel_flags": 0,
+            "mfa_level": 0,
+            "verification_level": 0,
+            "explicit_content_filter": 0,
+            "default_message_notifications": 0,
+            "nsfw_level": 0,
+            "afk_timeout": 300,
+            "joined_at": _now(),
+            "description": None,
         }
 
     # -- REST --------------------------------------------------------------------------
     def _message(self, content: str, author: FakeUser, **extra: Any) -> dict[str, Any]:
         return {
-            "id": snowflake(), "channel_id": self.channel_id, "guild_id": self.guild_id,
-            "author": author.payload(), "content": content, "timestamp": _now(), "edited_timestamp": None,
-            "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [],
-            "embeds": [], "pinned": False, "type": 0, "flags": 0, "components": [],
+            "id": snowflake(),
+            "channel_id": self.channel_id,
+            "guild_id": self.guild_id,
+            "author": author.payload(),
+            "content": content,
+            "timestamp": _now(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "pinned": False,
+            "type": 0,
+            "flags": 0,
+            "components": [],
         } | extra
 
     def _bot_message(self, body: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -477,13 +611,29 @@ class FakeDiscord:
             return 200, self.bot_user.payload() | {"verified": True, "mfa_enabled": False, "flags": 0}
         if m == "GET" and p == "/oauth2/applications/@me":
             return 200, {
-                "id": self.app_id, "name": "citebot", "description": "", "icon": None, "bot_public": True,
-                "bot_require_code_grant": False, "owner": {"id": snowflake(), "username": "owner", "discriminator": "0", "avatar": None},
-                "verify_key": "0" * 64, "flags": 0, "rpc_origins": [], "team": None,
+                "id": self.app_id,
+                "name": "citebot",
+                "description": "",
+                "icon": None,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": {"id": snowflake(), "username": "owner", "discriminator": "0", "avatar": None},
+                "verify_key": "0" * 64,
+                "flags": 0,
+                "rpc_origins": [],
+                "team": None,
             }
         if m == "GET" and p in ("/gateway", "/gateway/bot"):
-            return 200, {"url": f"ws://127.0.0.1:{self.port}/gateway", "shards": 1,
-                         "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}}
+            return 200, {
+                "url": f"ws://127.0.0.1:{self.port}/gateway",
+                "shards": 1,
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 1000,
+                    "reset_after": 0,
+                    "max_concurrency": 1,
+                },
+            }
         if m == "PUT" and re.fullmatch(rf"/applications/{self.app_id}(/guilds/\d+)?/commands", p):
             synced = []
             for command in r.json or []:
@@ -500,9 +650,13 @@ class FakeDiscord:
                 resource["message"] = message
                 message_id = message["id"]
             return 200, {
-                "interaction": {"id": match.group(1), "type": 2, "response_message_id": message_id,
-                                "response_message_loading": kind == 5,
-                                "response_message_ephemeral": bool(((body.get("data") or {}).get("flags") or 0) & 64)},
+                "interaction": {
+                    "id": match.group(1),
+                    "type": 2,
+                    "response_message_id": message_id,
+                    "response_message_loading": kind == 5,
+                    "response_message_ephemeral": bool(((body.get("data") or {}).get("flags") or 0) & 64),
+                },
                 "resource": resource,
             }
         if m == "POST" and re.fullmatch(rf"/webhooks/{self.app_id}/[^/]+", p):
@@ -531,8 +685,9 @@ class BotHarness:
         **fake_options: passed to :class:`FakeDiscord` (e.g. ``allow_message_content``).
     """
 
-    def __init__(self, make_bot: Callable[[], Any] | None, token: str = "fake-token.not-a-secret",
-                 **fake_options: Any) -> None:
+    def __init__(
+        self, make_bot: Callable[[], Any] | None, token: str = "fake-token.not-a-secret", **fake_options: Any
+    ) -> None:
         import threading
 
         self._make_bot = make_bot
@@ -578,7 +733,7 @@ class BotHarness:
             if self._task is not None:
                 try:
                     await asyncio.wait_for(self._task, 10)
-                except Exception:  # noqa: BLE001 - closing; the bot may have failed already
+                except Exception:  # noqa: BLE001, S110 - closing; the bot may have failed already
                     pass
             await self.fake.stop()
             # Views keep timeout tasks; end them here rather than leave them to the GC.

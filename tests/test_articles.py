@@ -10,7 +10,7 @@ import pytest
 from retrieval.articles import ArticleSkipped, iter_articles, normalise_text, read_article, scan_folder
 from retrieval.errors import ArticlesDirError
 
-from conftest import SEEDS
+from data_paths import SEEDS
 
 LIMIT = 1_000_000
 
@@ -34,7 +34,8 @@ def test_seed_titles_and_languages() -> None:
 
 def test_markdown_front_matter_gives_title_and_url(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text(
-        "---\ntitle: Festival boycott\nurl: https://example.org/a\n---\n# Heading\n\nBody text about a boycott.\n",
+        "---\ntitle: Festival boycott\nurl: https://example.org/a\n---\n"
+        "# Heading\n\nBody text about a boycott.\n",
         encoding="utf-8",
     )
     article = _read(tmp_path, "a.md")
@@ -45,7 +46,9 @@ def test_markdown_front_matter_gives_title_and_url(tmp_path: Path) -> None:
 
 
 def test_sidecar_metadata_wins(tmp_path: Path) -> None:
-    (tmp_path / "b.txt").write_text("Some first line that is a headline\n\nBody of the story here.", encoding="utf-8")
+    (tmp_path / "b.txt").write_text(
+        "Some first line that is a headline\n\nBody of the story here.", encoding="utf-8"
+    )
     (tmp_path / "b.txt.meta.json").write_text(json.dumps({"title": "From the sidecar"}), encoding="utf-8")
     assert _read(tmp_path, "b.txt").title == "From the sidecar"
 

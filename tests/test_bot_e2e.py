@@ -23,7 +23,7 @@ from bot.replies import CONTENT_LIMIT, embed_violations
 from config import load_settings
 from retrieval.service import Retriever
 
-from conftest import SEEDS
+from data_paths import SEEDS
 from fake_discord import BotHarness, FakeDiscord, Message
 
 DEMANDS = "001_4b0b25bb2bafa5d9.txt"
@@ -43,8 +43,11 @@ def harness(tmp_path_factory: pytest.TempPathFactory, embedder: Any):
             mp.delenv(name)
         mp.chdir(root)
         settings = load_settings(
-            articles_dir=articles, data_dir=root / "data", url_allowlist=["127.0.0.1"],
-            watch_debounce_seconds=0.3, cooldown_seconds=0,  # 0: no cooldown (one test sets one)
+            articles_dir=articles,
+            data_dir=root / "data",
+            url_allowlist=["127.0.0.1"],
+            watch_debounce_seconds=0.3,
+            cooldown_seconds=0,  # 0: no cooldown (one test sets one)
         )
 
     def make_bot() -> CitebotBot:
@@ -105,11 +108,21 @@ def test_ask_in_english_cites_the_demands_list(harness: BotHarness) -> None:
     assert reply.json["allowed_mentions"] == {"parse": []}
     assert embed_violations(embed) == []
     labels = [c["label"] for c in reply.components]
-    assert labels == ["[1] in full", "[2] in full", "[3] in full", "[4] in full", "[5] in full", "More passages"]
+    assert labels == [
+        "[1] in full",
+        "[2] in full",
+        "[3] in full",
+        "[4] in full",
+        "[5] in full",
+        "More passages",
+    ]
 
 
 def test_english_question_answered_from_the_french_article(harness: BotHarness) -> None:
-    question = "Whose immigration policies do people indirectly support by doing business with Amazon, according to No Music for ICE?"
+    question = (
+        "Whose immigration policies do people indirectly support by doing business with Amazon, "
+        "according to No Music for ICE?"
+    )
 
     async def scenario(fake: FakeDiscord, bot: CitebotBot) -> Message:
         return await ask(fake, question)
@@ -131,7 +144,7 @@ def test_buttons_show_a_passage_in_full_and_more_passages(harness: BotHarness) -
         more = await fake.followup(more_click)
         return reply, full, more_defer, more
 
-    reply, full, more_defer, more = harness.run(scenario)
+    _, full, more_defer, more = harness.run(scenario)
     assert full.json["type"] == 4 and full.json["data"]["flags"] == EPHEMERAL
     shown = full.json["data"]["embeds"][0]
     assert shown["title"].startswith("[1] ") and "**" in shown["description"]
@@ -171,9 +184,14 @@ def test_sources_lists_the_four_seeds_and_source_autocompletes(harness: BotHarne
     embed = listing.json["data"]["embeds"][0]
     listed = [re.search(r"`([^`]+)`", f["value"]).group(1) for f in embed["fields"]]
     assert listed[:4] == SEED_IDS
-    assert any("en · " in f["value"] for f in embed["fields"]) and any("fr · " in f["value"] for f in embed["fields"])
+    assert any("en · " in f["value"] for f in embed["fields"]) and any(
+        "fr · " in f["value"] for f in embed["fields"]
+    )
     assert "passages" in embed["fields"][0]["value"] and embed["footer"]["text"].startswith("Page 1 of")
-    assert [c["label"] for row in listing.json["data"]["components"] for c in row["components"]] == ["Previous", "Next"]
+    assert [c["label"] for row in listing.json["data"]["components"] for c in row["components"]] == [
+        "Previous",
+        "Next",
+    ]
     assert choices.json["type"] == 8
     assert "003_8dd3d7f5671449ac.txt" in [c["value"] for c in choices.json["data"]["choices"]]
     names = {f["name"]: f["value"] for f in detail.json["data"]["embeds"][0]["fields"]}
@@ -183,7 +201,10 @@ def test_sources_lists_the_four_seeds_and_source_autocompletes(harness: BotHarne
 def test_sources_pages_with_previous_and_next(harness: BotHarness) -> None:
     from retrieval.models import SourceInfo
 
-    many = [SourceInfo(f"{i:03}_many.txt", f"Article {i}", "en", 3, "2026-11-26T09:00:00+00:00") for i in range(20)]
+    many = [
+        SourceInfo(f"{i:03}_many.txt", f"Article {i}", "en", 3, "2026-11-26T09:00:00+00:00")
+        for i in range(20)
+    ]
 
     async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Any, Any]:
         async def sources() -> list[SourceInfo]:
@@ -203,8 +224,9 @@ def test_sources_pages_with_previous_and_next(harness: BotHarness) -> None:
     assert second.json["type"] == 7  # the same message, updated in place
     embed = second.json["data"]["embeds"][0]
     assert embed["footer"]["text"] == "Page 2 of 3" and embed["fields"][0]["name"] == "Article 8"
-    assert {c["label"]: c["disabled"] for row in second.json["data"]["components"] for c in row["components"]} == {
-        "Previous": False, "Next": False}
+    assert {
+        c["label"]: c["disabled"] for row in second.json["data"]["components"] for c in row["components"]
+    } == {"Previous": False, "Next": False}
 
 
 def test_admin_commands_refused_without_manage_server_and_in_dms(harness: BotHarness) -> None:
@@ -213,7 +235,11 @@ def test_admin_commands_refused_without_manage_server_and_in_dms(harness: BotHar
         out = []
         for name, options in (("reindex", {}), ("add", {"url": fake.serve("x.html", b"<p>x</p>")})):
             out.append(await fake.callback(await fake.slash(name, user=member, **options)))
-            out.append(await fake.callback(await fake.slash(name, user=fake.member("dm", manage_guild=True), dm=True, **options)))
+            out.append(
+                await fake.callback(
+                    await fake.slash(name, user=fake.member("dm", manage_guild=True), dm=True, **options)
+                )
+            )
         return out
 
     refused, dm, refused_add, dm_add = harness.run(scenario)
@@ -251,7 +277,9 @@ def test_add_attachment_then_answerable(harness: BotHarness) -> None:
         return added, await ask(fake, "What did the lighthouse keepers' union in Finistère demand?")
 
     added, answer = harness.run(scenario)
-    assert added.json["content"].startswith("Added **Lighthouse keepers of Finistère strike for longer winter leave**")
+    assert added.json["content"].startswith(
+        "Added **Lighthouse keepers of Finistère strike for longer winter leave**"
+    )
     assert "`lighthouse-keepers.txt`" in added.json["content"] and added.json["flags"] == EPHEMERAL
     assert "— lighthouse-keepers.txt, ¶" in cited_sources(answer)[0]
     assert "three extra weeks of winter leave" in fields(answer)[0]["value"]
@@ -293,10 +321,12 @@ def test_article_dropped_in_the_folder_is_picked_up_without_restart(harness: Bot
     async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Message, Message]:
         before = bot.service.reindex_count
         (Path(bot.settings.articles_dir) / "murano-glass.md").write_text(article, encoding="utf-8")
+
         # The watcher debounces, then reindexes: bounded wait, then ask like a member.
         async def picked_up() -> None:
             while not any(s.source_id == "murano-glass.md" for s in await bot.service.sources()):
                 await asyncio.sleep(0.1)
+
         await asyncio.wait_for(picked_up(), 60)
         assert bot.service.reindex_count > before
         answer = await ask(fake, "What did the glassblowers of Murano ask the government?")
@@ -306,6 +336,7 @@ def test_article_dropped_in_the_folder_is_picked_up_without_restart(harness: Bot
         async def dropped() -> None:
             while any(s.source_id == "murano-glass.md" for s in await bot.service.sources()):
                 await asyncio.sleep(0.1)
+
         await asyncio.wait_for(dropped(), 60)
         return answer, await ask(fake, "What did the glassblowers of Murano ask the government?")
 
@@ -332,6 +363,7 @@ def test_questions_are_answered_while_a_reindex_runs(harness: BotHarness) -> Non
         async def indexing() -> None:
             while not bot.service.indexing:
                 await asyncio.sleep(0.01)
+
         await asyncio.wait_for(indexing(), 30)
         await ask(fake, "What did No Music for ICE demand?")
         still_indexing = bot.service.indexing  # the answer came back before the reindex ended
@@ -339,6 +371,7 @@ def test_questions_are_answered_while_a_reindex_runs(harness: BotHarness) -> Non
         async def done() -> None:
             while not any(s.source_id == "harbour-registers.txt" for s in await bot.service.sources()):
                 await asyncio.sleep(0.1)
+
         await asyncio.wait_for(done(), 120)
         return still_indexing
 
@@ -352,7 +385,10 @@ def test_a_mention_is_answered_in_a_reply(harness: BotHarness) -> None:
         return message, await fake.reply_to(message)
 
     message, reply = harness.run(scenario)
-    assert reply.json["message_reference"]["message_id"] == message.id or str(reply.json["message_reference"]["message_id"]) == message.id
+    assert (
+        reply.json["message_reference"]["message_id"] == message.id
+        or str(reply.json["message_reference"]["message_id"]) == message.id
+    )
     assert reply.json["allowed_mentions"] == {"parse": [], "replied_user": False}
     assert reply.json["embeds"][0]["title"] == "what did No Music for ICE demand?"
     assert any(DEMANDS in name for name in cited_sources(reply)[:2])
@@ -370,9 +406,13 @@ def test_mass_mentions_in_articles_and_questions_never_ping(harness: BotHarness)
         start = len(fake.requests)
         await add_file(fake, "hebrides-ferries.txt", article)
         user = fake.member("pinger")
-        reply = await ask(fake, "@everyone why did the Hebrides ferry crews strike? <@&123456789012345678>", user=user)
+        reply = await ask(
+            fake, "@everyone why did the Hebrides ferry crews strike? <@&123456789012345678>", user=user
+        )
         await fake.callback(await fake.click(reply, label="[1] in full", user=user))
-        message = await fake.say(f"{fake.bot_mention} @here Hebrides ferry strike <@&123456789012345678>?", user=user)
+        message = await fake.say(
+            f"{fake.bot_mention} @here Hebrides ferry strike <@&123456789012345678>?", user=user
+        )
         await fake.reply_to(message)
         await fake.callback(await fake.slash("sources", user=user))
         return [r.json for r in fake.requests[start:] if r.json is not None]
@@ -380,8 +420,14 @@ def test_mass_mentions_in_articles_and_questions_never_ping(harness: BotHarness)
     payloads = harness.run(scenario)
     text = json.dumps(payloads, ensure_ascii=False)
     assert "Hebrides" in text  # the article was quoted...
-    assert "@everyone" not in text and "@here" not in text and "<@&1" not in text and "<@1" not in text  # ...inert
-    messages = [p.get("data", p) for p in payloads if isinstance(p, dict) and ("content" in p.get("data", p) or "embeds" in p.get("data", p))]
+    assert (
+        "@everyone" not in text and "@here" not in text and "<@&1" not in text and "<@1" not in text
+    )  # ...inert
+    messages = [
+        p.get("data", p)
+        for p in payloads
+        if isinstance(p, dict) and ("content" in p.get("data", p) or "embeds" in p.get("data", p))
+    ]
     assert messages
     for message in messages:
         assert message["allowed_mentions"]["parse"] == []
@@ -395,7 +441,9 @@ def test_over_long_passages_stay_within_every_limit(harness: BotHarness) -> None
         start = len(fake.requests)
         await add_file(fake, "markdown-storm.txt", article)
         user = fake.member("long")
-        reply = await ask(fake, "Zanzibar clove harvest markdown storm " + "bold spoiler quote " * 40, user=user, k=10)
+        reply = await ask(
+            fake, "Zanzibar clove harvest markdown storm " + "bold spoiler quote " * 40, user=user, k=10
+        )
         for n in (1, 2):
             await fake.callback(await fake.click(reply, label=f"[{n}] in full", user=user))
         click = await fake.click(reply, label="More passages", user=user)
@@ -440,9 +488,9 @@ def test_empty_question_is_refused_privately_before_deferring(harness: BotHarnes
     assert "empty" in refused.json["data"]["content"]
 
 
-def test_rejected_and_missing_tokens_give_one_clear_line(harness: BotHarness, tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str],
-                                                         caplog: pytest.LogCaptureFixture) -> None:
+def test_rejected_and_missing_tokens_give_one_clear_line(
+    harness: BotHarness, tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     from bot.main import run_bot
 
     # The harness has pointed discord.py at the fake, which refuses any other token.
@@ -458,8 +506,9 @@ def test_rejected_and_missing_tokens_give_one_clear_line(harness: BotHarness, tm
     assert err.strip().count("\n") == 0 and "CITEBOT_DISCORD_TOKEN" in err
 
 
-def test_an_unexpected_error_after_deferring_is_private_and_logged(harness: BotHarness,
-                                                                    caplog: pytest.LogCaptureFixture) -> None:
+def test_an_unexpected_error_after_deferring_is_private_and_logged(
+    harness: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
     async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Any, Message]:
         async def broken(question: str, k: int | None = None) -> Any:
             raise RuntimeError("the disk caught fire")
@@ -478,7 +527,10 @@ def test_an_unexpected_error_after_deferring_is_private_and_logged(harness: BotH
     deleted, followup = harness.run(scenario)
     assert deleted.method == "DELETE"  # the public "thinking…" message is withdrawn
     assert followup.json["flags"] == EPHEMERAL
-    assert followup.json["content"] == "Something went wrong on my side; the error is logged. Try again in a moment."
+    assert (
+        followup.json["content"]
+        == "Something went wrong on my side; the error is logged. Try again in a moment."
+    )
     assert "RuntimeError: the disk caught fire" in caplog.text and "Traceback" in caplog.text
 
 
@@ -499,9 +551,13 @@ def test_the_ask_channel_answers_every_message(harness: BotHarness) -> None:
 def test_intents_and_french_command_descriptions(harness: BotHarness) -> None:
     # Mentions and slash commands need no privileged intent; the ask channel does.
     assert not harness.fake.identify["intents"] & (1 << 15)
-    assert harness.fake.commands["ask"]["description_localizations"]["fr"].startswith("Répondre à une question")
+    assert harness.fake.commands["ask"]["description_localizations"]["fr"].startswith(
+        "Répondre à une question"
+    )
     options = {o["name"]: o for o in harness.fake.commands["ask"]["options"]}
-    assert options["question"]["description_localizations"]["fr"] == "Votre question, en français ou en anglais"
+    assert (
+        options["question"]["description_localizations"]["fr"] == "Votre question, en français ou en anglais"
+    )
 
 
 def test_ask_channel_without_the_message_content_intent_gives_one_clear_line(
@@ -513,8 +569,12 @@ def test_ask_channel_without_the_message_content_intent_gives_one_clear_line(
     try:
         (tmp_path / "articles").mkdir()
         settings = load_settings(
-            articles_dir=tmp_path / "articles", data_dir=tmp_path / "data", ask_channel_id=1,
-            discord_token=portal.token, watch_articles=False, sync_commands=False,
+            articles_dir=tmp_path / "articles",
+            data_dir=tmp_path / "data",
+            ask_channel_id=1,
+            discord_token=portal.token,
+            watch_articles=False,
+            sync_commands=False,
         )
         assert run_bot(settings) == 1
     finally:

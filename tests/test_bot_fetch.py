@@ -10,7 +10,14 @@ import pytest
 from aiohttp import web
 
 from bot.app import QuestionCooldown
-from retrieval.ingest.fetch import FetchError, check_address, fetch_url, name_for_url, safe_filename, save_article
+from retrieval.ingest.fetch import (
+    FetchError,
+    check_address,
+    fetch_url,
+    name_for_url,
+    safe_filename,
+    save_article,
+)
 
 
 def test_safe_filename() -> None:
@@ -31,11 +38,16 @@ def test_name_for_url() -> None:
 def test_save_article_is_atomic_and_writes_the_sidecar(tmp_path: Path) -> None:
     path = save_article(tmp_path / "articles", "a.html", b"<p>x</p>", {"url": "https://example.org/a"})
     assert path.read_bytes() == b"<p>x</p>"
-    assert json.loads((tmp_path / "articles" / "a.html.meta.json").read_text()) == {"url": "https://example.org/a"}
+    assert json.loads((tmp_path / "articles" / "a.html.meta.json").read_text()) == {
+        "url": "https://example.org/a"
+    }
     assert [p.name for p in (tmp_path / "articles").iterdir() if p.name.startswith(".")] == []
 
 
-@pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "192.168.0.1", "169.254.169.254", "::1", "fd00::1", "0.0.0.0", "224.0.0.1"])
+@pytest.mark.parametrize(
+    "address",
+    ["127.0.0.1", "10.1.2.3", "192.168.0.1", "169.254.169.254", "::1", "fd00::1", "0.0.0.0", "224.0.0.1"],
+)
 def test_non_public_addresses_are_refused(address: str) -> None:
     with pytest.raises(FetchError, match="non-public"):
         check_address("host", address, [])
@@ -100,7 +112,9 @@ def test_fetch_limits_redirects_and_types() -> None:
         allow = ["127.0.0.1"]
         try:
             fetched = await fetch_url(base + "/hop", max_bytes=10_000, timeout=5, allowlist=allow)
-            assert fetched.data == b"<p>hello</p>" and fetched.suffix == ".html" and fetched.url.endswith("/ok")
+            assert (
+                fetched.data == b"<p>hello</p>" and fetched.suffix == ".html" and fetched.url.endswith("/ok")
+            )
             with pytest.raises(FetchError, match="larger than the limit"):
                 await fetch_url(base + "/big", max_bytes=10_000, timeout=5, allowlist=allow)
             with pytest.raises(FetchError, match="longer than 0.5 s"):
@@ -112,7 +126,9 @@ def test_fetch_limits_redirects_and_types() -> None:
             with pytest.raises(FetchError, match="non-public"):
                 await fetch_url(base + "/ok", max_bytes=10_000, timeout=5, allowlist=[])
             with pytest.raises(FetchError, match="non-public"):  # a name resolving to loopback
-                await fetch_url(base.replace("127.0.0.1", "localhost") + "/ok", max_bytes=10_000, timeout=5, allowlist=[])
+                await fetch_url(
+                    base.replace("127.0.0.1", "localhost") + "/ok", max_bytes=10_000, timeout=5, allowlist=[]
+                )
             with pytest.raises(FetchError, match="http"):
                 await fetch_url("file:///etc/passwd", max_bytes=10_000, timeout=5, allowlist=allow)
         finally:

@@ -7,13 +7,17 @@ import logging
 import pytest
 
 from bot.main import TokenFilter
-from retrieval.cli import main
+from citebot import main
 
 
 def test_citebot_run_without_a_token_says_so_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and err.startswith("citebot: error: no Discord token") and "CITEBOT_DISCORD_TOKEN" in err
+    assert (
+        "\n" not in err
+        and err.startswith("citebot: error: no Discord token")
+        and "CITEBOT_DISCORD_TOKEN" in err
+    )
 
 
 def test_the_token_is_masked_in_log_records() -> None:

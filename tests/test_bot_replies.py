@@ -13,7 +13,6 @@ from bot.replies import (
     CONTENT_LIMIT,
     ELLIPSIS,
     FIELD_VALUE_LIMIT,
-    IndexFacts,
     SOURCES_PER_PAGE,
     answer_embed,
     citation,
@@ -26,17 +25,45 @@ from bot.replies import (
     snippet,
     sources_embed,
 )
+from bot.service import IndexFacts
 from retrieval.models import Answer, Passage, SourceInfo
 
 FACTS = IndexFacts(articles=4, passages=37, last_indexed="2026-11-26T09:40:00+00:00")
-MENTION_TEXT = st.sampled_from(["@everyone", "@here", "<@&123456789012345678>", "<@!42>", "<@42>", "<#42>", "*", "_", "`", "\\", "~~", "||", "> "])
+MENTION_TEXT = st.sampled_from(
+    [
+        "@everyone",
+        "@here",
+        "<@&123456789012345678>",
+        "<@!42>",
+        "<@42>",
+        "<#42>",
+        "*",
+        "_",
+        "`",
+        "\\",
+        "~~",
+        "||",
+        "> ",
+    ]
+)
 TEXT = st.lists(st.one_of(st.text(min_size=0, max_size=80), MENTION_TEXT), max_size=80).map("".join)
 RAW_MENTION = re.compile(r"@(everyone|here)|<@[!&]?\d+>|<#\d+>")
 
 
-def passage(rank: int, text: str, highlight: str = "", title: str = "A title", source: str = "a.txt") -> Passage:
-    return Passage(rank=rank, source=source, source_id=source, title=title, text=text, score=1.0,
-                   language="en", location="¶ 1–2", highlight=highlight)
+def passage(
+    rank: int, text: str, highlight: str = "", title: str = "A title", source: str = "a.txt"
+) -> Passage:
+    return Passage(
+        rank=rank,
+        source=source,
+        source_id=source,
+        title=title,
+        text=text,
+        score=1.0,
+        language="en",
+        location="¶ 1–2",
+        highlight=highlight,
+    )
 
 
 @st.composite
@@ -76,7 +103,9 @@ def test_clip_respects_the_limit_and_marks_the_cut(text: str, limit: int) -> Non
 
 @settings(max_examples=200, deadline=None)
 @given(TEXT, st.integers(8, 1024), st.data())
-def test_snippet_fits_and_keeps_the_bold_sentence_balanced(text: str, limit: int, data: st.DataObject) -> None:
+def test_snippet_fits_and_keeps_the_bold_sentence_balanced(
+    text: str, limit: int, data: st.DataObject
+) -> None:
     start = data.draw(st.integers(0, len(text)))
     end = data.draw(st.integers(start, len(text)))
     highlight = text[start:end]
@@ -115,7 +144,11 @@ def test_citation_format() -> None:
 
 def test_twenty_five_maximal_passages_share_the_6000_budget() -> None:
     long = "x" * 5000
-    answer = Answer("q" * 5000, True, [passage(i, long, long[:2000], title="t" * 500, source="s" * 500) for i in range(1, 26)])
+    answer = Answer(
+        "q" * 5000,
+        True,
+        [passage(i, long, long[:2000], title="t" * 500, source="s" * 500) for i in range(1, 26)],
+    )
     embed = answer_embed(answer, FACTS, "en")
     assert embed_violations(embed) == [] and len(embed.fields) == 25
     assert all(len(f.value or "") <= FIELD_VALUE_LIMIT for f in embed.fields)
@@ -136,11 +169,15 @@ def test_empty_index_answer() -> None:
 
 def test_footer_carries_index_facts() -> None:
     embed = answer_embed(Answer("q", True, [passage(1, "a")]), FACTS, "en")
-    assert embed.footer.text and embed.footer.text.startswith("4 articles · 37 passages · last indexed 2026-11-26 09:40 UTC")
+    assert embed.footer.text and embed.footer.text.startswith(
+        "4 articles · 37 passages · last indexed 2026-11-26 09:40 UTC"
+    )
 
 
 def test_sources_are_paginated() -> None:
-    sources = [SourceInfo(f"{i:03}.txt", f"Title {i}", "en", i, "2026-11-26T09:40:00+00:00") for i in range(20)]
+    sources = [
+        SourceInfo(f"{i:03}.txt", f"Title {i}", "en", i, "2026-11-26T09:40:00+00:00") for i in range(20)
+    ]
     first, last = sources_embed(sources, 0, "en"), sources_embed(sources, 2, "fr")
     assert len(first.fields) == SOURCES_PER_PAGE and first.footer.text == "Page 1 of 3"
     assert len(last.fields) == 20 - 2 * SOURCES_PER_PAGE and last.footer.text == "Page 3 sur 3"

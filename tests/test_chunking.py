@@ -10,7 +10,13 @@ from retrieval.models import Article
 
 
 def _article(text: str, title: str = "T", source_id: str = "a.txt") -> Article:
-    return Article(source_id=source_id, title=title, text=text, language="en", sha256=hashlib.sha256(text.encode()).hexdigest())
+    return Article(
+        source_id=source_id,
+        title=title,
+        text=text,
+        language="en",
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+    )
 
 
 LONG = "\n\n".join(

@@ -10,7 +10,6 @@ import pytest
 from config import load_settings
 from retrieval.embedding import Embedder
 from retrieval.errors import ArticlesDirError, IndexBusyError
-from retrieval.indexer import DIRTY_MARKER
 from retrieval.service import Retriever
 from retrieval.store import ChunkStore
 
@@ -23,7 +22,7 @@ def test_first_run_indexes_every_seed_and_second_run_nothing(retriever: Retrieve
     first = retriever.index()
     assert _counts(first) == (4, 0, 0, 0)
     assert first.chunks_embedded == retriever.store.count() > 4
-    manifest = json.loads(retriever.manifest_path.read_text())
+    manifest = json.loads(retriever.folder.manifest.read_text())
     assert set(manifest["articles"]) == {p.name for p in retriever.settings.articles_dir.iterdir()}
     assert manifest["model"] == retriever.model_identity
 
@@ -37,7 +36,9 @@ def test_added_changed_and_removed_articles(retriever: Retriever, articles: Path
     retriever.index()
     before = retriever.store.count()
 
-    (articles / "new.md").write_text("# Festival news\n\nIntersect Festival moved to Reno this year.", encoding="utf-8")
+    (articles / "new.md").write_text(
+        "# Festival news\n\nIntersect Festival moved to Reno this year.", encoding="utf-8"
+    )
     report = retriever.index()
     assert report.added == ["new.md"] and report.chunks_embedded == 1
     assert retriever.store.count() == before + 1
@@ -71,7 +72,9 @@ def test_a_broken_update_keeps_the_last_good_version(retriever: Retriever, artic
     assert any(p.source_id == "001_4b0b25bb2bafa5d9.txt" for p in answer.passages)
 
 
-def test_rebuild_and_model_change_replace_every_vector(retriever: Retriever, settings, embedder: Embedder) -> None:  # type: ignore[no-untyped-def]
+def test_rebuild_and_model_change_replace_every_vector(
+    retriever: Retriever, settings, embedder: Embedder
+) -> None:  # type: ignore[no-untyped-def]
     retriever.index()
     report = retriever.index(rebuild=True)
     assert report.rebuilt and report.chunks_embedded == retriever.store.count()
@@ -97,37 +100,46 @@ def test_a_second_writer_is_refused(retriever: Retriever, settings) -> None:  # 
     from filelock import FileLock
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(settings.data_dir / "write.lock")):
-        with pytest.raises(IndexBusyError, match="another citebot process"):
-            retriever.index()
+    with (
+        FileLock(str(retriever.folder.write_lock)),
+        pytest.raises(IndexBusyError, match="another citebot process"),
+    ):
+        retriever.index()
 
 
 def test_missing_articles_folder_changes_nothing(retriever: Retriever, tmp_path: Path) -> None:
     retriever.index()
-    manifest = retriever.manifest_path.read_bytes()
+    manifest = retriever.folder.manifest.read_bytes()
     with pytest.raises(ArticlesDirError):
         retriever.index(tmp_path / "missing")
-    assert retriever.manifest_path.read_bytes() == manifest
+    assert retriever.folder.manifest.read_bytes() == manifest
     assert len(retriever.sources()) == 4
 
 
-def test_leftovers_of_an_interrupted_run_are_cleaned(retriever: Retriever, articles: Path, embedder: Embedder) -> None:
+def test_leftovers_of_an_interrupted_run_are_cleaned(
+    retriever: Retriever, articles: Path, embedder: Embedder
+) -> None:
     retriever.index()
     count = retriever.store.count()
     # A run that died after writing vectors but before the manifest: orphan chunks.
     retriever.store.upsert(
-        ["orphan-1"], embedder.embed_passages(["orphan passage"]), ["orphan passage"], [{"source_id": "gone.txt"}]
+        ["orphan-1"],
+        embedder.embed_passages(["orphan passage"]),
+        ["orphan passage"],
+        [{"source_id": "gone.txt"}],
     )
-    (retriever.settings.data_dir / DIRTY_MARKER).touch()
+    retriever.folder.dirty.touch()
     report = Retriever(retriever.settings, embedder=embedder).index()
     assert report.chunks_embedded == 0
     assert retriever.store.count() == count
-    assert not (retriever.settings.data_dir / DIRTY_MARKER).exists()
+    assert not retriever.folder.dirty.exists()
 
 
 def test_a_new_process_sees_the_index(retriever: Retriever, settings, embedder: Embedder) -> None:  # type: ignore[no-untyped-def]
     retriever.index()
-    fresh = Retriever(load_settings(articles_dir=settings.articles_dir, data_dir=settings.data_dir), embedder=embedder)
+    fresh = Retriever(
+        load_settings(articles_dir=settings.articles_dir, data_dir=settings.data_dir), embedder=embedder
+    )
     assert fresh.has_index()
     assert len(fresh.sources()) == 4
     assert fresh.search("Palantir contract with ICE").passages

@@ -14,13 +14,14 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
-from local_web import LocalSite, Page
 
 from retrieval.articles import read_article, scan_folder
 from retrieval.errors import FeedError
 from retrieval.ingest.feeds import FeedOptions, Feeds, PollReport
 from retrieval.ingest.registry import FeedRegistry
 from retrieval.models import Article
+
+from local_web import LocalSite, Page
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
-from local_web import LocalSite, Page
 
 from retrieval.ingest.fetch import (
     CONTENT_TYPES,
@@ -15,6 +14,8 @@ from retrieval.ingest.fetch import (
     FetchError,
     fetch_url,
 )
+
+from local_web import LocalSite, Page
 
 ALLOW = ["127.0.0.1"]
 FEED_TYPES = {**FEED_CONTENT_TYPES, **CONTENT_TYPES}

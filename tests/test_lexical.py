@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from retrieval.chunking import split_sentences
-from retrieval.lexical import LexicalIndex, question_language, tokenize, tokenize_query
+from retrieval.layout import DataFolder
+from retrieval.lexical import LexicalIndex
+from retrieval.tokenization import question_language, tokenize, tokenize_query
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -46,13 +48,18 @@ def _bm25s_scores(corpus: dict[str, tuple[str, str]], question: str) -> dict[str
     return {i: float(s) for i, s in zip(ids, scores) if s > 0}
 
 
-QUESTIONS = ["Palantir contract with ICE", "Quel festival à Las Vegas ?", "musicians demand Amazon", "zzz nothing"]
+QUESTIONS = [
+    "Palantir contract with ICE",
+    "Quel festival à Las Vegas ?",
+    "musicians demand Amazon",
+    "zzz nothing",
+]
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_scores_match_bm25s(tmp_path: Path, question: str) -> None:
     corpus = _corpus(1, 120)
-    index = LexicalIndex(tmp_path / "lexical.pkl")
+    index = LexicalIndex(DataFolder(tmp_path).lexical)
     index.update(add=corpus, remove=[])
     expected = _bm25s_scores(corpus, question)
     got = dict(index.search(question, len(corpus)))
@@ -66,7 +73,7 @@ def test_scores_match_bm25s(tmp_path: Path, question: str) -> None:
 
 def test_incremental_updates_equal_a_fresh_build(tmp_path: Path) -> None:
     first, second = _corpus(2, 80), _corpus(3, 40)
-    index = LexicalIndex(tmp_path / "lexical.pkl")
+    index = LexicalIndex(DataFolder(tmp_path).lexical)
     index.update(add=first, remove=[])
     removed = sorted(first)[::3]
     changed = {sorted(first)[1]: ("Palantir and ICE, again and again", "en")}
@@ -84,7 +91,7 @@ def test_incremental_updates_equal_a_fresh_build(tmp_path: Path) -> None:
 
 
 def test_save_load_round_trip_and_old_formats(tmp_path: Path) -> None:
-    path = tmp_path / "lexical.pkl"
+    path = DataFolder(tmp_path).lexical
     index = LexicalIndex(path)
     index.update(add=_corpus(4, 50), remove=[])
     index.save()
@@ -101,7 +108,9 @@ def test_save_load_round_trip_and_old_formats(tmp_path: Path) -> None:
     assert old.load() and old.ids == set(corpus) and old.outdated
     old.save()
     assert not old.outdated and LexicalIndex(path).load() and not LexicalIndex(path).outdated
-    assert dict(old.search("Palantir ICE", 30)) == pytest.approx(_bm25s_scores(corpus, "Palantir ICE"), rel=1e-4)
+    assert dict(old.search("Palantir ICE", 30)) == pytest.approx(
+        _bm25s_scores(corpus, "Palantir ICE"), rel=1e-4
+    )
     path.write_bytes(pickle.dumps({"version": 99}))
     assert not LexicalIndex(path).load()
     path.write_bytes(b"not a pickle")
@@ -109,7 +118,7 @@ def test_save_load_round_trip_and_old_formats(tmp_path: Path) -> None:
 
 
 def test_empty_index_and_clear(tmp_path: Path) -> None:
-    index = LexicalIndex(tmp_path / "lexical.pkl")
+    index = LexicalIndex(DataFolder(tmp_path).lexical)
     assert index.search("anything", 5) == []
     index.update(add={"a": ("", "en"), "b": ("Amazon workers", "en")}, remove=[])
     assert [i for i, _ in index.search("Amazon", 5)] == ["b"]
@@ -121,13 +130,15 @@ def test_empty_index_and_clear(tmp_path: Path) -> None:
 
 
 def test_words_about_the_archive_are_not_searched_nor_counted(tmp_path: Path) -> None:
-    index = LexicalIndex(tmp_path / "lexical.pkl")
+    index = LexicalIndex(DataFolder(tmp_path).lexical)
     index.update({"a": ("Andy Jassy runs AWS. This article has sources.", "en")}, [])
     assert tokenize_query("Qui est Andy Jassy selon les articles ?") == tokenize_query("Qui est Andy Jassy ?")
     assert tokenize_query("according to the sources, who runs AWS?") == tokenize_query("who runs AWS?")
     # "article" and "sources" are in the archive, but say nothing about what is asked.
     assert index.coverage("Qui est Andy Jassy selon les articles ?") == 1.0
-    assert index.coverage("Who is Andy Jassy, according to the sources?") == index.coverage("Who is Andy Jassy?")
+    assert index.coverage("Who is Andy Jassy, according to the sources?") == index.coverage(
+        "Who is Andy Jassy?"
+    )
     assert index.coverage("Werner Vogels according to the articles") == 0.0
 
 

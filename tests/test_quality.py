@@ -17,10 +17,15 @@ from retrieval.embedding import Embedder
 from retrieval.evaluation import Report, evaluate, load_questions
 from retrieval.service import Retriever
 
-from conftest import DATA, SEEDS
+from data_paths import DATA, SEEDS
+
+#: Hundreds of questions and several indexes: the full suite only.
+pytestmark = pytest.mark.slow
 
 
-def _run(articles: Path, questions: Path, data: Path, embedder: Embedder, offtopic: Path | None = None) -> Report:
+def _run(
+    articles: Path, questions: Path, data: Path, embedder: Embedder, offtopic: Path | None = None
+) -> Report:
     retriever = Retriever(load_settings(articles_dir=articles, data_dir=data), embedder=embedder)
     retriever.index()
     return evaluate(
@@ -32,7 +37,9 @@ def _run(articles: Path, questions: Path, data: Path, embedder: Embedder, offtop
 
 @pytest.fixture(scope="module")
 def seeds_report(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Report:
-    return _run(SEEDS, DATA / "seeds_dev.jsonl", tmp_path_factory.mktemp("q-seeds"), embedder, DATA / "offtopic.jsonl")
+    return _run(
+        SEEDS, DATA / "seeds_dev.jsonl", tmp_path_factory.mktemp("q-seeds"), embedder, DATA / "offtopic.jsonl"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +74,9 @@ def test_declines_off_topic_and_answers_in_domain(seeds_report: Report, squad_re
 
 def test_seeds_check_floor(seeds_retriever: Retriever) -> None:
     """The check set: mostly questions answered only in the other language."""
-    report = evaluate(lambda q: seeds_retriever.search(q, k=5), load_questions(DATA / "seeds_check.jsonl"), [])
+    report = evaluate(
+        lambda q: seeds_retriever.search(q, k=5), load_questions(DATA / "seeds_check.jsonl"), []
+    )
     scores = report.groups["all"].as_dict()
     assert scores["n"] == 24
     assert scores["hit@1"] >= 0.83, scores

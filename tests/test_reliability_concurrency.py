@@ -19,8 +19,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from filelock import FileLock
 
+from retrieval.layout import DataFolder
 from retrieval.manifest import Manifest
 from retrieval.models import Answer
 from retrieval.service import Retriever
@@ -37,19 +39,23 @@ ASKED = [
 ]
 
 
+@pytest.mark.slow
 def test_fifty_questions_during_a_reindex_are_answered_without_mixing_versions(
     retriever: Retriever, articles: Path
 ) -> None:
     retriever.index()
-    old = set(Manifest.load(retriever.manifest_path).articles[EDITED].chunks)  # type: ignore[union-attr]
+    old = set(Manifest.load(retriever.folder.manifest).articles[EDITED].chunks)  # type: ignore[union-attr]
     # Every sentence changes, so every passage of the article gets a new id, and matches
     # the questions by sentences of its own (not deduplicated against the old ones).
     target = articles / EDITED
-    target.write_text(re.sub(r"([.!?])(\s)", r", as updated\1\2", target.read_text(encoding="utf-8")),
-                      encoding="utf-8")
+    target.write_text(
+        re.sub(r"([.!?])(\s)", r", as updated\1\2", target.read_text(encoding="utf-8")), encoding="utf-8"
+    )
     # A long article embedded after it keeps the run going while the new passages are stored
     # beside the old ones (they are deleted only at the end of the run).
-    shutil.copy(ROOT / "benchmarks" / "data" / "squad_dev" / "articles" / "Normans.txt", articles / "zz_normans.txt")
+    shutil.copy(
+        ROOT / "benchmarks" / "data" / "squad_dev" / "articles" / "Normans.txt", articles / "zz_normans.txt"
+    )
 
     answers: list[tuple[Answer, bool]] = []
     errors: list[BaseException] = []
@@ -88,7 +94,7 @@ def test_fifty_questions_during_a_reindex_are_answered_without_mixing_versions(
     writer.join(120)
     assert not writer.is_alive()
     assert errors == []
-    new = set(Manifest.load(retriever.manifest_path).articles[EDITED].chunks)  # type: ignore[union-attr]
+    new = set(Manifest.load(retriever.folder.manifest).articles[EDITED].chunks)  # type: ignore[union-attr]
     assert old and new and not old & new
     during = sum(1 for _, was_indexing in answers if was_indexing)
     print(f"concurrency: {len(answers)} questions answered, {during} of them while the reindex ran")
@@ -108,17 +114,22 @@ def test_a_second_writer_process_is_refused_with_what_to_do(retriever: Retriever
     data.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
     env.update(
-        CITEBOT_ARTICLES_DIR=str(retriever.settings.articles_dir), CITEBOT_DATA_DIR=str(data),
+        CITEBOT_ARTICLES_DIR=str(retriever.settings.articles_dir),
+        CITEBOT_DATA_DIR=str(data),
         PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
     )
-    with FileLock(str(data / "write.lock")):  # what the bot holds while it reindexes
-        done = subprocess.run(
-            [sys.executable, "-m", "retrieval.cli", "index"], env=env, cwd=tmp_path,
-            capture_output=True, text=True, timeout=120,
+    with FileLock(str(DataFolder(data).write_lock)):  # what the bot holds while it reindexes
+        done = subprocess.run(  # noqa: PLW1510 - the exit code is asserted below
+            [sys.executable, "-m", "citebot", "index"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     assert done.returncode == 1
     err = done.stderr.strip()
     assert "\n" not in err and "Traceback" not in err
     assert err.startswith(f"citebot: error: another citebot process is writing to {data}")
     assert "use /reindex there" in err
-    assert not (data / "manifest.json").exists()  # nothing written
+    assert not DataFolder(data).manifest.exists()  # nothing written

@@ -1,6 +1,6 @@
 """Crash consistency: ``citebot index`` killed with SIGKILL at random points, many times.
 
-A real ``python -m retrieval.cli index`` subprocess indexes a folder of articles
+A real ``python -m citebot index`` subprocess indexes a folder of articles
 and is killed after a random delay; between runs articles are edited, removed and
 added. After the last, complete run the index must agree with the manifest and
 with a clean build: the manifest's passages are exactly the Chroma passages and
@@ -47,7 +47,9 @@ def _write_articles(folder: Path) -> None:
     size = -(-len(paragraphs) // 5)
     for part in range(5):
         chunk = paragraphs[part * size : (part + 1) * size]
-        (folder / f"normans_{part}.txt").write_text("Normans, part %d\n\n" % part + "\n\n".join(chunk), encoding="utf-8")
+        (folder / f"normans_{part}.txt").write_text(
+            f"Normans, part {part}\n\n" + "\n\n".join(chunk), encoding="utf-8"
+        )
 
 
 def _env(articles: Path, data: Path) -> dict[str, str]:
@@ -64,8 +66,11 @@ def _env(articles: Path, data: Path) -> dict[str, str]:
 def _start(articles: Path, data: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "retrieval.cli", "-v", "index"],
-            env=_env(articles, data), cwd=articles.parent, stdout=out, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "citebot", "-v", "index"],
+            env=_env(articles, data),
+            cwd=articles.parent,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
 
 
@@ -75,8 +80,10 @@ def _edit(rng: random.Random, articles: Path, removed: dict[str, str]) -> str:
     choice = rng.choice(["edit", "edit", "remove", "restore", "add"])
     if choice == "edit":
         target = articles / rng.choice(names)
-        target.write_text(target.read_text(encoding="utf-8") + f"\n\nA late correction, number {rng.randrange(10**6)}.",
-                          encoding="utf-8")
+        target.write_text(
+            target.read_text(encoding="utf-8") + f"\n\nA late correction, number {rng.randrange(10**6)}.",
+            encoding="utf-8",
+        )
         return f"edited {target.name}"
     if choice == "remove" and len(names) > 4:
         target = articles / rng.choice([n for n in names if n.startswith("normans_")] or names)
@@ -103,8 +110,12 @@ def _expected_chunks(settings: Settings, embedder: Embedder) -> dict[str, set[st
     return {
         f.source_id: {
             c.id
-            for c in chunk_article(read_article(f, settings.max_article_bytes), embedder.count_tokens,
-                                   settings.chunk_tokens, settings.chunk_overlap_tokens)
+            for c in chunk_article(
+                read_article(f, settings.max_article_bytes),
+                embedder.count_tokens,
+                settings.chunk_tokens,
+                settings.chunk_overlap_tokens,
+            )
         }
         for f in files
     }
@@ -112,16 +123,20 @@ def _expected_chunks(settings: Settings, embedder: Embedder) -> dict[str, set[st
 
 def assert_consistent(retriever: Retriever, expected: dict[str, set[str]] | None = None) -> None:
     """The manifest, the passages, their sentences and BM25 describe one and the same index."""
-    manifest = Manifest.load(retriever.manifest_path)
+    manifest = Manifest.load(retriever.folder.manifest)
     assert manifest is not None, "no valid manifest"
-    assert not retriever.manifest_path.with_name("index.dirty").exists(), "the last run did not finish"
+    assert not retriever.folder.dirty.exists(), "the last run did not finish"
     manifest_ids = manifest.chunk_ids()
     assert manifest.chunk_count == len(manifest_ids), "a passage is listed twice in the manifest"
     store = retriever.store
     assert store.all_ids() == manifest_ids, "Chroma passages differ from the manifest"
-    lexical = LexicalIndex(retriever.settings.data_dir / "lexical.pkl")
-    assert lexical.load() or (not manifest_ids and not lexical.path.exists()), "the lexical index is not readable"
-    assert lexical.ids == manifest_ids and len(lexical) == len(manifest_ids), "BM25 passages differ from the manifest"
+    lexical = LexicalIndex(retriever.folder.lexical)
+    assert lexical.load() or (not manifest_ids and not lexical.path.exists()), (
+        "the lexical index is not readable"
+    )
+    assert lexical.ids == manifest_ids and len(lexical) == len(manifest_ids), (
+        "BM25 passages differ from the manifest"
+    )
     sentences = store._require_sentences().get(include=["metadatas"])
     owners = [str((m or {}).get("chunk_id")) for m in sentences["metadatas"]]
     assert set(owners) == manifest_ids, "a passage lacks its sentences, or a sentence its passage"
@@ -137,11 +152,14 @@ def assert_consistent(retriever: Retriever, expected: dict[str, set[str]] | None
         assert chunk.metadata["source_id"] == owner[chunk.id]
         assert chunk.metadata["article_sha256"] == manifest.articles[owner[chunk.id]].sha256
     if expected is not None:
-        assert {n: set(e.chunks) for n, e in manifest.articles.items()} == expected, "differs from a clean build"
+        assert {n: set(e.chunks) for n, e in manifest.articles.items()} == expected, (
+            "differs from a clean build"
+        )
     leftovers = [p.name for p in retriever.settings.data_dir.iterdir() if p.name.endswith(".tmp")]
     assert leftovers == [], f"temporary files left behind: {leftovers}"
 
 
+@pytest.mark.slow
 def test_index_survives_sigkill_at_random_points(tmp_path: Path, embedder: Embedder) -> None:
     articles, data, log = tmp_path / "articles", tmp_path / "data", tmp_path / "index.log"
     _write_articles(articles)
@@ -172,8 +190,10 @@ def test_index_survives_sigkill_at_random_points(tmp_path: Path, embedder: Embed
             kills += 1
             history.append(f"killed at {delay:.1f} s")
     reused = log.read_text(encoding="utf-8", errors="replace").count("left by an interrupted run")
-    print(f"crash test: seed {seed}, {kills} kills survived, {finished} runs finished, "
-          f"{reused} runs found passages a killed run left; {history}")
+    print(
+        f"crash test: seed {seed}, {kills} kills survived, {finished} runs finished, "
+        f"{reused} runs found passages a killed run left; {history}"
+    )
     assert kills >= KILLS, f"only {kills} runs could be killed (seed {seed}): {history}"
 
     # A complete run after the last kill converges to a clean build.
@@ -195,9 +215,12 @@ def test_index_survives_sigkill_at_random_points(tmp_path: Path, embedder: Embed
 def small(tmp_path: Path, embedder: Embedder) -> Retriever:
     folder = tmp_path / "articles"
     folder.mkdir()
-    (folder / "bees.txt").write_text("Bees in decline\n\nWild bee numbers fell by a third in Europe, a survey found.",
-                                     encoding="utf-8")
-    (folder / "port.txt").write_text("Port news\n\nThe harbour of Saint-Malo reopened after the storm.", encoding="utf-8")
+    (folder / "bees.txt").write_text(
+        "Bees in decline\n\nWild bee numbers fell by a third in Europe, a survey found.", encoding="utf-8"
+    )
+    (folder / "port.txt").write_text(
+        "Port news\n\nThe harbour of Saint-Malo reopened after the storm.", encoding="utf-8"
+    )
     retriever = Retriever(load_settings(articles_dir=folder, data_dir=tmp_path / "data"), embedder=embedder)
     retriever.index()
     return retriever
@@ -205,10 +228,10 @@ def small(tmp_path: Path, embedder: Embedder) -> Retriever:
 
 @pytest.mark.parametrize("cut", [0, 1, 10, 0.5, -1])
 def test_a_half_written_manifest_is_never_read_as_valid(small: Retriever, cut: float) -> None:
-    whole = small.manifest_path.read_bytes()
+    whole = small.folder.manifest.read_bytes()
     end = int(len(whole) * cut) if isinstance(cut, float) else (cut if cut >= 0 else len(whole) - 1)
-    small.manifest_path.write_bytes(whole[:end])
-    assert Manifest.load(small.manifest_path) is None
+    small.folder.manifest.write_bytes(whole[:end])
+    assert Manifest.load(small.folder.manifest) is None
     fresh = Retriever(small.settings, embedder=small.embedder)
     assert fresh.sources() == []  # not a partial list read from half a file
     report = fresh.index()  # the next run repairs it, reusing the stored vectors
@@ -220,7 +243,7 @@ def test_a_half_written_manifest_is_never_read_as_valid(small: Retriever, cut: f
 
 @pytest.mark.parametrize("cut", [0, 1, 0.5, -1])
 def test_a_half_written_lexical_index_is_never_read_as_valid(small: Retriever, cut: float) -> None:
-    path = small.settings.data_dir / "lexical.pkl"
+    path = small.folder.lexical
     whole = path.read_bytes()
     end = int(len(whole) * cut) if isinstance(cut, float) else (cut if cut >= 0 else len(whole) - 1)
     path.write_bytes(whole[:end])
@@ -248,11 +271,17 @@ class Crash(BaseException):
 
 #: Where a run writes: every Chroma write (through ``ChunkStore._call``, so a crash can fall
 #: between the two collections), the BM25 file, the manifest and the dirty marker.
-WRITES = [("retrieval.store.ChunkStore", "_call"), ("retrieval.lexical.LexicalIndex", "save"),
-          ("retrieval.manifest.Manifest", "save"), ("pathlib.Path", "unlink"), ("pathlib.Path", "touch")]
+WRITES = [
+    ("retrieval.store.ChunkStore", "_call"),
+    ("retrieval.lexical.LexicalIndex", "save"),
+    ("retrieval.manifest.Manifest", "save"),
+    ("pathlib.Path", "unlink"),
+    ("pathlib.Path", "touch"),
+]
 CHROMA_WRITES = {"upsert", "update", "delete", "delete_collection", "get_or_create_collection"}
 
 
+@pytest.mark.slow
 def test_a_crash_at_every_write_is_repaired_by_the_next_run(
     tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -263,13 +292,21 @@ def test_a_crash_at_every_write_is_repaired_by_the_next_run(
 
     folder = tmp_path / "articles"
     folder.mkdir()
-    settings = load_settings(articles_dir=folder, data_dir=tmp_path / "data", chunk_tokens=48, chunk_overlap_tokens=8)
-    sentences = [f"Sentence {i} says the harbour of port {i} reopened after storm number {i}." for i in range(16)]
+    settings = load_settings(
+        articles_dir=folder, data_dir=tmp_path / "data", chunk_tokens=48, chunk_overlap_tokens=8
+    )
+    sentences = [
+        f"Sentence {i} says the harbour of port {i} reopened after storm number {i}." for i in range(16)
+    ]
     versions = [
         {"a.txt": " ".join(sentences[:8]), "b.txt": " ".join(sentences[8:])},
-        {"a.txt": " ".join(sentences[:4] + sentences[12:]), "c.txt": "Bees\n\nWild bee numbers fell by a third."},
+        {
+            "a.txt": " ".join(sentences[:4] + sentences[12:]),
+            "c.txt": "Bees\n\nWild bee numbers fell by a third.",
+        },
         {"b.txt": " ".join(sentences[2:10]), "c.txt": "Bees\n\nWild bee numbers rose again this spring."},
     ]
+
     def write_folder(version: dict[str, str]) -> None:
         for path in folder.iterdir():
             if path.name not in version:
@@ -291,7 +328,7 @@ def test_a_crash_at_every_write_is_repaired_by_the_next_run(
                     if original.__name__ == "_call" and getattr(args[1], "__name__", "") not in CHROMA_WRITES:
                         return original(*args, **kwargs)  # a read
                     calls += 1
-                    if calls == n:
+                    if calls == n:  # noqa: B023 - called within this iteration only
                         raise Crash
                     return original(*args, **kwargs)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_reliability_crash import assert_consistent
 
 from bot.replies import embed_violations, message_text, source_embed, sources_embed
 from config import Settings, SettingsError, load_settings
@@ -26,13 +27,22 @@ from retrieval.errors import QuestionError
 from retrieval.manifest import Manifest
 from retrieval.models import Answer, SourceInfo
 from retrieval.service import Retriever, clean_question
-from test_reliability_crash import assert_consistent
 
 MENTIONS = ["@everyone", "@here", "<@&123456789012345678>", "<@42>", "<@!42>", "<#42>", "@Everyone"]
 RAW_MENTION = re.compile(r"@(everyone|here)|<@[!&]?\d+>|<#\d+>")
-MARKDOWN = ["```python\nprint('x')\n```", "`code`", "**bold**", "> quote", "# Title", "||spoiler||", "[a](http://x)"]
+MARKDOWN = [
+    "```python\nprint('x')\n```",
+    "`code`",
+    "**bold**",
+    "> quote",
+    "# Title",
+    "||spoiler||",
+    "[a](http://x)",
+]
 SCRIPTS = ["Qui a fondé Paris ?", "東京はどこ", "Москва", "القاهرة", "🙂🔥", "e\u0301te\u0301", "ℌ𝔢𝔩𝔩𝔬"]
-CONTROL = st.characters(min_codepoint=0, max_codepoint=0x1F) | st.sampled_from(["\x7f", "\u200b", "\u202e", "\ufeff", "\u2028"])
+CONTROL = st.characters(min_codepoint=0, max_codepoint=0x1F) | st.sampled_from(
+    ["\x7f", "\u200b", "\u202e", "\ufeff", "\u2028"]
+)
 HOSTILE = st.lists(
     st.one_of(st.text(max_size=40), st.sampled_from(MENTIONS + MARKDOWN + SCRIPTS), CONTROL, st.just(" ")),
     max_size=30,
@@ -67,7 +77,9 @@ def test_clean_question_returns_clean_text_or_a_clear_error(question: str, limit
     assert re.search(r"\w", text)
 
 
-@settings(max_examples=SEARCH_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=SEARCH_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(question=QUESTIONS)
 def test_search_answers_or_refuses_any_question(seeds_retriever: Retriever, question: str) -> None:
     try:
@@ -93,10 +105,25 @@ def article_files(draw: st.DrawFn) -> dict[str, bytes]:
     """A folder's worth of hostile files: ``{file name: bytes}``."""
     files: dict[str, bytes] = {}
     for n in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(
-            ["binary", "invalid-utf8", "empty", "blank", "enormous", "nested-html", "malformed-html",
-             "duplicate", "text", "markdown", "front-matter", "bad-sidecar", "unsupported"]
-        ))
+        kind = draw(
+            st.sampled_from(
+                [
+                    "binary",
+                    "invalid-utf8",
+                    "empty",
+                    "blank",
+                    "enormous",
+                    "nested-html",
+                    "malformed-html",
+                    "duplicate",
+                    "text",
+                    "markdown",
+                    "front-matter",
+                    "bad-sidecar",
+                    "unsupported",
+                ]
+            )
+        )
         suffix = ".txt"
         if kind == "binary":
             data = draw(st.binary(min_size=1, max_size=300)) + b"\x00\x01\x02"
@@ -110,11 +137,20 @@ def article_files(draw: st.DrawFn) -> dict[str, bytes]:
             data = ("Big news. " * (MAX_ARTICLE_BYTES // 10 + 1)).encode()
         elif kind == "nested-html":
             depth = draw(st.integers(100, 3000))
-            data = ("<html><body>" + "<div>" * depth + draw(TEXT) + "</div>" * depth + "</body></html>").encode()
+            data = (
+                "<html><body>" + "<div>" * depth + draw(TEXT) + "</div>" * depth + "</body></html>"
+            ).encode()
             suffix = ".html"
         elif kind == "malformed-html":
-            data = ("<html><head><title>" + draw(TEXT) + "<body><p>" + draw(TEXT) + "<div><script>"
-                    + draw(TEXT) + "</p></span>").encode(errors="surrogatepass")
+            data = (
+                "<html><head><title>"
+                + draw(TEXT)
+                + "<body><p>"
+                + draw(TEXT)
+                + "<div><script>"
+                + draw(TEXT)
+                + "</p></span>"
+            ).encode(errors="surrogatepass")
             suffix = ".html"
         elif kind == "duplicate" and files:
             data = next(iter(files.values()))
@@ -133,8 +169,11 @@ def article_files(draw: st.DrawFn) -> dict[str, bytes]:
         name = f"f{n}_{kind}{suffix}"
         files[name] = data
         if kind == "bad-sidecar":
-            files[name + ".meta.json"] = draw(st.sampled_from([b"{", b"[]", b'{"title": 5, "url": []}', b"\xff",
-                                                              b'{"language": "' + b"x" * 500 + b'"}']))
+            files[name + ".meta.json"] = draw(
+                st.sampled_from(
+                    [b"{", b"[]", b'{"title": 5, "url": []}', b"\xff", b'{"language": "' + b"x" * 500 + b'"}']
+                )
+            )
     return files
 
 
@@ -159,7 +198,7 @@ def test_hostile_article_files_are_skipped_with_a_reason_or_indexed(embedder: Em
             (folder / name).write_bytes(data)
         tried.extend(files)
         report = retriever.index()
-        manifest = Manifest.load(retriever.manifest_path)
+        manifest = Manifest.load(retriever.folder.manifest)
         assert manifest is not None
         for name in files:
             if name.endswith(".meta.json"):
@@ -188,8 +227,31 @@ def test_hostile_article_files_are_skipped_with_a_reason_or_indexed(embedder: Em
 FIELDS = sorted(Settings.model_fields)
 ENV_VALUE = st.one_of(
     st.text(st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"]), max_size=30),
-    st.sampled_from(["-1", "0", "1e309", "nan", "inf", "-inf", "true", "yes", "[", "[1, 2]", '["a", 3]', "{}",
-                     "99999999999999999999999", "1.5", " 7 ", "0x10", "None", "null", "~/x", "../..", ""]),
+    st.sampled_from(
+        [
+            "-1",
+            "0",
+            "1e309",
+            "nan",
+            "inf",
+            "-inf",
+            "true",
+            "yes",
+            "[",
+            "[1, 2]",
+            '["a", 3]',
+            "{}",
+            "99999999999999999999999",
+            "1.5",
+            " 7 ",
+            "0x10",
+            "None",
+            "null",
+            "~/x",
+            "../..",
+            "",
+        ]
+    ),
 )
 
 
@@ -221,7 +283,9 @@ def source_infos(draw: st.DrawFn) -> SourceInfo:
     return SourceInfo(
         source_id=draw(HOSTILE) or "a.txt",
         title=draw(st.one_of(HOSTILE, st.text(max_size=3000))),
-        language=draw(st.one_of(st.sampled_from(["en", "fr", "und"]), HOSTILE, st.text(min_size=1000, max_size=3000))),
+        language=draw(
+            st.one_of(st.sampled_from(["en", "fr", "und"]), HOSTILE, st.text(min_size=1000, max_size=3000))
+        ),
         chunks=draw(st.integers(0, 10**6)),
         indexed_at=draw(st.one_of(st.just("2026-11-26T09:40:00+00:00"), st.text(max_size=40))),
         url=draw(st.one_of(st.none(), HOSTILE, st.text(min_size=1000, max_size=3000))),
@@ -230,7 +294,9 @@ def source_infos(draw: st.DrawFn) -> SourceInfo:
 
 @settings(max_examples=REPLY_EXAMPLES, deadline=None)
 @given(st.lists(source_infos(), max_size=20), st.integers(-3, 5), st.sampled_from(["en", "fr"]))
-def test_source_replies_fit_discord_and_ping_no_one(sources: list[SourceInfo], page: int, language: str) -> None:
+def test_source_replies_fit_discord_and_ping_no_one(
+    sources: list[SourceInfo], page: int, language: str
+) -> None:
     for embed in [sources_embed(sources, page, language), *(source_embed(s, language) for s in sources)]:
         assert embed_violations(embed) == []
         assert not RAW_MENTION.search(str(embed.to_dict()))

@@ -17,9 +17,9 @@ import discord
 import pytest
 import yarl
 
+import citebot as cli
 from bot.main import run_bot
 from config import load_settings
-from retrieval import cli
 from retrieval.embedding import Embedder
 from retrieval.service import Retriever
 
@@ -34,8 +34,12 @@ def _assert_hidden(output: str) -> None:
 
 
 def test_cli_commands_never_show_the_token(
-    monkeypatch: pytest.MonkeyPatch, articles: Path, tmp_path: Path, embedder: Embedder,
-    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    articles: Path,
+    tmp_path: Path,
+    embedder: Embedder,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("CITEBOT_DISCORD_TOKEN", SECRET)
@@ -48,7 +52,7 @@ def test_cli_commands_never_show_the_token(
     assert cli.main(["-v", "ask", "What did No Music for ICE demand?", "--json"]) == 0
     assert cli.main(["-v", "ask", "What did No Music for ICE demand?"]) == 0
     assert cli.main(["-v", "sources", "--json"]) == 0
-    assert cli.main(["ask", "   "]) == 1  # an error message
+    assert cli.main(["ask", "   "]) == 2  # a usage error, with its message
     monkeypatch.setenv("CITEBOT_TOP_K", "many")
     assert cli.main(["sources"]) == 2  # a settings error
     monkeypatch.setenv("CITEBOT_DISCORD_TOKEN", "{" + SECRET)  # whatever the value, never echoed
@@ -65,16 +69,24 @@ def _closed_port() -> int:
 
 
 def test_run_with_discord_unreachable_gives_one_line_without_the_token(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     port = _closed_port()
     monkeypatch.setattr(discord.http.Route, "BASE", f"http://127.0.0.1:{port}/api/v10")
-    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(f"ws://127.0.0.1:{port}/"))
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(f"ws://127.0.0.1:{port}/")
+    )
     (tmp_path / "articles").mkdir()
-    settings = load_settings(articles_dir=tmp_path / "articles", data_dir=tmp_path / "data", discord_token=SECRET,
-                             watch_articles=False)
+    settings = load_settings(
+        articles_dir=tmp_path / "articles",
+        data_dir=tmp_path / "data",
+        discord_token=SECRET,
+        watch_articles=False,
+    )
     assert run_bot(settings) == 1
     out = capsys.readouterr()
     err = out.err.strip()
@@ -83,7 +95,10 @@ def test_run_with_discord_unreachable_gives_one_line_without_the_token(
 
 
 def test_a_bot_session_never_logs_the_token(
-    tmp_path: Path, embedder: Embedder, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    embedder: Embedder,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """``run_bot`` with the token, DEBUG logs on: log in, sync, answer, fail a command, stop."""
@@ -101,18 +116,28 @@ def test_a_bot_session_never_logs_the_token(
     monkeypatch.setattr(app.CitebotBot, "setup_hook", setup_hook)
     articles = tmp_path / "articles"
     articles.mkdir()
-    (articles / "bees.txt").write_text("Bees in decline\n\nWild bee numbers fell by a third.", encoding="utf-8")
-    settings = load_settings(articles_dir=articles, data_dir=tmp_path / "data", discord_token=SECRET,
-                             watch_articles=False, sync_guild_id=int(portal.fake.guild_id))
+    (articles / "bees.txt").write_text(
+        "Bees in decline\n\nWild bee numbers fell by a third.", encoding="utf-8"
+    )
+    settings = load_settings(
+        articles_dir=articles,
+        data_dir=tmp_path / "data",
+        discord_token=SECRET,
+        watch_articles=False,
+        sync_guild_id=int(portal.fake.guild_id),
+    )
     monkeypatch.setattr(app, "Retriever", lambda s: Retriever(s, embedder=embedder))
     codes: list[int] = []
     runner = threading.Thread(target=lambda: codes.append(run_bot(settings)))
     runner.start()
     try:
+
         async def scenario(fake: FakeDiscord, _: Any) -> None:
             await fake.wait_identified(timeout=120)
             member = fake.member("curious")
-            answered = await fake.followup(await fake.slash("ask", user=member, question="Why are bees declining?"))
+            answered = await fake.followup(
+                await fake.slash("ask", user=member, question="Why are bees declining?")
+            )
             assert answered.json["embeds"]
             refused = await fake.callback(await fake.slash("reindex", user=member))
             assert refused.json["data"]["flags"] == 64

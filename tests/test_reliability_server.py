@@ -19,18 +19,23 @@ from bot.i18n import t
 from config import load_settings
 from retrieval.embedding import Embedder
 from retrieval.errors import StoreUnavailableError
+from retrieval.layout import DataFolder
 from retrieval.service import Retriever
 
-from conftest import SEEDS
+from chroma_server import ChromaServer, free_port, requires_chroma
+from data_paths import SEEDS
 from fake_discord import BotHarness, FakeDiscord, Message
-from test_server_mode import ChromaServer, _free_port, pytestmark  # noqa: F401 - skip without the chroma CLI
 
 EPHEMERAL = 64
 
 
-def test_a_server_that_is_not_there_is_one_clear_error(tmp_path: Path, articles: Path, embedder: Embedder) -> None:
-    port = _free_port()
-    settings = load_settings(articles_dir=articles, data_dir=tmp_path / "data", chroma_host="127.0.0.1", chroma_port=port)
+def test_a_server_that_is_not_there_is_one_clear_error(
+    tmp_path: Path, articles: Path, embedder: Embedder
+) -> None:
+    port = free_port()
+    settings = load_settings(
+        articles_dir=articles, data_dir=tmp_path / "data", chroma_host="127.0.0.1", chroma_port=port
+    )
     retriever = Retriever(settings, embedder=embedder)
     for call in (lambda: retriever.search("Who is Andy Jassy?"), retriever.index, retriever.sources):
         try:
@@ -40,7 +45,7 @@ def test_a_server_that_is_not_there_is_one_clear_error(tmp_path: Path, articles:
             assert "\n" not in message and message.startswith(f"cannot reach Chroma server 127.0.0.1:{port}")
     with pytest.raises(StoreUnavailableError):
         retriever.search("Who is Andy Jassy?")
-    assert not (settings.data_dir / "manifest.json").exists()  # nothing half-written
+    assert not DataFolder(settings.data_dir).manifest.exists()  # nothing half-written
 
 
 async def _ask(fake: FakeDiscord, question: str, locale: str = "en-US") -> Message:
@@ -48,13 +53,19 @@ async def _ask(fake: FakeDiscord, question: str, locale: str = "en-US") -> Messa
     return await fake.followup(interaction)
 
 
+@pytest.mark.slow
+@requires_chroma
 def test_the_bot_survives_its_chroma_server_going_down_and_up(tmp_path: Path, embedder: Embedder) -> None:
-    server = ChromaServer(tmp_path / "server-data", _free_port())
+    server = ChromaServer(tmp_path / "server-data", free_port())
     articles = tmp_path / "articles"
     shutil.copytree(SEEDS, articles)
     settings = load_settings(
-        articles_dir=articles, data_dir=tmp_path / "data", chroma_host="127.0.0.1", chroma_port=server.port,
-        watch_articles=False, cooldown_seconds=0,
+        articles_dir=articles,
+        data_dir=tmp_path / "data",
+        chroma_host="127.0.0.1",
+        chroma_port=server.port,
+        watch_articles=False,
+        cooldown_seconds=0,
     )
     server.start()
     try:
@@ -70,6 +81,7 @@ def test_the_bot_survives_its_chroma_server_going_down_and_up(tmp_path: Path, em
     harness = BotHarness(make_bot)
     harness.start()
     try:
+
         def ask(question: str, locale: str = "en-US") -> Message:
             async def scenario(fake: FakeDiscord, bot: Any) -> Message:
                 return await _ask(fake, question, locale)

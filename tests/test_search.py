@@ -38,7 +38,9 @@ def test_french_question_answered_from_an_english_article(seeds_retriever: Retri
 
 def test_passages_in_the_other_language_get_the_bonus(seeds_retriever: Retriever) -> None:
     settings = seeds_retriever.settings
-    plain = Retriever(settings.model_copy(update={"cross_language_bonus": 0.0}), embedder=seeds_retriever.embedder)
+    plain = Retriever(
+        settings.model_copy(update={"cross_language_bonus": 0.0}), embedder=seeds_retriever.embedder
+    )
     question = "What did musicians say about Trump's immigration policies?"
     with_bonus = {p.chunk_id: p for p in seeds_retriever.search(question, k=8).passages}
     without = {p.chunk_id: p for p in plain.search(question, k=8).passages}
@@ -58,10 +60,15 @@ def test_passages_in_the_other_language_get_the_bonus(seeds_retriever: Retriever
     ("question", "answer"),
     [
         ("Combien de noms comptait la lettre au moment de la publication ?", "475 names"),
-        ("What policy had the president announced that separated families arriving illegally?", "tolérance zéro"),
+        (
+            "What policy had the president announced that separated families arriving illegally?",
+            "tolérance zéro",
+        ),
     ],
 )
-def test_answers_only_in_the_other_language_are_answered(seeds_retriever: Retriever, question: str, answer: str) -> None:
+def test_answers_only_in_the_other_language_are_answered(
+    seeds_retriever: Retriever, question: str, answer: str
+) -> None:
     result = seeds_retriever.search(question)
     assert result.answered, (result.similarity, result.coverage)
     assert answer in result.passages[0].text
@@ -69,7 +76,8 @@ def test_answers_only_in_the_other_language_are_answered(seeds_retriever: Retrie
 
 def test_no_bonus_when_the_question_language_is_unknown(seeds_retriever: Retriever) -> None:
     plain = Retriever(
-        seeds_retriever.settings.model_copy(update={"cross_language_bonus": 0.0}), embedder=seeds_retriever.embedder
+        seeds_retriever.settings.model_copy(update={"cross_language_bonus": 0.0}),
+        embedder=seeds_retriever.embedder,
     )
     question = "Palantir AWS"  # too short to tell its language
     assert [(p.chunk_id, p.score) for p in seeds_retriever.search(question).passages] == [
@@ -111,7 +119,9 @@ def test_control_characters_are_dropped(seeds_retriever: Retriever) -> None:
     "question",
     ["What is the recipe for a classic French onion soup?", "Qui a remporté le Tour de France en 2021 ?"],
 )
-def test_off_topic_questions_are_declined_with_the_closest_passages(seeds_retriever: Retriever, question: str) -> None:
+def test_off_topic_questions_are_declined_with_the_closest_passages(
+    seeds_retriever: Retriever, question: str
+) -> None:
     answer = seeds_retriever.search(question)
     assert answer.answered is False
     assert answer.passages, "the closest passages are still offered, labelled by answered=False"

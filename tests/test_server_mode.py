@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,63 +12,14 @@ from retrieval.embedding import Embedder
 from retrieval.errors import StoreUnavailableError
 from retrieval.service import Retriever
 
-CHROMA = Path(sys.executable).with_name("chroma")
-START_SECONDS = 60
+from chroma_server import ChromaServer, free_port, requires_chroma
 
-pytestmark = pytest.mark.skipif(
-    not CHROMA.exists() and not shutil.which("chroma"), reason="the chroma CLI is not installed"
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ChromaServer:
-    """One ``chroma run`` subprocess that can be stopped and started again on the same path and port."""
-
-    def __init__(self, path: Path, port: int) -> None:
-        self.path, self.port = path, port
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = path.parent / "chroma-server.log"
-
-    def start(self) -> None:
-        exe = str(CHROMA) if CHROMA.exists() else str(shutil.which("chroma"))
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [exe, "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + START_SECONDS
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v2/heartbeat", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        pytest.fail(f"chroma run did not answer within {START_SECONDS} s:\n{self.log.read_text()[-2000:]}")
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(15)
-        self.proc = None
+pytestmark = [requires_chroma, pytest.mark.slow]
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ChromaServer]:
-    chroma = ChromaServer(tmp_path / "server-data", _free_port())
+    chroma = ChromaServer(tmp_path / "server-data", free_port())
     chroma.start()
     try:
         yield chroma
@@ -99,14 +44,18 @@ def test_index_ask_reindex_and_restart_through_a_chroma_server(
     assert answer.answered
     assert any("Terminate existing contracts" in p.text for p in answer.passages[:3])
 
-    (articles / "new.md").write_text("# Festival\n\nIntersect Festival moved to Reno this year.", encoding="utf-8")
+    (articles / "new.md").write_text(
+        "# Festival\n\nIntersect Festival moved to Reno this year.", encoding="utf-8"
+    )
     report = retriever.index()
     assert report.added == ["new.md"] and retriever.store.count() == stored + 1
     assert not retriever.index().modified
 
     # The server goes away: a clear error naming it, not a traceback.
     server.stop()
-    with pytest.raises(StoreUnavailableError, match=rf"cannot reach Chroma server 127\.0\.0\.1:{server.port}"):
+    with pytest.raises(
+        StoreUnavailableError, match=rf"cannot reach Chroma server 127\.0\.0\.1:{server.port}"
+    ):
         retriever.search("Where did Intersect Festival move?")
     (articles / "new.md").unlink()
     with pytest.raises(StoreUnavailableError, match="cannot reach Chroma server"):
@@ -122,4 +71,6 @@ def test_index_ask_reindex_and_restart_through_a_chroma_server(
     assert report.removed == ["new.md"]
     fresh = Retriever(settings, embedder=embedder)
     assert fresh.store.count() == stored
-    assert any("Palantir" in p.text for p in fresh.search("Which company works with ICE on data analytics?").passages)
+    assert any(
+        "Palantir" in p.text for p in fresh.search("Which company works with ICE on data analytics?").passages
+    )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from config import SettingsError, load_settings
-from config.settings import PROJECT_ROOT
+from config import Settings, SettingsError, load_settings
+from config.settings import DEFAULTS_FILE, PROJECT_ROOT
 
 
 def test_defaults_come_from_the_project(tmp_path: Path) -> None:
@@ -48,7 +50,9 @@ def test_dotenv_is_read_from_the_working_folder(tmp_path: Path) -> None:
         ("CITEBOT_COLLECTION", "x", "CITEBOT_COLLECTION"),
     ],
 )
-def test_invalid_values_give_one_line(monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str) -> None:
+def test_invalid_values_give_one_line(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError) as caught:
         load_settings()
@@ -60,5 +64,46 @@ def test_invalid_values_give_one_line(monkeypatch: pytest.MonkeyPatch, name: str
 def test_overlap_must_be_smaller_than_the_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CITEBOT_CHUNK_TOKENS", "100")
     monkeypatch.setenv("CITEBOT_CHUNK_OVERLAP_TOKENS", "100")
-    with pytest.raises(SettingsError, match="CITEBOT_CHUNK_OVERLAP_TOKENS must be smaller than CITEBOT_CHUNK_TOKENS"):
+    with pytest.raises(
+        SettingsError, match="CITEBOT_CHUNK_OVERLAP_TOKENS must be smaller than CITEBOT_CHUNK_TOKENS"
+    ):
         load_settings()
+
+
+def test_the_defaults_file_agrees_with_the_settings_class() -> None:
+    """Every default has one home, the settings class: defaults.toml must say the same."""
+    text = DEFAULTS_FILE.read_text(encoding="utf-8")
+    for key, value in tomllib.loads(text).items():
+        assert key in Settings.model_fields, f"defaults.toml sets {key}, which is no setting"
+        default = Settings.model_fields[key].get_default(call_default_factory=True)
+        assert value == default, f"defaults.toml says {key} = {value!r}, the settings class {default!r}"
+    # Each setting is listed, as a value or as a commented line explaining why it is unset.
+    listed = set(re.findall(r"^#? ?([a-z_]+)\b", text, flags=re.MULTILINE))
+    assert set(Settings.model_fields) <= listed, set(Settings.model_fields) - listed
+
+
+#: Settings whose default is computed at run time; the README describes it in words.
+COMPUTED_DEFAULTS = {"articles_dir", "data_dir", "url_allowlist"}
+
+
+def test_the_readme_table_lists_every_setting_with_its_default() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `CITEBOT_([A-Z_0-9]+)` \| ([^|]+) \|", readme, flags=re.MULTILINE)
+    names = [name.lower() for name, _ in rows]
+    assert sorted(names) == sorted(Settings.model_fields), "the README table and the settings class differ"
+    for name, cell in rows:
+        field = Settings.model_fields[name.lower()]
+        default = field.get_default(call_default_factory=True)
+        literal = re.match(r"`([^`]*)`", cell.strip())
+        if name.lower() in COMPUTED_DEFAULTS:
+            continue
+        if literal:
+            value = literal.group(1)
+            if isinstance(default, bool):
+                assert value == str(default).lower(), (name, value, default)
+            else:
+                assert type(default)(value) == default, (name, value, default)
+        elif cell.strip().startswith("unset"):
+            assert default is None, (name, default)
+        else:
+            raise AssertionError(f"CITEBOT_{name}: the README gives no default ({cell.strip()!r})")

@@ -16,9 +16,17 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import i18n
-from retrieval.ingest.fetch import ALLOWED_SUFFIXES, FetchError, fetch_url, name_for_url, safe_filename, save_article
+from bot.errors import UserFacingError
 from bot.i18n import t
 from bot.replies import clip, neutralise
+from retrieval.ingest.fetch import (
+    ALLOWED_SUFFIXES,
+    FetchError,
+    fetch_url,
+    name_for_url,
+    safe_filename,
+    save_article,
+)
 from retrieval.models import IndexReport
 
 if TYPE_CHECKING:
@@ -63,7 +71,9 @@ def report_text(report: IndexReport, language: str) -> str:
     if report.removed:
         text += "\n− " + ", ".join(f"`{name}`" for name in report.removed)
     if report.skipped:
-        text += "\n" + t(language, "skipped", items="; ".join(f"`{n}`: {why}" for n, why in report.skipped.items()))
+        text += "\n" + t(
+            language, "skipped", items="; ".join(f"`{n}`: {why}" for n, why in report.skipped.items())
+        )
     return clip(neutralise(text), 2000)
 
 
@@ -81,7 +91,9 @@ class AdminCog(commands.Cog):
         report = await self.bot.service.reindex(f"/reindex by {interaction.user.id}")
         await interaction.followup.send(report_text(report, language), ephemeral=True)
 
-    @app_commands.command(name="add", description="Add an article: attach a .txt/.md/.html file or give a URL")
+    @app_commands.command(
+        name="add", description="Add an article: attach a .txt/.md/.html file or give a URL"
+    )
     @app_commands.describe(file="A .txt, .md or .html file", url="The address of an article page")
     @admin_only()
     async def add(
@@ -90,8 +102,6 @@ class AdminCog(commands.Cog):
         file: discord.Attachment | None = None,
         url: app_commands.Range[str, 1, 2000] | None = None,
     ) -> None:
-        from bot.app import UserFacingError
-
         language = i18n.for_interaction(interaction)
         settings = self.bot.settings
         if (file is None) == (url is None):
@@ -101,13 +111,17 @@ class AdminCog(commands.Cog):
             if not file.filename.lower().endswith(ALLOWED_SUFFIXES):
                 raise UserFacingError(t(language, "add_bad_type", name=clip(neutralise(file.filename), 100)))
             if file.size > settings.max_attachment_bytes:
-                raise UserFacingError(t(language, "add_too_large", size=file.size, limit=settings.max_attachment_bytes))
+                raise UserFacingError(
+                    t(language, "add_too_large", size=file.size, limit=settings.max_attachment_bytes)
+                )
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             if file is not None:
                 data = await file.read()
                 if len(data) > settings.max_attachment_bytes:
-                    raise UserFacingError(t(language, "add_too_large", size=len(data), limit=settings.max_attachment_bytes))
+                    raise UserFacingError(
+                        t(language, "add_too_large", size=len(data), limit=settings.max_attachment_bytes)
+                    )
                 name, meta = safe_filename(file.filename), None
             else:
                 assert url is not None
@@ -117,7 +131,11 @@ class AdminCog(commands.Cog):
                     timeout=settings.url_fetch_timeout,
                     allowlist=settings.url_allowlist,
                 )
-                data, name, meta = fetched.data, name_for_url(fetched.url, fetched.suffix), {"url": fetched.url}
+                data, name, meta = (
+                    fetched.data,
+                    name_for_url(fetched.url, fetched.suffix),
+                    {"url": fetched.url},
+                )
         except FetchError as error:
             raise UserFacingError(clip(neutralise(str(error)), 500)) from None
         path = await asyncio.to_thread(save_article, settings.articles_dir, name, data, meta)

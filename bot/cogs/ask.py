@@ -16,19 +16,23 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import i18n
+from bot.errors import explain
 from bot.i18n import t
-from bot.replies import IndexFacts, answer_embed, full_passage_embed, message_text, neutralise, passages_embed
+from bot.replies import answer_embed, full_passage_embed, message_text, neutralise, passages_embed
+from config import MAX_TOP_K
 from retrieval.models import Answer, Passage
 from retrieval.service import clean_question
 
 if TYPE_CHECKING:
     from bot.app import CitebotBot
+    from bot.service import IndexFacts
 
 log = logging.getLogger(__name__)
 
-#: How many extra passages "More passages" shows each time, and the most ever fetched.
+#: How many extra passages "More passages" shows each time.
 MORE_STEP = 5
-MAX_PASSAGES = 25
+#: Discord's own limit on a string option; the service checks CITEBOT_MAX_QUESTION_CHARS.
+QUESTION_OPTION_MAX = 6000
 #: Buttons stay live this long; after that, asking again is cheap.
 VIEW_TIMEOUT = 15 * 60
 
@@ -56,7 +60,9 @@ class AnswerView(discord.ui.View):
             button.callback = self._full_callback(passage)  # type: ignore[method-assign]
             self.add_item(button)
         more: discord.ui.Button[AnswerView] = discord.ui.Button(
-            label=t(language, "more"), style=discord.ButtonStyle.primary, row=min(4, (len(shown[:20]) + 4) // 5)
+            label=t(language, "more"),
+            style=discord.ButtonStyle.primary,
+            row=min(4, (len(shown[:20]) + 4) // 5),
         )
         more.callback = self._more  # type: ignore[method-assign]
         self.add_item(more)
@@ -64,15 +70,17 @@ class AnswerView(discord.ui.View):
     def _full_callback(self, passage: Passage):  # type: ignore[no-untyped-def]
         async def callback(interaction: discord.Interaction) -> None:
             language = i18n.for_interaction(interaction)
-            await interaction.response.send_message(embed=full_passage_embed(passage, language), ephemeral=True)
+            await interaction.response.send_message(
+                embed=full_passage_embed(passage, language), ephemeral=True
+            )
 
         return callback
 
     async def _more(self, interaction: discord.Interaction) -> None:
         language = i18n.for_interaction(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        k = min(MAX_PASSAGES, self.shown + MORE_STEP)
-        answer, facts = await self.bot.service.ask(self.answer.question, k)
+        k = min(MAX_TOP_K, self.shown + MORE_STEP)
+        answer, _ = await self.bot.service.ask(self.answer.question, k)
         extra = answer.passages[self.shown : k]
         if not extra:
             await interaction.followup.send(t(language, "no_more"), ephemeral=True)
@@ -85,11 +93,15 @@ class AnswerView(discord.ui.View):
         )
         await interaction.followup.send(embed=embed, ephemeral=True)
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:  # type: ignore[type-arg]
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item
+    ) -> None:  # type: ignore[type-arg]
         await self.bot.report_error(interaction, error)
 
 
-def build_reply(bot: CitebotBot, answer: Answer, facts: IndexFacts, language: str) -> tuple[discord.Embed, AnswerView]:
+def build_reply(
+    bot: CitebotBot, answer: Answer, facts: IndexFacts, language: str
+) -> tuple[discord.Embed, AnswerView]:
     """The embed and buttons for an answer (shared by /ask and mentions)."""
     embed = answer_embed(answer, facts, language)
     shown = answer.passages[: len(embed.fields)]
@@ -108,8 +120,8 @@ class AskCog(commands.Cog):
     async def ask(
         self,
         interaction: discord.Interaction,
-        question: app_commands.Range[str, 1, 1000],
-        k: app_commands.Range[int, 1, 10] | None = None,
+        question: app_commands.Range[str, 1, QUESTION_OPTION_MAX],
+        k: app_commands.Range[int, 1, MAX_TOP_K] | None = None,
     ) -> None:
         language = i18n.for_interaction(interaction)
         # An unusable question is refused privately, before anything public appears.
@@ -126,7 +138,8 @@ class AskCog(commands.Cog):
         if message.author.bot or self.bot.user is None:
             return
         in_ask_channel = (
-            self.bot.settings.ask_channel_id is not None and message.channel.id == self.bot.settings.ask_channel_id
+            self.bot.settings.ask_channel_id is not None
+            and message.channel.id == self.bot.settings.ask_channel_id
         )
         if not (in_ask_channel or self._mentions_me(message)):
             return
@@ -144,13 +157,7 @@ class AskCog(commands.Cog):
             embed, view = build_reply(self.bot, answer, facts, language)
             await message.reply(embed=embed, view=view, mention_author=False)
         except Exception as error:  # noqa: BLE001 - every failure gets a short reply and a log line
-            from bot.app import user_message
-
-            text, expected = user_message(error, language)
-            if expected:
-                log.info("question from %s refused: %s", message.author.id, text)
-            else:
-                log.error("answering a message from %s failed", message.author.id, exc_info=error)
+            text = explain(error, language, f"a question from {message.author.id}")
             try:
                 await message.reply(message_text(text), mention_author=False)
             except discord.HTTPException:

@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import i18n
+from bot.errors import UserFacingError
 from bot.i18n import t
 from bot.replies import clip, page_count, source_embed, sources_embed
 from retrieval.models import SourceInfo
@@ -40,10 +41,14 @@ class SourcesView(discord.ui.View):
 
     async def _show(self, interaction: discord.Interaction) -> None:
         self._update_buttons()
-        await interaction.response.edit_message(embed=sources_embed(self.sources, self.page, self.language), view=self)
+        await interaction.response.edit_message(
+            embed=sources_embed(self.sources, self.page, self.language), view=self
+        )
 
     @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary)
-    async def previous(self, interaction: discord.Interaction, button: discord.ui.Button[SourcesView]) -> None:
+    async def previous(
+        self, interaction: discord.Interaction, button: discord.ui.Button[SourcesView]
+    ) -> None:
         self.page = max(0, self.page - 1)
         await self._show(interaction)
 
@@ -52,7 +57,9 @@ class SourcesView(discord.ui.View):
         self.page = min(self.pages - 1, self.page + 1)
         await self._show(interaction)
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:  # type: ignore[type-arg]
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item
+    ) -> None:  # type: ignore[type-arg]
         await self.bot.report_error(interaction, error)
 
 
@@ -77,15 +84,17 @@ class SourcesCog(commands.Cog):
         match = next((s for s in sources if s.source_id == name), None)
         if match is None:
             lowered = name.lower()
-            match = next((s for s in sources if lowered in s.title.lower() or lowered in s.source_id.lower()), None)
+            match = next(
+                (s for s in sources if lowered in s.title.lower() or lowered in s.source_id.lower()), None
+            )
         if match is None:
-            from bot.app import UserFacingError
-
             raise UserFacingError(t(language, "source_unknown", name=clip(name, 100)))
         await interaction.response.send_message(embed=source_embed(match, language))
 
     @source.autocomplete("name")
-    async def source_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    async def source_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
         lowered = current.lower()
         sources = await self.bot.service.sources()
         hits = [s for s in sources if lowered in s.title.lower() or lowered in s.source_id.lower()]

@@ -12,9 +12,8 @@ def index_identity(settings: Settings, embedder_identity: str) -> str:
     and how sentences are embedded. When it changes, the index is rebuilt."""
     from retrieval.chunking import CHUNKER_VERSION
 
-    identity = (
-        f"{embedder_identity}|chunks-v{CHUNKER_VERSION}:{settings.chunk_tokens}/{settings.chunk_overlap_tokens}"
-    )
+    chunks = f"chunks-v{CHUNKER_VERSION}:{settings.chunk_tokens}/{settings.chunk_overlap_tokens}"
+    identity = f"{embedder_identity}|{chunks}"
     if settings.sentence_context != "none":
         identity += f"|context:{settings.sentence_context}"
     return identity

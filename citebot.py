@@ -1,88 +1,119 @@
-"""The ``citebot`` command line: index, ask, sources, eval and run (the Discord bot).
+"""The ``citebot`` command line: index, ask, sources, eval, info and run (the Discord bot).
 
-Scripts depend on the JSON shapes and exit codes: 0 success, 1 a failure the
-message explains, 2 a usage or settings error.
+It sits above both halves of the project: it parses arguments, calls the retrieval
+service (:mod:`retrieval`) or starts the bot (:mod:`bot`), and prints. Scripts depend
+on the JSON shapes and exit codes: 0 success, 1 a failure the message explains, 2 a
+usage or settings error (a bad option, an empty or over-long question, a bad
+``CITEBOT_*`` value).
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from importlib import metadata
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from config import Settings, SettingsError, load_settings
+from config import MAX_TOP_K, Settings, SettingsError, load_settings, unknown_variables
 from retrieval.errors import CitebotError, QuestionError
 from retrieval.models import Answer, IndexReport
 
+if TYPE_CHECKING:
+    from retrieval.service import Retriever
+
 log = logging.getLogger("citebot")
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _version() -> str:
+    try:
+        return metadata.version("citebot")
+    except metadata.PackageNotFoundError:  # run from a checkout without installing
+        return "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # Global options are accepted before or after the command (`citebot -v run`, `citebot run -v`):
+    # each subparser shares them, with SUPPRESS so an absent flag there keeps the value given before.
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log what happens"
+    )
     parser = argparse.ArgumentParser(
         prog="citebot",
         description="Answer questions about a folder of news articles with cited passages.",
-        epilog="Settings come from CITEBOT_* environment variables and .env (see the README).",
+        epilog="Settings come from CITEBOT_* environment variables and .env (see the README); "
+        "`citebot info` shows the effective ones.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    parser.add_argument("--version", action="version", version=f"citebot {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    index = commands.add_parser("index", help="index new, changed and removed articles")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, help=help, description=help[:1].upper() + help[1:] + ".", parents=[shared]
+        )
+
+    index = command("index", "index new, changed and removed articles")
     index.add_argument("--articles", type=Path, metavar="DIR", help="articles folder (CITEBOT_ARTICLES_DIR)")
     index.add_argument("--rebuild", action="store_true", help="drop the index and embed everything again")
     index.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    ask = commands.add_parser("ask", help="answer a question with cited passages")
+    ask = command("ask", "answer a question with cited passages")
     ask.add_argument("question", nargs="?", help="the question (quote it)")
-    ask.add_argument("--batch", metavar="FILE", help="one question a line (text or {\"q\": ...}); - for stdin")
-    ask.add_argument("--k", type=int, metavar="N", help="passages per answer (CITEBOT_TOP_K)")
+    ask.add_argument("--batch", metavar="FILE", help='one question a line (text or {"q": ...}); - for stdin')
+    ask.add_argument(
+        "--k", type=int, metavar="N", help=f"passages per answer, 1 to {MAX_TOP_K} (CITEBOT_TOP_K)"
+    )
     ask.add_argument("--json", action="store_true", help="print JSON")
 
-    sources = commands.add_parser("sources", help="list the indexed articles")
+    sources = command("sources", "list the indexed articles")
     sources.add_argument("--json", action="store_true", help="print JSON")
 
-    evaluate = commands.add_parser("eval", help="score retrieval on a question set")
+    evaluate = command("eval", "score retrieval on a question set")
     evaluate.add_argument("questions", type=Path, help="JSONL file of {id, q, docs, answer}")
     evaluate.add_argument("--articles", type=Path, metavar="DIR", help="articles the questions are about")
-    evaluate.add_argument("--offtopic", type=Path, metavar="FILE", help="questions the articles cannot answer")
+    evaluate.add_argument(
+        "--offtopic", type=Path, metavar="FILE", help="questions the articles cannot answer"
+    )
     evaluate.add_argument("--json", action="store_true", help="print JSON")
 
-    commands.add_parser("run", help="start the Discord bot (token in CITEBOT_DISCORD_TOKEN)")
+    info = command("info", "show the effective articles folder, data folder, store and model")
+    info.add_argument("--json", action="store_true", help="print JSON")
+
+    command("run", "start the Discord bot (token in CITEBOT_DISCORD_TOKEN)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
+    for name, suggestion in unknown_variables():
+        hint = f"; did you mean {suggestion}?" if suggestion else ""
+        print(f"citebot: warning: {name} is not a citebot setting and is ignored{hint}", file=sys.stderr)
     try:
         settings = load_settings()
     except SettingsError as error:
         print(f"citebot: {error}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    handlers = {"index": _index, "ask": _ask, "sources": _sources, "eval": _eval, "info": _info, "run": _run}
     try:
-        if args.command == "index":
-            return _index(settings, args)
-        if args.command == "ask":
-            return _ask(settings, args)
-        if args.command == "sources":
-            return _sources(settings, args)
-        if args.command == "eval":
-            return _eval(settings, args)
-        if args.command == "run":
-            return _run(settings)
+        return handlers[args.command](settings, args)
+    except QuestionError as error:
+        print(f"citebot: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except CitebotError as error:
         print(f"citebot: error: {error}", file=sys.stderr)
-        return 1
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print("citebot: interrupted", file=sys.stderr)
         return 130
-    return 2
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -95,39 +126,47 @@ def _setup_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
-def _retriever(settings: Settings):  # type: ignore[no-untyped-def]
+def _retriever(settings: Settings) -> Retriever:
     from retrieval.service import Retriever
 
     return Retriever(settings)
 
 
-def _index_with_progress(retriever, articles: Path | None, rebuild: bool, quiet: bool) -> IndexReport:  # type: ignore[no-untyped-def]
+def _with_progress(work, quiet: bool):  # type: ignore[no-untyped-def]
+    """``work(progress)`` with a progress bar on the terminal's stderr (none when ``quiet``
+    or not a terminal)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     console = Console(stderr=True)
     if quiet or not console.is_terminal:
-        return retriever.index(articles, rebuild=rebuild)
+        return work(None)
     with Progress(
-        TextColumn("embedding passages"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=console, transient=True,
+        TextColumn("embedding passages"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
     ) as bar:
         task = bar.add_task("embed", total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        return retriever.index(articles, rebuild=rebuild, progress=progress)
+        return work(progress)
 
 
 def _index(settings: Settings, args: argparse.Namespace) -> int:
     if args.articles:
         settings = settings.model_copy(update={"articles_dir": args.articles.expanduser()})
     retriever = _retriever(settings)
-    report = _index_with_progress(retriever, settings.articles_dir, args.rebuild, quiet=args.json)
+    report: IndexReport = _with_progress(
+        lambda progress: retriever.index(rebuild=args.rebuild, progress=progress), quiet=args.json
+    )
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False))
-        return 0
+        return EXIT_OK
     print(
         f"Indexed {settings.articles_dir}: {len(report.added)} added, {len(report.changed)} changed, "
         f"{len(report.removed)} removed, {len(report.unchanged)} unchanged"
@@ -135,20 +174,25 @@ def _index(settings: Settings, args: argparse.Namespace) -> int:
         + f" — {report.chunks_embedded} passages embedded in {report.seconds:.2f} s"
         + (" (full rebuild)" if report.rebuilt else "")
     )
-    return 0
+    return EXIT_OK
 
 
 def _ask(settings: Settings, args: argparse.Namespace) -> int:
-    if bool(args.question) == bool(args.batch):
+    if (args.question is None) == (args.batch is None):
         print("citebot: error: give either a QUESTION or --batch FILE", file=sys.stderr)
-        return 2
-    if args.k is not None and not 1 <= args.k <= 50:
-        print("citebot: error: --k must be between 1 and 50", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    if args.k is not None and not 1 <= args.k <= MAX_TOP_K:
+        print(f"citebot: error: --k must be between 1 and {MAX_TOP_K}", file=sys.stderr)
+        return EXIT_USAGE
     retriever = _retriever(settings)
+    if args.question is not None:
+        from retrieval.service import clean_question
+
+        # Checked before anything else happens, so a bad question changes nothing.
+        clean_question(args.question, settings.max_question_chars)
     if not retriever.has_index():
         print(f"citebot: no index yet; indexing {settings.articles_dir} first", file=sys.stderr)
-        _index_with_progress(retriever, None, False, quiet=False)
+        _with_progress(lambda progress: retriever.ensure_index(progress), quiet=False)
     if args.batch:
         return _ask_batch(retriever, args.batch, args.k)
     answer = retriever.search(args.question, k=args.k)
@@ -156,7 +200,7 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
         _print_answer(answer)
-    return 0
+    return EXIT_OK
 
 
 def _batch_questions(handle: TextIO) -> Iterator[str]:
@@ -175,7 +219,7 @@ def _batch_questions(handle: TextIO) -> Iterator[str]:
             yield line
 
 
-def _ask_batch(retriever, source: str, k: int | None) -> int:  # type: ignore[no-untyped-def]
+def _ask_batch(retriever: Retriever, source: str, k: int | None) -> int:
     if source == "-":
         handle: TextIO = sys.stdin
     else:
@@ -183,20 +227,18 @@ def _ask_batch(retriever, source: str, k: int | None) -> int:  # type: ignore[no
             handle = open(source, encoding="utf-8")  # noqa: SIM115 - closed below
         except OSError as error:
             print(f"citebot: error: cannot read {source}: {error.strerror}", file=sys.stderr)
-            return 1
-    failures = 0
+            return EXIT_FAILURE
     try:
         for question in _batch_questions(handle):
             try:
                 data = retriever.search(question, k=k).to_json()
             except QuestionError as error:
-                failures += 1
                 data = {"question": question, "answered": False, "passages": [], "error": str(error)}
             print(json.dumps(data, ensure_ascii=False), flush=True)
     finally:
         if handle is not sys.stdin:
             handle.close()
-    return 0
+    return EXIT_OK
 
 
 def _print_answer(answer: Answer) -> None:
@@ -228,10 +270,10 @@ def _sources(settings: Settings, args: argparse.Namespace) -> int:
     sources = _retriever(settings).sources()
     if args.json:
         print(json.dumps([s.to_json() for s in sources], ensure_ascii=False))
-        return 0
+        return EXIT_OK
     if not sources:
         print("No articles indexed yet: run `citebot index`.")
-        return 0
+        return EXIT_OK
     from rich.console import Console
     from rich.table import Table
 
@@ -240,45 +282,41 @@ def _sources(settings: Settings, args: argparse.Namespace) -> int:
         print("source\ttitle\tlanguage\tchunks\tindexed_at")
         for s in sources:
             print(f"{s.source_id}\t{s.title}\t{s.language}\t{s.chunks}\t{s.indexed_at}")
-        return 0
+        return EXIT_OK
     table = Table("source", "title", "language", "chunks", "indexed at")
     for s in sources:
         table.add_row(s.source_id, s.title, s.language, str(s.chunks), s.indexed_at)
     console.print(table)
-    return 0
+    return EXIT_OK
 
 
 def _eval(settings: Settings, args: argparse.Namespace) -> int:
-    from retrieval.evaluation import evaluate, load_questions
+    from retrieval.evaluation import evaluate_retriever, load_questions
 
     try:
         questions = load_questions(args.questions)
         offtopic = load_questions(args.offtopic) if args.offtopic else []
     except (OSError, ValueError) as error:
         print(f"citebot: error: {error}", file=sys.stderr)
-        return 1
-    if args.articles:
-        folder = args.articles.expanduser().resolve()
-        key = hashlib.sha256(str(folder).encode()).hexdigest()[:12]
-        settings = settings.model_copy(
-            update={"articles_dir": folder, "data_dir": settings.data_dir / "eval" / f"{folder.name}-{key}"}
-        )
+        return EXIT_FAILURE
     retriever = _retriever(settings)
-    _index_with_progress(retriever, None, False, quiet=args.json)
-    k = max(5, settings.top_k)
+    if args.articles:
+        retriever = retriever.for_articles(args.articles)
+    _with_progress(lambda progress: retriever.index(progress=progress), quiet=args.json)
     started = time.perf_counter()
-    report = evaluate(lambda q: retriever.search(q, k=k), questions, offtopic)
+    report = evaluate_retriever(retriever, questions, offtopic)
     elapsed = time.perf_counter() - started
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False))
-        return 0
+        return EXIT_OK
     from rich.console import Console
     from rich.table import Table
 
     table = Table("questions", "n", "hit@1", "hit@3", "hit@5", "MRR@5", "answered", title=str(args.questions))
     for name, scores in report.groups.items():
         row = scores.as_dict()
-        table.add_row(name, str(row["n"]), *(f"{row[c]:.3f}" for c in ("hit@1", "hit@3", "hit@5", "mrr@5", "answered")))
+        values = (f"{row[c]:.3f}" for c in ("hit@1", "hit@3", "hit@5", "mrr@5", "answered"))
+        table.add_row(name, str(row["n"]), *values)
     console = Console()
     console.print(table)
     if report.offtopic_n:
@@ -288,15 +326,41 @@ def _eval(settings: Settings, args: argparse.Namespace) -> int:
         )
     total = sum(s.n for n, s in report.groups.items() if n == "all") + report.offtopic_n
     console.print(f"[dim]{total} questions in {elapsed:.1f} s[/dim]")
-    return 0
+    return EXIT_OK
 
 
-def _run(settings: Settings) -> int:
+def _info(settings: Settings, args: argparse.Namespace) -> int:
+    retriever = _retriever(settings)
+    facts: dict[str, object] = {
+        "version": _version(),
+        "articles_dir": str(settings.articles_dir),
+        "data_dir": str(settings.data_dir),
+        "store": (
+            f"Chroma server {settings.chroma_host}:{settings.chroma_port}"
+            if settings.chroma_host
+            else f"embedded Chroma in {retriever.folder.chroma}"
+        ),
+        "collection": settings.collection,
+        "model": retriever.model_identity,
+    }
+    sources = retriever.sources()
+    facts["articles"] = len(sources)
+    facts["passages"] = sum(s.chunks for s in sources)
+    if args.json:
+        print(json.dumps(facts, ensure_ascii=False))
+        return EXIT_OK
+    width = max(map(len, facts))
+    for name, value in facts.items():
+        print(f"{name.replace('_', ' '):<{width}}  {value}")
+    return EXIT_OK
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
     try:
         from bot.main import run_bot
     except ImportError as error:
         print(f"citebot: error: the Discord bot cannot start ({error})", file=sys.stderr)
-        return 1
+        return EXIT_FAILURE
     return run_bot(settings)
 
 

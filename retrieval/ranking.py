@@ -1,0 +1,227 @@
+"""Ranking: from a question to the passages that answer it, and whether they do.
+
+Typed pieces with one job each. :class:`retrieval.service.Retriever` composes them
+for a search, and the benchmarks call the same pieces:
+
+- :class:`Ranker` gathers candidate passages from the sentences nearest the question
+  and from BM25, and scores each by its best sentence (:class:`Weights`);
+- :func:`distinct` keeps one passage per best sentence;
+- :func:`highlight` picks the sentence shown in bold;
+- :class:`AnswerRule` decides whether the passages answer the question.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrieval.highlight import best_sentence
+from retrieval.lexical import LexicalIndex
+from retrieval.store import ChunkStore, StoredSentence, sentence_key
+
+#: Sentences fetched per wanted passage, so that ``candidates`` distinct passages come back.
+SENTENCES_PER_PASSAGE = 3
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How a passage's signals add up to its score.
+
+    Attributes:
+        lexical: weight of its BM25 score over the best BM25 score of the question.
+        cross_language: added when the passage is in another language than the
+            question: the model rates a sentence in the question's language above its
+            translation, and half the answers are only in the other language.
+    """
+
+    lexical: float
+    cross_language: float
+
+    def score(self, similarity: float, lexical: float, crossed: bool) -> float:
+        return similarity + self.lexical * lexical + self.cross_language * crossed
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A candidate passage: its fused score and the signals it was computed from.
+
+    Attributes:
+        chunk_id: the passage.
+        score: the fused score it is ranked by.
+        sentence: its sentence closest to the question (with that cosine similarity).
+        lexical: its BM25 score over the question's best BM25 score (0 when BM25 missed it).
+        crossed: whether it is in another language than the question (and got the bonus).
+    """
+
+    chunk_id: str
+    score: float
+    sentence: StoredSentence
+    lexical: float = 0.0
+    crossed: bool = False
+
+
+@dataclass(frozen=True)
+class IndexView:
+    """What ranking reads of the index's bookkeeping (the last finished run's)."""
+
+    #: ``{passage id: how many sentences it is matched by}``; empty for an index older than the counts.
+    sentence_counts: Mapping[str, int]
+    #: ``{passage id: its article's language}``.
+    languages: Mapping[str, str]
+
+
+class Ranker:
+    """Scores passages by their best sentence's cosine similarity plus weighted BM25.
+
+    A passage is matched by its sentences (a question usually paraphrases one) and
+    shown whole. Candidates come from the sentences nearest the question and from
+    BM25. A BM25-only candidate's sentences are fetched to score it the same way,
+    unless it cannot reach the first ``k``: its sentences all rank below the last one
+    the vector search returned, which bounds its score.
+
+    Args:
+        store: the sentence vectors and passages.
+        lexical: the BM25 index.
+        weights: how the signals add up.
+        candidates: passages taken from each of the two searches.
+    """
+
+    def __init__(self, store: ChunkStore, lexical: LexicalIndex, weights: Weights, candidates: int) -> None:
+        self.store = store
+        self.lexical = lexical
+        self.weights = weights
+        self.candidates = candidates
+
+    def rank(self, question: str, query: np.ndarray, k: int, language: str, view: IndexView) -> list[Ranked]:
+        """Every candidate passage, best first.
+
+        Args:
+            question: the cleaned question (for BM25).
+            query: its embedding.
+            k: how many passages will be shown (BM25-only candidates that cannot
+                reach the first ``k`` are not fetched).
+            language: the question's language, ``und`` when unknown.
+            view: the index's sentence counts and languages.
+        """
+        crossed = crossed_for(language, view.languages)
+        asked = self.candidates * SENTENCES_PER_PASSAGE
+        found = self.store.query_sentences(query, asked)
+        sentences: dict[str, list[StoredSentence]] = {}
+        for sentence in found:
+            if sentence.chunk_id in sentences or len(sentences) < self.candidates:
+                sentences.setdefault(sentence.chunk_id, []).append(sentence)
+        bm25 = self._lexical_scores(question)
+        missing = [chunk_id for chunk_id in bm25 if chunk_id not in sentences]
+        if missing and len(found) == asked:
+            missing = self._reachable(missing, sentences, bm25, crossed, k, ceiling=found[-1].similarity)
+        for sentence in self._sentences_of(missing, query, view.sentence_counts):
+            sentences.setdefault(sentence.chunk_id, []).append(sentence)
+        ranked = []
+        for chunk_id, group in sentences.items():
+            best = max(group, key=lambda s: s.similarity)
+            lexical, other = bm25.get(chunk_id, 0.0), crossed(chunk_id)
+            ranked.append(
+                Ranked(chunk_id, self.weights.score(best.similarity, lexical, other), best, lexical, other)
+            )
+        ranked.sort(key=lambda r: r.score, reverse=True)
+        return ranked
+
+    def _lexical_scores(self, question: str) -> dict[str, float]:
+        """``{passage id: BM25 over the best BM25 score}`` for the best ``candidates`` passages."""
+        lexical = self.lexical.search(question, self.candidates)
+        top = lexical[0][1] if lexical else 0.0
+        return {chunk_id: score / top for chunk_id, score in lexical} if top > 0 else {}
+
+    def _reachable(
+        self,
+        missing: list[str],
+        sentences: dict[str, list[StoredSentence]],
+        bm25: dict[str, float],
+        crossed: Callable[[str], bool],
+        k: int,
+        ceiling: float,
+    ) -> list[str]:
+        """The BM25-only candidates whose best possible score reaches the ``k``-th passage's.
+
+        About as :func:`distinct` will count them: one sentence shared by passages has
+        one vector, so one similarity. Sentences that only happen to score the same are
+        counted once too, which lowers the bar: it only costs a few more reads.
+        """
+        by_sentence: dict[float, float] = {}
+        for chunk_id, group in sentences.items():
+            best = max(group, key=lambda s: s.similarity)
+            value = self.weights.score(best.similarity, bm25.get(chunk_id, 0.0), crossed(chunk_id))
+            by_sentence[best.similarity] = max(value, by_sentence.get(best.similarity, -np.inf))
+        scores = sorted(by_sentence.values(), reverse=True)
+        bar = scores[k - 1] if len(scores) >= k else -np.inf
+        return [c for c in missing if self.weights.score(ceiling, bm25[c], crossed(c)) >= bar]
+
+    def _sentences_of(
+        self, chunk_ids: list[str], query: np.ndarray, counts: Mapping[str, int]
+    ) -> list[StoredSentence]:
+        if all(chunk_id in counts for chunk_id in chunk_ids):
+            return self.store.sentences_counted({c: counts[c] for c in chunk_ids}, query)
+        return self.store.sentences_of(chunk_ids, query)  # an index written before the counts were kept
+
+
+def crossed_for(language: str, languages: Mapping[str, str]) -> Callable[[str], bool]:
+    """Whether a passage (by id) is in another language than ``language``; False whenever
+    either language is unknown."""
+    if language == "und":
+        return lambda chunk_id: False
+    return lambda chunk_id: languages.get(chunk_id, "und") not in (language, "und")
+
+
+def distinct(ranked: list[Ranked], k: int, texts: Mapping[str, str]) -> list[Ranked]:
+    """The first ``k`` passages, skipping any whose best sentence a better passage already
+    showed (overlapping passages of one article, or a story reprinted in several, match
+    by the same sentence). ``texts`` holds the best sentences' text by sentence id where
+    the store did not return it."""
+    seen: set[str] = set()
+    kept: list[Ranked] = []
+    for r in ranked:
+        text = r.sentence.text or texts.get(r.sentence.id, "")
+        key = r.sentence.key or (sentence_key(text) if text else r.sentence.id)
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(r)
+        if len(kept) == k:
+            break
+    return kept
+
+
+def highlight(sentence: str, question: str, passage: str, language: str) -> str:
+    """The passage's sentence to show in bold: the one it was matched by, when it reads as
+    is in the passage, else the one sharing the most words with the question."""
+    if sentence and sentence in passage:
+        return sentence
+    return best_sentence(question, passage, language)
+
+
+@dataclass(frozen=True)
+class AnswerRule:
+    """Whether the passages found answer the question (see ``benchmarks/calibrate.py``).
+
+    Answered when the best sentence's cosine similarity (plus the cross-language bonus
+    when that sentence is in another language than the question) plus
+    ``coverage_weight`` times the share of the question's words found in the archive
+    reaches ``min_score``.
+    """
+
+    min_score: float
+    coverage_weight: float
+
+    def score(self, similarity: float, coverage: float) -> float:
+        return similarity + self.coverage_weight * coverage
+
+    def answers(self, similarity: float, coverage: float) -> bool:
+        return self.score(similarity, coverage) >= self.min_score
+
+
+def best_similarity(ranked: list[Ranked], weights: Weights) -> float:
+    """The closest sentence's cosine with the ranking's correction for language: an
+    answer in the other language scores lower."""
+    return max((r.sentence.similarity + weights.cross_language * r.crossed for r in ranked), default=0.0)

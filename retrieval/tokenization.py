@@ -1,0 +1,146 @@
+"""Words for BM25: language-aware tokens, stopwords, and a question's language.
+
+Each passage is tokenised in its article's language (stopwords dropped, Snowball
+stemming, accents folded). A question's language is rarely certain from a few
+words, so it is tokenised in English and in French and both stems are looked up.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from functools import cache, lru_cache
+
+_TOKEN = re.compile(r"\w\w+|\d")
+_STEMMERS = {
+    "en": "english",
+    "fr": "french",
+    "de": "german",
+    "es": "spanish",
+    "it": "italian",
+    "pt": "portuguese",
+}
+QUERY_LANGUAGES = ("en", "fr")
+#: Words a question uses about the archive itself ("according to the articles",
+#: "selon les sources"): they say nothing about what is asked.
+ARCHIVE_WORDS = frozenset(
+    {
+        "article",
+        "articles",
+        "source",
+        "sources",
+        "archive",
+        "archives",
+        "document",
+        "documents",
+        "according",
+        "selon",
+    }
+)
+
+
+@cache
+def _stopwords(language: str) -> frozenset[str]:
+    from bm25s import stopwords
+
+    table = {
+        "en": stopwords.STOPWORDS_EN,
+        "fr": stopwords.STOPWORDS_FRENCH,
+        "de": stopwords.STOPWORDS_GERMAN,
+        "es": stopwords.STOPWORDS_SPANISH,
+        "it": stopwords.STOPWORDS_ITALIAN,
+        "pt": stopwords.STOPWORDS_PORTUGUESE,
+    }
+    return frozenset(_fold(w) for w in table.get(language, ()))
+
+
+#: Question words and auxiliaries the stopword lists lack (the English one is short,
+#: and French shares most of its list with Spanish); with the lists they tell a
+#: question's language (see ``question_language``).
+# fmt: off
+_MORE_WORDS = {
+    "en": frozenset(
+        [
+            "what", "who", "whom", "whose", "which", "why", "how", "where", "when", "did", "does", "do",
+            "is", "was", "were", "are", "has", "have", "had", "can", "could", "would", "should", "from",
+            "about", "after", "before", "its", "his", "her", "their", "our", "many", "much",
+        ]
+    ),
+    "fr": frozenset(
+        [
+            "quel", "quelle", "quels", "quelles", "qui", "quoi", "comment", "pourquoi", "combien", "ou",
+            "quand", "est", "sont", "ont", "etait", "etaient", "fait", "font", "faire", "peut", "doit",
+            "doivent", "selon", "aux", "du", "des", "une",
+        ]
+    ),
+}
+# fmt: on
+
+
+@lru_cache(maxsize=4096)
+def question_language(text: str) -> str:
+    """The language of a question, told by its function words ("und" when unsure).
+
+    A question is short, and the ranking only needs to know whether it shares its
+    language with a passage, so this counts the words of ``text`` in each language's
+    stopword list (English, French, German, Spanish, Italian, Portuguese) and takes
+    the one with the most, if there is exactly one. It costs microseconds where a
+    statistical identifier costs 0.6 s and 80 MB to load.
+    """
+    words = [_fold(w) for w in _TOKEN.findall(text.lower())]
+    counts = {
+        language: sum(1 for w in words if w in _stopwords(language) or w in _MORE_WORDS.get(language, ()))
+        for language in _STEMMERS
+    }
+    best = max(counts.values())
+    winners = [language for language, count in counts.items() if count == best]
+    return winners[0] if best > 0 and len(winners) == 1 else "und"
+
+
+@cache
+def _stemmer(language: str):  # type: ignore[no-untyped-def]
+    import Stemmer
+
+    name = _STEMMERS.get(language)
+    return Stemmer.Stemmer(name) if name else None
+
+
+@lru_cache(maxsize=200_000)
+def _fold(word: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", word)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def tokenize(text: str, language: str) -> list[str]:
+    """Lower-cased, stopword-free, stemmed and accent-folded tokens of ``text``."""
+    words = [w for w in _TOKEN.findall(text.lower()) if _fold(w) not in _stopwords(language)]
+    stemmer = _stemmer(language)
+    if stemmer is not None:
+        words = stemmer.stemWords(words)
+    return [_fold(w) for w in words]
+
+
+def tokenize_query(text: str, languages: Iterable[str] = QUERY_LANGUAGES) -> list[str]:
+    """Tokens of a question in each of ``languages``, without repeats."""
+    return list(_tokenize_query(text, tuple(languages)))
+
+
+@lru_cache(maxsize=4096)
+def _tokenize_query(text: str, languages: tuple[str, ...]) -> tuple[str, ...]:
+    # Cached: a search tokenises its question once for BM25 and once per passage it highlights.
+    tokens: dict[str, None] = {}
+    stop = frozenset().union(*(_stopwords(lang) for lang in languages))
+    text = " ".join(w for w in _TOKEN.findall(text.lower()) if w not in ARCHIVE_WORDS)
+    for language in languages:
+        for token in tokenize(text, language):
+            if token not in stop:
+                tokens[token] = None
+    return tuple(tokens)
+
+
+def content_words(question: str) -> list[str]:
+    """The question's words that say what is asked: no stopword of a query language, no
+    word about the archive; each once, in order."""
+    stop = frozenset().union(*(_stopwords(lang) for lang in QUERY_LANGUAGES), ARCHIVE_WORDS)
+    return [w for w in dict.fromkeys(_TOKEN.findall(question.lower())) if _fold(w) not in stop]
