@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from retrieval.errors import ArticlesDirError
+from retrieval.metadata import ArticleMetadata, html_metadata, metadata_from_mapping
 from retrieval.models import Article
 
 log = logging.getLogger(__name__)
@@ -136,30 +137,33 @@ def read_article(file: ArticleFile, max_bytes: int) -> Article:
     if _looks_binary(content):
         raise ArticleSkipped("binary file (mostly control characters)")
 
-    meta = _read_sidecar(file.path)
+    found = ArticleMetadata()
     suffix = file.path.suffix.lower()
     if suffix in {".html", ".htm"}:
-        text, html_meta = _html_to_text(content)
-        meta = {**html_meta, **meta}
+        text, found = html_to_text(content)
     elif suffix in {".md", ".markdown"}:
         text, front = _split_front_matter(content)
-        meta = {**front, **meta}
+        found = metadata_from_mapping(front, f"{file.source_id} front matter")
     else:
         text = content
+    sidecar = _read_sidecar(file.path)
+    if sidecar:
+        found = found.overridden_by(metadata_from_mapping(sidecar, file.source_id + SIDECAR_SUFFIX))
     text = normalise_text(text)
     if not text:
         raise ArticleSkipped("empty (no text after extraction)")
 
-    title = _clean_title(meta.get("title")) or _headline(text) or _lede_title(text)
-    language = str(meta.get("language") or meta.get("lang") or detect_language(text))
-    url = meta.get("url") or meta.get("source_url")
+    title = _clean_title(found.title) or _headline(text) or _lede_title(text)
     return Article(
         source_id=file.source_id,
         title=title,
         text=text,
-        language=language,
+        language=found.language or detect_language(text),
         sha256=file.sha256,
-        url=str(url) if url else None,
+        url=found.url,
+        published=found.published,
+        author=found.author,
+        site=found.site,
     )
 
 
@@ -289,30 +293,43 @@ def _split_front_matter(content: str) -> tuple[str, dict[str, object]]:
     return post.content, dict(post.metadata)
 
 
-def _html_to_text(content: str) -> tuple[str, dict[str, object]]:
+def html_to_text(content: str, url: str | None = None) -> tuple[str, ArticleMetadata]:
+    """The main text of an HTML page, without its furniture, and the page's metadata.
+
+    This is how the indexer reads an HTML article; whoever saves pages for it (the feed
+    poller) calls it to know in advance what will be indexed.
+
+    Args:
+        content: the page's HTML.
+        url: where the page came from, to resolve a relative canonical link.
+
+    Raises:
+        ArticleSkipped: the markup cannot be parsed or holds no main text.
+    """
     import trafilatura
 
     try:
         document = trafilatura.bare_extraction(
-            content, with_metadata=True, include_comments=False, favor_recall=True
+            content,
+            with_metadata=True,
+            include_comments=False,
+            favor_recall=True,
+            # The date is read by html_metadata; this keeps htmldate from a search of the text.
+            date_extraction_params={"extensive_search": False, "original_date": True},
         )
     except Exception as error:  # noqa: BLE001 - lxml raises several types on broken markup
         raise ArticleSkipped(f"HTML could not be parsed ({error})") from None
     if document is None or not (document.text or "").strip():
         raise ArticleSkipped("HTML holds no main text")
     text = "\n\n".join(line for line in document.text.split("\n") if line.strip())
-    meta: dict[str, object] = {}
-    if document.title:
-        meta["title"] = document.title
-    if document.url:
-        meta["url"] = document.url
     if document.title and text.startswith(document.title):
         text = text[len(document.title) :].lstrip()
+    meta = html_metadata(content, url=url, extracted=document)
     return text, meta
 
 
 def _clean_title(value: object) -> str:
-    if not value:
+    if not isinstance(value, str) or not value:
         return ""
     title = re.sub(r"\s+", " ", str(value)).strip()
     return title[:TITLE_MAX_CHARS]

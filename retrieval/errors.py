@@ -29,3 +29,7 @@ class StoreUnavailableError(CitebotError):
 
 class EmbedderError(CitebotError):
     """The embedding backend or model cannot be loaded."""
+
+
+class FeedError(CitebotError):
+    """A feed cannot be added, removed or read: not a feed, unreachable, unknown, already there."""

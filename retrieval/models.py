@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from retrieval.metadata import date_timestamp
+
 
 @dataclass(frozen=True)
 class Article:
@@ -16,6 +18,10 @@ class Article:
         language: ISO 639-1 code detected from the text (``en``, ``fr``, ...).
         sha256: hash of the file's bytes (and of its sidecar, if any).
         url: the original address when metadata gives one.
+        published: when it was published, ISO 8601: a date (``2020-02-12``) or a time
+            with its offset (``2020-02-12T09:30:00+00:00``); None when unknown.
+        author: the byline, several names joined by ``", "``.
+        site: the outlet's name (``Le Monde``).
     """
 
     source_id: str
@@ -24,11 +30,19 @@ class Article:
     language: str
     sha256: str
     url: str | None = None
+    published: str | None = None
+    author: str | None = None
+    site: str | None = None
 
     @property
     def citation_source(self) -> str:
         """What a citation shows as the source: the URL when known, else the file name."""
         return self.url or self.source_id
+
+    @property
+    def published_timestamp(self) -> int | None:
+        """The publication date as Unix seconds (a date counts from midnight UTC), for filters."""
+        return date_timestamp(self.published)
 
 
 @dataclass(frozen=True)

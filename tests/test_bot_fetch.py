@@ -10,7 +10,14 @@ import pytest
 from aiohttp import web
 
 from bot.app import QuestionCooldown
-from bot.fetch import FetchError, check_address, fetch_url, name_for_url, safe_filename, save_article
+from retrieval.ingest.fetch import (
+    FetchError,
+    check_address,
+    fetch_url,
+    name_for_url,
+    safe_filename,
+    save_article,
+)
 
 
 def test_safe_filename() -> None:

@@ -17,9 +17,16 @@ from discord.ext import commands
 
 from bot import i18n
 from bot.errors import UserFacingError
-from bot.fetch import ALLOWED_SUFFIXES, FetchError, fetch_url, name_for_url, safe_filename, save_article
 from bot.i18n import t
 from bot.replies import clip, neutralise
+from retrieval.ingest.fetch import (
+    ALLOWED_SUFFIXES,
+    FetchError,
+    fetch_url,
+    name_for_url,
+    safe_filename,
+    save_article,
+)
 from retrieval.models import IndexReport
 
 if TYPE_CHECKING:
