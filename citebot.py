@@ -55,17 +55,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"citebot {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, help: str) -> argparse.ArgumentParser:
+    # A library is searched with the base one (the operator's articles folder), never with another.
+    in_library = argparse.ArgumentParser(add_help=False)
+    in_library.add_argument(
+        "--library", metavar="NAME", help="a library besides the base one (CITEBOT_LIBRARY)"
+    )
+
+    def command(name: str, help: str, library: bool = False) -> argparse.ArgumentParser:
+        parents = [shared, in_library] if library else [shared]
         return commands.add_parser(
-            name, help=help, description=help[:1].upper() + help[1:] + ".", parents=[shared]
+            name, help=help, description=help[:1].upper() + help[1:] + ".", parents=parents
         )
 
-    index = command("index", "index new, changed and removed articles")
-    index.add_argument("--articles", type=Path, metavar="DIR", help="articles folder (CITEBOT_ARTICLES_DIR)")
+    index = command("index", "index new, changed and removed articles", library=True)
+    index.add_argument(
+        "--articles",
+        type=Path,
+        metavar="DIR",
+        help="articles folder (CITEBOT_ARTICLES_DIR for the base library)",
+    )
     index.add_argument("--rebuild", action="store_true", help="drop the index and embed everything again")
+    index.add_argument(
+        "--prune",
+        action="store_true",
+        help="allow removing most or all of the indexed articles (an empty or missing folder)",
+    )
     index.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    ask = command("ask", "answer a question with cited passages")
+    ask = command("ask", "answer a question with cited passages", library=True)
     ask.add_argument("question", nargs="?", help="the question (quote it)")
     ask.add_argument("--batch", metavar="FILE", help='one question a line (text or {"q": ...}); - for stdin')
     ask.add_argument(
@@ -73,10 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ask.add_argument("--json", action="store_true", help="print JSON")
 
-    sources = command("sources", "list the indexed articles")
+    sources = command("sources", "list the indexed articles", library=True)
     sources.add_argument("--json", action="store_true", help="print JSON")
 
-    evaluate = command("eval", "score retrieval on a question set")
+    evaluate = command("eval", "score retrieval on a question set", library=True)
     evaluate.add_argument("questions", type=Path, help="JSONL file of {id, q, docs, answer}")
     evaluate.add_argument("--articles", type=Path, metavar="DIR", help="articles the questions are about")
     evaluate.add_argument(
@@ -104,6 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     handlers = {"index": _index, "ask": _ask, "sources": _sources, "eval": _eval, "info": _info, "run": _run}
     try:
+        if getattr(args, "library", None):
+            from retrieval.service import check_library
+
+            settings = settings.model_copy(update={"library": check_library(args.library)})
         return handlers[args.command](settings, args)
     except QuestionError as error:
         print(f"citebot: error: {error}", file=sys.stderr)
@@ -114,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("citebot: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # piped into `head`: the reader has what it wanted
+        sys.stderr.close()
+        return EXIT_OK
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -158,17 +182,22 @@ def _with_progress(work, quiet: bool):  # type: ignore[no-untyped-def]
 
 
 def _index(settings: Settings, args: argparse.Namespace) -> int:
-    if args.articles:
-        settings = settings.model_copy(update={"articles_dir": args.articles.expanduser()})
     retriever = _retriever(settings)
+    library = settings.library
+    folder = args.articles.expanduser() if args.articles else retriever.articles_folder(library or "base")
     report: IndexReport = _with_progress(
-        lambda progress: retriever.index(rebuild=args.rebuild, progress=progress), quiet=args.json
+        lambda progress: retriever.index(
+            folder, rebuild=args.rebuild, progress=progress, library=library, prune=args.prune
+        ),
+        quiet=args.json,
     )
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False))
         return EXIT_OK
     print(
-        f"Indexed {settings.articles_dir}: {len(report.added)} added, {len(report.changed)} changed, "
+        f"Indexed {folder}"
+        + (f" into {library}" if library else "")
+        + f": {len(report.added)} added, {len(report.changed)} changed, "
         f"{len(report.removed)} removed, {len(report.unchanged)} unchanged"
         + (f", {len(report.skipped)} skipped" if report.skipped else "")
         + f" — {report.chunks_embedded} passages embedded in {report.seconds:.2f} s"
@@ -190,8 +219,11 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
 
         # Checked before anything else happens, so a bad question changes nothing.
         clean_question(args.question, settings.max_question_chars)
-    if not retriever.has_index():
-        print(f"citebot: no index yet; indexing {settings.articles_dir} first", file=sys.stderr)
+    if retriever.needs_index():
+        if retriever.has_legacy_index():
+            print(f"citebot: moving the index in {settings.data_dir} into the store first", file=sys.stderr)
+        else:
+            print(f"citebot: no index yet; indexing {settings.articles_dir} first", file=sys.stderr)
         _with_progress(lambda progress: retriever.ensure_index(progress), quiet=False)
     if args.batch:
         return _ask_batch(retriever, args.batch, args.k)
@@ -279,13 +311,13 @@ def _sources(settings: Settings, args: argparse.Namespace) -> int:
 
     console = Console()
     if not console.is_terminal:  # piped: one tab-separated row per article, never wrapped
-        print("source\ttitle\tlanguage\tchunks\tindexed_at")
+        print("source\ttitle\tlanguage\tchunks\tindexed_at\tlibrary")
         for s in sources:
-            print(f"{s.source_id}\t{s.title}\t{s.language}\t{s.chunks}\t{s.indexed_at}")
+            print(f"{s.source_id}\t{s.title}\t{s.language}\t{s.chunks}\t{s.indexed_at}\t{s.library}")
         return EXIT_OK
-    table = Table("source", "title", "language", "chunks", "indexed at")
+    table = Table("source", "title", "language", "chunks", "indexed at", "library")
     for s in sources:
-        table.add_row(s.source_id, s.title, s.language, str(s.chunks), s.indexed_at)
+        table.add_row(s.source_id, s.title, s.language, str(s.chunks), s.indexed_at, s.library)
     console.print(table)
     return EXIT_OK
 
@@ -358,6 +390,13 @@ def _info(settings: Settings, args: argparse.Namespace) -> int:
         ),
         "collection": settings.collection,
         "model": retriever.model_identity,
+        "role": "read-only" if settings.read_only else "writer",
+        "library": settings.library or "base",
+    }
+    libraries = retriever.libraries()
+    facts["libraries"] = {
+        name: {"articles": r.articles, "passages": r.passages, "generation": r.generation}
+        for name, r in sorted(libraries.items())
     }
     sources = retriever.sources()
     facts["articles"] = len(sources)
@@ -367,6 +406,8 @@ def _info(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_OK
     width = max(map(len, facts))
     for name, value in facts.items():
+        if name == "libraries":
+            value = ", ".join(f"{n} ({v['articles']} articles)" for n, v in value.items()) or "none yet"
         print(f"{name.replace('_', ' '):<{width}}  {value}")
     return EXIT_OK
 

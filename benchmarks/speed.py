@@ -341,7 +341,7 @@ t0 = time.perf_counter()
 sys.path.insert(0, {root!r})
 from config import load_settings
 from retrieval.service import Retriever
-r = Retriever(load_settings(articles_dir={articles!r}, data_dir={data!r}))
+r = Retriever(load_settings(articles_dir={articles!r}, data_dir={data!r}, **{store!r}))
 mode = {mode!r}
 if mode == "reindex":
     t = time.perf_counter(); rep = r.index(); dt = time.perf_counter() - t
@@ -359,9 +359,17 @@ else:
 """
 
 
-def child(articles: Path, data: Path, mode: str, qs: Sequence[str]) -> list[str]:
+def child(articles: Path, data: Path, mode: str, qs: Sequence[str], **store: object) -> list[str]:
+    """Run ``mode`` (reindex, or a cold start to the first answer) in a fresh process;
+    ``store`` overrides settings (a Chroma server, read-only)."""
     code = CHILD.format(
-        root=str(ROOT), articles=str(articles), data=str(data), mode=mode, question=qs[0], more=list(qs[1:20])
+        root=str(ROOT),
+        articles=str(articles),
+        data=str(data),
+        mode=mode,
+        question=qs[0],
+        more=list(qs[1:20]),
+        store=store,
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
@@ -376,7 +384,7 @@ def measure_size(size: int, args, model: Embedder, qs: list[str]) -> dict[str, o
     data = CACHE / f"index-{size}-{args.embed}"
     settings = load_settings(articles_dir=corpus, data_dir=data)
     row: dict[str, object] = {"size": size}
-    if not DataFolder(data).manifest.exists():
+    if not Retriever(settings, embedder=model).has_index():
         cache = VectorCache(CACHE / f"vectors-{args.embed}.npz", model)
         if args.embed == "derived":
             docs = source_sentences(model.count_tokens)
@@ -418,7 +426,26 @@ def server_latency(size: int, settings, model: Embedder, qs: list[str], args) ->
             chroma_host="127.0.0.1",
             chroma_port=port,
         )
-        return ask_latency(Retriever(served, embedder=model), model, qs, args.questions)
+        latency = ask_latency(Retriever(served, embedder=model), model, qs, args.questions)
+        # A read-only replica started with an empty data folder: it derives its BM25 from
+        # the server alone (and keeps it as a cache for its next start).
+        replicas = []
+        for n in range(3):
+            fresh = copy / f"replica-{n}"
+            replicas.append(
+                child(
+                    settings.articles_dir,
+                    fresh,
+                    "cold",
+                    qs,
+                    chroma_host="127.0.0.1",
+                    chroma_port=port,
+                    read_only=True,
+                )
+            )
+        latency["replica_cold_start_s"] = statistics.median(float(c[0]) for c in replicas)
+        latency["replica_peak_rss_mb"] = max(float(c[1]) for c in replicas)
+        return latency
     finally:
         proc.terminate()
         try:
@@ -453,9 +480,10 @@ def markdown(result: dict) -> str:  # type: ignore[type-arg]
     lines += [
         (
             "| passages | articles | bare query p50 / p95 ms | ask p50 / p95 ms | ask ÷ bare p50 / p95 "
-            "| server ask p50 / p95 ms (÷ bare) | no-change reindex s | cold start s | peak MB |"
+            "| server ask p50 / p95 ms (÷ bare) | no-change reindex s | cold start s | peak MB "
+            "| replica cold start s (peak MB) |"
         ),
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in result["sizes"]:
         e = row["embedded"]
@@ -465,11 +493,17 @@ def markdown(result: dict) -> str:  # type: ignore[type-arg]
             if s
             else "—"
         )
+        replica = (
+            f"{s['replica_cold_start_s']:.2f} ({_mb(s['replica_peak_rss_mb'])})"
+            if s and "replica_cold_start_s" in s
+            else "—"
+        )
         lines.append(
             f"| {row['passages']:,} | {row['articles']:,} | {e['bare_p50_ms']:.1f} / {e['bare_p95_ms']:.1f} "
             f"| {e['ask_p50_ms']:.1f} / {e['ask_p95_ms']:.1f} "
             f"| **{_ratio(e, 50):.2f}× / {_ratio(e, 95):.2f}×** "
-            f"| {server} | {row['reindex_s']:.2f} | {row['cold_start_s']:.2f} | {_mb(row['peak_rss_mb'])} |"
+            f"| {server} | {row['reindex_s']:.2f} | {row['cold_start_s']:.2f} | {_mb(row['peak_rss_mb'])} "
+            f"| {replica} |"
         )
     lines += ["", f"Load average at the start: {result['load']}; 2 cores shared with other work.", ""]
     return "\n".join(lines)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from contextlib import ExitStack
 from typing import Any
 
 import discord
@@ -88,26 +89,37 @@ class CitebotBot(commands.Bot):
         self.cooldown = QuestionCooldown(settings.cooldown_rate, settings.cooldown_seconds)
         self.watcher: ArticlesWatcher | None = None
         self._watch_task: asyncio.Task[None] | None = None
+        self._writing: ExitStack | None = None
 
     async def setup_hook(self) -> None:
+        if not self.service.read_only:
+            await self._start_writing()
+        await self.tree.set_translator(i18n.CommandTranslator())
+        for name in COGS:
+            await self.load_extension(name)
+        if self.settings.sync_commands:
+            await self.sync_commands()
+
+    async def _start_writing(self) -> None:
+        """Claim the store's writer lease for as long as the bot runs, watch the articles
+        folder and catch up with what changed while the bot was off."""
+        retriever = self.service.retriever
+        try:
+            self._writing = await asyncio.to_thread(retriever.writing)
+        except StoreUnavailableError as error:
+            # A Chroma server that is down must not keep the bot offline: questions get a
+            # clear "try again" until it is back; each write takes the lease then.
+            log.warning("writer lease not taken yet: %s", error)
         # Watch first, so nothing dropped in during the catch-up below is missed.
         if self.settings.watch_articles:
             self.watcher = ArticlesWatcher(
                 self.service, self.settings.articles_dir, self.settings.watch_debounce_seconds
             )
             self._watch_task = asyncio.create_task(self.watcher.run(), name="citebot-watcher")
-        # Articles may have changed while the bot was off: catch up before connecting.
         try:
             await self.service.reindex("start-up")
         except StoreUnavailableError as error:
-            # A Chroma server that is down must not keep the bot offline: questions get a
-            # clear "try again" until it is back, and the next reindex catches up.
             log.warning("start-up reindex skipped: %s", error)
-        await self.tree.set_translator(i18n.CommandTranslator())
-        for name in COGS:
-            await self.load_extension(name)
-        if self.settings.sync_commands:
-            await self.sync_commands()
 
     async def sync_commands(self) -> list[app_commands.AppCommand]:
         """Register the slash commands with Discord: one guild (instant) or globally."""
@@ -130,6 +142,9 @@ class CitebotBot(commands.Bot):
                 self._watch_task.cancel()
             except Exception:  # noqa: BLE001, S110 - already logged by the watcher
                 pass
+        if self._writing is not None:
+            writing, self._writing = self._writing, None
+            await asyncio.to_thread(writing.close)
         await super().close()
 
     async def on_message(self, message: discord.Message) -> None:

@@ -44,6 +44,10 @@ STRINGS: dict[str, dict[str, str]] = {
         ),
         "skipped": "Skipped: {items}",
         "add_needs_one": "Attach a .txt, .md or .html file, or give a URL (one of the two).",
+        "read_only": (
+            "This bot only reads the archive (a read-only replica): articles are added and reindexed "
+            "where the index is written, by the writing bot or `citebot index`."
+        ),
         "add_bad_type": "I can only add .txt, .md and .html files (got `{name}`).",
         "add_too_large": "That file is too large ({size:,} bytes; the limit is {limit:,}).",
         "add_done": "Added **{title}** as `{name}` ({chunks} passages). It can be asked about now.",
@@ -90,6 +94,10 @@ STRINGS: dict[str, dict[str, str]] = {
         ),
         "skipped": "Ignorés : {items}",
         "add_needs_one": "Joignez un fichier .txt, .md ou .html, ou donnez une URL (l’un des deux).",
+        "read_only": (
+            "Ce bot ne fait que lire l’archive (une réplique en lecture seule) : les articles s’ajoutent et "
+            "se réindexent là où l’index est écrit, par le bot qui écrit ou `citebot index`."
+        ),
         "add_bad_type": "Je n’ajoute que des fichiers .txt, .md et .html (reçu `{name}`).",
         "add_too_large": "Ce fichier est trop gros ({size:,} octets ; la limite est {limit:,}).",
         "add_done": (

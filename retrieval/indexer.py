@@ -1,18 +1,26 @@
-"""Incremental indexing: embed only what is new or changed, delete what is gone.
+"""Incremental indexing of one library: embed only what is new or changed, delete what is gone.
 
 An :class:`Indexer` run scans the articles folder, reads the files whose content
-hash differs from the manifest's, lets :func:`retrieval.plan.plan_index` decide
-what to embed, reuse and delete, and carries that out. Chunk ids derive from
-content, so in a changed article only the passages whose text changed are
-embedded again. Vectors and the lexical index are written first and the
-manifest last: a run cut short is finished by the next one.
+hash differs from the catalog's, lets :func:`retrieval.plan.plan_index` decide what
+to embed, reuse and delete, checks that the plan removes no more than it should,
+and carries it out. Chunk ids derive from content, so in a changed article only
+the passages whose text changed are embedded again.
+
+Everything lands in Chroma, in an order that makes a run cut short harmless: the
+library's record says a run is under way (``dirty``); new words, then sentences,
+then passages (with their BM25 rows) are stored; then the catalog entries that
+make them visible; then stale passages are deleted; and last the record gets the
+new generation, which tells other processes to catch up. The next run after a
+crash reconciles the store with the catalog and reuses what was stored.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,24 +29,31 @@ import numpy as np
 
 from config import Settings
 from retrieval.articles import ArticleFile, ArticleSkipped, read_article, scan_folder
+from retrieval.catalog import ArticleEntry, Catalog
 from retrieval.chunking import chunk_article, sentence_units
 from retrieval.embedding import Embedder
+from retrieval.errors import ArticlesDirError, MassRemovalError
 from retrieval.layout import DataFolder, sentence_id
-from retrieval.lexical import LexicalIndex
-from retrieval.manifest import ArticleEntry, Manifest
+from retrieval.lexical import LexicalIndex, Row
+from retrieval.library import LibraryView
+from retrieval.manifest import read_manifest
 from retrieval.models import Article, Chunk, IndexReport
 from retrieval.plan import ArticleUpdate, IndexPlan, files_to_read, plan_index
-from retrieval.store import ChunkStore
+from retrieval.registry import LibraryRecord, Registry
+from retrieval.store import LibraryStore
 
 log = logging.getLogger(__name__)
 
 #: ``progress(done, total)`` in chunks embedded; called once with ``(0, total)`` first.
 Progress = Callable[[int, int], None]
 EMBED_BATCH = 16  # passages per encoder round (about 80 sentences)
+#: A run that would remove more than this share of a library's articles asks for --prune.
+MASS_REMOVAL = 0.5
 
 
-def chunk_metadata(article: Article, chunk: Chunk) -> dict[str, Any]:
-    return {
+def chunk_metadata(article: Article, chunk: Chunk, row: Row) -> dict[str, Any]:
+    """What a stored passage carries: its citation, and its BM25 row."""
+    meta: dict[str, Any] = {
         "source_id": article.source_id,
         "source": article.citation_source,
         "title": article.title,
@@ -46,163 +61,232 @@ def chunk_metadata(article: Article, chunk: Chunk) -> dict[str, Any]:
         "location": chunk.location,
         "position": chunk.position,
         "article_sha256": article.sha256,
+        "terms": row.encode(),
+        "length": row.length,
     }
+    for key in ("url", "published", "author", "site"):
+        value = getattr(article, key, None)
+        if value:
+            meta[key] = value
+    stamp = getattr(article, "published_timestamp", None)
+    if stamp is not None:
+        meta["published_ts"] = stamp
+    return meta
 
 
-def _embed_batch(
-    batch: list[tuple[Article, Chunk]],
-    store: ChunkStore,
-    embedder: Embedder,
-    report: IndexReport,
-    context: str,
-) -> dict[str, int]:
-    """Embed the sentences of a batch of passages and store both.
+@dataclass
+class _Run:
+    """What one run works on."""
 
-    Passages are matched by their sentences; a passage's own vector is the
-    normalised mean of its sentences' vectors, so it costs no extra encoding.
-    """
-    per_chunk = {c.id: sentence_units(c.text, embedder.count_tokens) for _, c in batch}
-    units = [
-        (c.id, sentence_id(c.id, n), text, a.title)
-        for a, c in batch
-        for n, text in enumerate(per_chunk[c.id])
-    ]
-    distinct = list(dict.fromkeys(text for _, _, text, _ in units))
-    titles = {text: title for _, _, text, title in units}
-    inputs = [f"{titles[t]}: {t}" for t in distinct] if context == "title" else distinct
-    vectors = np.asarray(embedder.embed_passages(inputs), dtype=np.float32)
-    by_text = dict(zip(distinct, vectors))
-    unit_vectors = np.stack([by_text[u[2]] for u in units])
-    store.upsert_sentences([u[1] for u in units], unit_vectors, [u[2] for u in units], [u[0] for u in units])
-    chunk_vectors = []
-    for _, chunk in batch:
-        mean = np.mean([by_text[text] for text in per_chunk[chunk.id]], axis=0)
-        chunk_vectors.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
-    store.upsert(
-        [c.id for _, c in batch],
-        np.stack(chunk_vectors).astype(np.float32),
-        [c.text for _, c in batch],
-        [chunk_metadata(a, c) for a, c in batch],
-    )
-    report.chunks_embedded += len(batch)
-    report.sentences_embedded += len(distinct)
-    return {chunk_id: len(texts) for chunk_id, texts in per_chunk.items()}
+    store: LibraryStore
+    record: LibraryRecord
+    catalog: Catalog
+    lexical: LexicalIndex  # a working copy: the view searches keep the old one until the run ends
+    report: IndexReport
 
 
 class Indexer:
-    """Brings the index in line with an articles folder; the caller holds the write lock.
+    """Brings one library in line with an articles folder; the caller holds the writer lease.
 
     Args:
         settings: chunking and size limits.
-        folder: the data folder (manifest, lexical index, dirty marker).
-        store: gives the Chroma store, connected only when there is something to write.
-        lexical: the BM25 index, kept in step with the store.
+        folder: this process's data folder (for a legacy manifest to migrate).
+        registry: the store's library records.
+        store: the library's collections.
         embedder: gives the model, loaded only when there is something to embed.
-        model_identity: what the vectors are made with; another one rebuilds the index.
+        model_identity: what the vectors are made with; another one rebuilds the library.
     """
 
     def __init__(
         self,
         settings: Settings,
         folder: DataFolder,
-        store: Callable[[], ChunkStore],
-        lexical: LexicalIndex,
+        registry: Registry,
+        store: LibraryStore,
         embedder: Callable[[], Embedder],
         model_identity: str,
     ) -> None:
         self.settings = settings
         self.folder = folder
-        self._store = store
-        self.lexical = lexical
+        self.registry = registry
+        self.store = store
         self._embedder = embedder
         self.model_identity = model_identity
 
     def run(
-        self, articles_dir: Path, rebuild: bool = False, progress: Progress | None = None
-    ) -> tuple[IndexReport, Manifest]:
-        """Index ``articles_dir`` incrementally (or from scratch with ``rebuild``).
+        self,
+        library: str,
+        current: LibraryView | None,
+        articles_dir: Path,
+        rebuild: bool = False,
+        prune: bool = False,
+        progress: Progress | None = None,
+    ) -> tuple[IndexReport, LibraryView]:
+        """Index ``articles_dir`` into ``library`` incrementally (from scratch with ``rebuild``).
+
+        Args:
+            library: the library's name.
+            current: the library as this process holds it (None when it has none yet).
+            articles_dir: the folder to index.
+            rebuild: drop the library and embed everything again.
+            prune: allow a run that removes most (or all) of the library's articles.
+            progress: called with ``(passages embedded, passages to embed)``.
 
         Returns:
-            The report and the manifest now on disk.
+            The report, and the library as it is now.
+
+        Raises:
+            ArticlesDirError: the folder is missing (and ``prune`` is not given).
+            MassRemovalError: the run would remove more than half of the articles.
+            StoreUnavailableError: the Chroma server is down.
         """
         started = time.perf_counter()
         self.folder.remove_temporary_files()
-        manifest = Manifest.load(self.folder.manifest)
-        # Files whose size and times match the manifest keep their hash without being read.
-        known = manifest.known_files() if manifest is not None and not rebuild else None
-        files, skipped = scan_folder(articles_dir, self.settings.max_article_bytes, known)
-        if not rebuild and manifest is not None and self._up_to_date(manifest, files):
-            # Nothing to do, and the last run finished: no need to even open the store.
-            if _restamp(manifest, files):
-                manifest.save(self.folder.manifest)  # touched but unchanged files: not hashed again next time
-            if self.lexical.outdated:
-                self.lexical.save()  # read from an older format: write it in the current one once
-            report = IndexReport(unchanged=sorted(manifest.articles), skipped=skipped)
+        record = self.registry.record(library)
+        catalog = current.catalog if current is not None and record is not None else Catalog()
+        if record is None and library == "base":
+            record, catalog = self._migrate(library) or (None, catalog)
+        files, skipped = self._scan(articles_dir, catalog if not rebuild else Catalog(), prune)
+        if (
+            record is not None
+            and current is not None
+            and not rebuild
+            and self._up_to_date(record, catalog, files)
+        ):
+            # Nothing to do, and the last run finished: the embedding model is not even loaded.
+            restamped = _restamp(catalog, files)
+            if restamped:  # touched but unchanged files: not hashed again next time
+                self.store.write_entries(restamped, (), record.generation)
+            report = IndexReport(unchanged=sorted(catalog.entries), skipped=skipped)
             report.seconds = time.perf_counter() - started
-            return report, manifest
+            return report, current
 
-        interrupted = self.folder.dirty.exists()
-        self.folder.dirty.touch()
-        report = IndexReport()
-        store = self._store()
-        manifest, interrupted = self._open(store, manifest, rebuild, interrupted, report)
-        leftover = _reconcile(store, self.lexical, manifest, thorough=interrupted)
-        read = {f.source_id: self._read(f) for f in files_to_read(manifest.articles, files)}
-        plan = plan_index(manifest.articles, files, read, leftover, skipped)
+        run = self._begin(library, record, catalog, current, rebuild, articles_dir)
+        leftover = _reconcile(run.store, run.catalog, thorough=run.record.dirty or record is None)
+        read = {f.source_id: self._read(f) for f in files_to_read(run.catalog.entries, files)}
+        plan = plan_index(run.catalog.entries, files, read, leftover, skipped)
+        if not prune:
+            _check_removals(plan, run.catalog, articles_dir)
         for name, reason in plan.skipped.items():
             log.warning("skipped %s: %s", name, reason)
-        self._apply(plan, store, manifest, report, progress)
-        _restamp(manifest, files)
-        manifest.save(self.folder.manifest)
-        self.folder.dirty.unlink(missing_ok=True)
-        report.seconds = time.perf_counter() - started
-        return report, manifest
+        run.record.dirty = True
+        self.registry.save(run.record)
+        self._apply(plan, run, progress)
+        restamped = _restamp(run.catalog, files)
+        if restamped:
+            self.store.write_entries(restamped, (), run.record.generation + 1)
+        run.record.generation += 1
+        run.record.dirty = False
+        run.record.source = str(articles_dir.expanduser().resolve())
+        run.record.articles = len(run.catalog.entries)
+        run.record.passages = run.catalog.chunk_count
+        self.registry.save(run.record)
+        run.report.seconds = time.perf_counter() - started
+        return run.report, LibraryView.of(run.record, run.catalog, run.lexical)
 
-    def _up_to_date(self, manifest: Manifest, files: list[ArticleFile]) -> bool:
+    def _scan(
+        self, articles_dir: Path, catalog: Catalog, prune: bool
+    ) -> tuple[list[ArticleFile], dict[str, str]]:
+        if prune and not articles_dir.exists():
+            return [], {}
+        try:
+            return scan_folder(articles_dir, self.settings.max_article_bytes, catalog.known_files())
+        except ArticlesDirError as error:
+            if catalog.entries:
+                raise ArticlesDirError(
+                    f"{error}; nothing was changed (pass --prune to empty the index)"
+                ) from None
+            raise
+
+    def _up_to_date(self, record: LibraryRecord, catalog: Catalog, files: list[ArticleFile]) -> bool:
         return (
-            manifest.model == self.model_identity
-            and not self.folder.dirty.exists()
-            and {f.source_id: f.sha256 for f in files} == {n: e.sha256 for n, e in manifest.articles.items()}
-            # A lexical index that is missing or unreadable (cut short, deleted) is rebuilt from the store.
-            and self.lexical.ids == manifest.chunk_ids()
+            record.identity == self.model_identity
+            and not record.dirty
+            and {f.source_id: f.sha256 for f in files} == {n: e.sha256 for n, e in catalog.entries.items()}
         )
 
-    def _open(
+    def _begin(
         self,
-        store: ChunkStore,
-        manifest: Manifest | None,
+        library: str,
+        record: LibraryRecord | None,
+        catalog: Catalog,
+        current: LibraryView | None,
         rebuild: bool,
-        interrupted: bool,
-        report: IndexReport,
-    ) -> tuple[Manifest, bool]:
-        """Open the store for this model, dropping it first for a rebuild or another model.
-
-        Returns:
-            The manifest to build on, and whether the store may hold what an interrupted
-            run left (then it is reconciled thoroughly).
-        """
-        stored_model = store.model_identity()
-        other_model = (
-            manifest is not None and manifest.model != self.model_identity
-        ) or stored_model not in (
-            None,
-            self.model_identity,
-        )
+        articles_dir: Path,
+    ) -> _Run:
+        """Open the library's collections for this model, dropping them first for a rebuild
+        or another model, and start from what the store holds."""
+        report = IndexReport()
+        stored_model = record.identity if record is not None else self.store.model_identity()
+        other_model = stored_model not in (None, self.model_identity)
         if rebuild or other_model:
-            if manifest is not None and manifest.model and manifest.model != self.model_identity:
-                log.warning("index was built as %s; rebuilding it as %s", manifest.model, self.model_identity)
-            report.rebuilt = rebuild or manifest is not None or stored_model is not None
-            store.drop()
-            self.lexical.clear()
-            manifest = Manifest(model=self.model_identity)
-        elif manifest is None:
-            # No manifest (a first run that was killed, or an unreadable file) but vectors of
-            # this model: keep them; passages still wanted are reused, the rest deleted.
-            self.lexical.clear()
-            manifest = Manifest(model=self.model_identity)
-            interrupted = True
-        store.open(self.model_identity)
-        return manifest, interrupted
+            if other_model:
+                log.warning(
+                    "%s was indexed as %s; rebuilding it as %s", library, stored_model, self.model_identity
+                )
+            report.rebuilt = rebuild or stored_model is not None
+            self.store.drop()
+            generation = record.generation if record is not None else 0
+            record = LibraryRecord(
+                library, self.model_identity, epoch=uuid.uuid4().hex, generation=generation
+            )
+            catalog, lexical = Catalog(), LexicalIndex()
+        elif record is None:
+            # No record (a library never indexed, or an index from before records whose
+            # manifest is gone): keep what is stored; passages still wanted are reused.
+            record = LibraryRecord(library, self.model_identity, epoch=uuid.uuid4().hex, dirty=True)
+            catalog, lexical = Catalog(), LexicalIndex()
+        elif current is not None:
+            lexical = current.lexical.copy()
+        else:  # a library this process has not read yet (one just adopted from the earlier layout)
+            lexical = LexicalIndex()
+            lexical.apply(self.store.rows(sorted(catalog.chunk_ids())), terms=self.store.terms(0))
+        self.store.open(self.model_identity)
+        # The vocabulary only grows, block after block: start from every word stored, even
+        # those of a run that died before using them, so no block is ever written twice.
+        lexical.apply({}, terms=self.store.terms(len(lexical.terms)))
+        record.source = record.source or str(articles_dir.expanduser().resolve())
+        return _Run(self.store, record, Catalog(dict(catalog.entries)), lexical, report)
+
+    def _migrate(self, library: str) -> tuple[LibraryRecord, Catalog] | None:
+        """Adopt an index written before the catalog moved into Chroma: its manifest's entries
+        become catalog records and each passage gets its BM25 row, with no embedding."""
+        legacy = read_manifest(self.folder.manifest)
+        if legacy is None or not self.store.exists():
+            return None
+        model, entries = legacy
+        if model != self.model_identity or self.store.model_identity() not in (None, model):
+            return None
+        log.warning(
+            "moving the index in %s to the store's catalog (no passage is embedded again)", self.folder.root
+        )
+        self.store.open(model)
+        stored = self.store.all_ids()
+        lexical = LexicalIndex()
+        chunks = self.store.get(sorted(stored))
+        rows = lexical.update(
+            {c.id: (c.text, str(c.metadata.get("language", "und"))) for c in chunks}, remove=()
+        )
+        self.store.append_terms(0, lexical.terms)
+        self.store.update_metadata(
+            list(rows), [{"terms": r.encode(), "length": r.length} for r in rows.values()]
+        )
+        for entry in entries.values():
+            entry.generation = 1
+        self.store.write_entries(entries, (), 1)
+        record = LibraryRecord(
+            library,
+            model,
+            epoch=uuid.uuid4().hex,
+            generation=1,
+            source="",
+            articles=len(entries),
+            passages=sum(len(e.chunks) for e in entries.values()),
+        )
+        self.registry.save(record)
+        self.folder.manifest.rename(self.folder.manifest.with_name("manifest.json.migrated"))
+        self.folder.legacy_lexical.unlink(missing_ok=True)
+        return record, Catalog(entries)
 
     def _read(self, file: ArticleFile) -> ArticleUpdate | str:
         """The article in ``file`` cut into passages, or why it cannot be indexed."""
@@ -218,53 +302,39 @@ class Indexer:
         )
         return ArticleUpdate(article, chunks)
 
-    def _apply(
-        self,
-        plan: IndexPlan,
-        store: ChunkStore,
-        manifest: Manifest,
-        report: IndexReport,
-        progress: Progress | None,
-    ) -> None:
-        """Carry out ``plan``: store new passages, then delete stale ones, then update the
-        lexical index and the manifest (saved by the caller)."""
+    def _apply(self, plan: IndexPlan, run: _Run, progress: Progress | None) -> None:
+        """Carry out ``plan``: words, then passages, then the catalog entries that show
+        them, then the deletions."""
+        report, store = run.report, run.store
         report.added, report.changed, report.removed = plan.added, plan.changed, plan.removed
         report.unchanged, report.skipped = plan.unchanged, plan.skipped
+        # BM25 rows first: their new words must be stored before any row that uses them.
+        known = len(run.lexical.terms)
+        wanted = {c.id: (c.text, a.language) for a, c in (*plan.embed, *plan.reuse)}
+        rows = run.lexical.update(wanted, remove=plan.delete)
+        store.append_terms(known, run.lexical.terms[known:])
+
         counts = dict(plan.sentence_counts)
         if progress:
             progress(0, len(plan.embed))
         for start in range(0, len(plan.embed), EMBED_BATCH):
             batch = plan.embed[start : start + EMBED_BATCH]
             counts.update(
-                _embed_batch(batch, store, self._embedder(), report, self.settings.sentence_context)
+                _embed_batch(batch, store, self._embedder(), rows, report, self.settings.sentence_context)
             )
             if progress:
                 progress(report.chunks_embedded, len(plan.embed))
         if plan.reuse:
             store.update_metadata(
-                [c.id for _, c in plan.reuse], [chunk_metadata(a, c) for a, c in plan.reuse]
+                [c.id for _, c in plan.reuse], [chunk_metadata(a, c, rows[c.id]) for a, c in plan.reuse]
             )
-        if plan.delete:
-            store.delete(plan.delete)
-            report.chunks_deleted = len(plan.delete)
-        if plan.updates or plan.delete:
-            self.lexical.update(
-                add={
-                    c.id: (c.text, u.article.language)
-                    for u in plan.updates
-                    for c in u.chunks
-                    if c.id not in self.lexical
-                },
-                remove=plan.delete,
-            )
-            self.lexical.save()
 
+        generation = run.record.generation + 1
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        for name in plan.removed:
-            del manifest.articles[name]
+        entries: dict[str, ArticleEntry] = {}
         for update in plan.updates:
             a = update.article
-            manifest.articles[a.source_id] = ArticleEntry(
+            entries[a.source_id] = ArticleEntry(
                 sha256=a.sha256,
                 title=a.title,
                 language=a.language,
@@ -277,30 +347,98 @@ class Indexer:
                     else len(sentence_units(c.text, self._embedder().count_tokens))
                     for c in update.chunks
                 ],
+                published=getattr(a, "published", None),
+                author=getattr(a, "author", None),
+                site=getattr(a, "site", None),
+                generation=generation,
             )
+        store.write_entries(entries, plan.removed, generation)
+        for name in plan.removed:
+            del run.catalog.entries[name]
+        run.catalog.entries.update(entries)
+        if plan.delete:
+            store.delete(plan.delete)
+            report.chunks_deleted = len(plan.delete)
 
 
-def _restamp(manifest: Manifest, files: list[ArticleFile]) -> bool:
-    """Record the stamps of the files whose indexed version is their current one."""
-    changed = False
+def _embed_batch(
+    batch: list[tuple[Article, Chunk]],
+    store: LibraryStore,
+    embedder: Embedder,
+    rows: dict[str, Row],
+    report: IndexReport,
+    context: str,
+) -> dict[str, int]:
+    """Embed the sentences of a batch of passages and store both (sentences first)."""
+    per_chunk = {c.id: sentence_units(c.text, embedder.count_tokens) for _, c in batch}
+    units = [
+        (c.id, sentence_id(c.id, n), text, a) for a, c in batch for n, text in enumerate(per_chunk[c.id])
+    ]
+    distinct = list(dict.fromkeys(text for _, _, text, _ in units))
+    titles = {text: a.title for _, _, text, a in units}
+    inputs = [f"{titles[t]}: {t}" for t in distinct] if context == "title" else distinct
+    vectors = np.asarray(embedder.embed_passages(inputs), dtype=np.float32)
+    by_text = dict(zip(distinct, vectors))
+    sentence_meta = []
+    for chunk_id, _, _, article in units:
+        meta: dict[str, Any] = {"chunk_id": chunk_id}
+        stamp = getattr(article, "published_timestamp", None)
+        if stamp is not None:
+            meta["published_ts"] = stamp  # so a date filter runs inside Chroma's query
+        sentence_meta.append(meta)
+    store.upsert_sentences(
+        [u[1] for u in units], np.stack([by_text[u[2]] for u in units]), [u[2] for u in units], sentence_meta
+    )
+    store.upsert(
+        [c.id for _, c in batch],
+        [c.text for _, c in batch],
+        [chunk_metadata(a, c, rows[c.id]) for a, c in batch],
+    )
+    report.chunks_embedded += len(batch)
+    report.sentences_embedded += len(distinct)
+    return {chunk_id: len(texts) for chunk_id, texts in per_chunk.items()}
+
+
+def _check_removals(plan: IndexPlan, catalog: Catalog, articles_dir: Path) -> None:
+    """Stop a run that would empty the library or remove most of it (a wrong folder, an
+    unmounted disk) unless --prune says so."""
+    held = len(catalog.entries)
+    if not held or not plan.removed:
+        return
+    if len(plan.removed) == held:
+        raise MassRemovalError(
+            f"{articles_dir} holds none of the {held} indexed articles; nothing was changed "
+            "(pass --prune to remove them all)"
+        )
+    if len(plan.removed) > MASS_REMOVAL * held:
+        raise MassRemovalError(
+            f"indexing {articles_dir} would remove {len(plan.removed)} of the {held} indexed articles; "
+            "nothing was changed (pass --prune to remove them)"
+        )
+
+
+def _restamp(catalog: Catalog, files: list[ArticleFile]) -> dict[str, ArticleEntry]:
+    """Record the stamps of the files whose indexed version is their current one; the
+    entries that changed."""
+    changed: dict[str, ArticleEntry] = {}
     for file in files:
-        entry = manifest.articles.get(file.source_id)
+        entry = catalog.entries.get(file.source_id)
         if entry is not None and entry.sha256 == file.sha256 and entry.stamp != file.stamp:
             entry.stamp = file.stamp
-            changed = True
+            changed[file.source_id] = entry
     return changed
 
 
-def _reconcile(store: ChunkStore, lexical: LexicalIndex, manifest: Manifest, thorough: bool) -> set[str]:
-    """Repair what a crash may have left: chunks the manifest does not know, or lacks.
+def _reconcile(store: LibraryStore, catalog: Catalog, thorough: bool) -> set[str]:
+    """Repair what a crash may have left: passages the catalog does not list, or lacks.
 
     Returns:
-        The passages an interrupted run stored that the manifest does not list yet
-        (with all their sentences: see ``ChunkStore.delete``); the caller reuses those
-        it needs and deletes the rest.
+        The passages an interrupted run stored that the catalog does not list (with all
+        their sentences: see ``LibraryStore.delete``); the caller reuses those it needs
+        and deletes the rest.
     """
-    expected = manifest.chunk_ids()
-    if not (thorough or store.count() != len(expected) or lexical.ids != expected):
+    expected = catalog.chunk_ids()
+    if not (thorough or store.count() != len(expected)):
         return set()
     stored = store.all_ids()
     leftover = stored - expected
@@ -310,21 +448,13 @@ def _reconcile(store: ChunkStore, lexical: LexicalIndex, manifest: Manifest, tho
     if stray:
         store.delete_sentences(stray)
     missing = expected - stored
-    for name in [n for n, e in manifest.articles.items() if set(e.chunks) & missing]:
+    for name in [n for n, e in catalog.entries.items() if set(e.chunks) & missing]:
         log.info("%s: chunks missing from the store; it will be indexed again", name)
-        entry = manifest.articles[name]
+        entry = catalog.entries[name]
         entry.sha256 = ""
         # Not reusable: the passages that are missing must be embedded again.
         kept = [n for n, c in enumerate(entry.chunks) if c not in missing]
         if len(entry.sentences) == len(entry.chunks):
             entry.sentences = [entry.sentences[n] for n in kept]
         entry.chunks = [entry.chunks[n] for n in kept]
-    present = expected - missing
-    if lexical.ids != present:
-        chunks = store.get(sorted(present - lexical.ids))
-        lexical.update(
-            add={c.id: (c.text, str(c.metadata.get("language", "und"))) for c in chunks},
-            remove=lexical.ids - present,
-        )
-        lexical.save()
     return leftover

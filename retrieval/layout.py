@@ -10,12 +10,39 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 #: What a process killed mid-save leaves (see :func:`atomic_write`); never read, removed by the next run.
 TEMPORARY_GLOB = ".*.tmp"
+#: The operator's library: the articles folder, searched with every other library.
+BASE_LIBRARY = "base"
+#: What a library may be called (it becomes part of Chroma collection and file names).
+LIBRARY_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,46}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class Collections:
+    """The Chroma collections of one library."""
+
+    passages: str
+    sentences: str
+    articles: str
+    terms: str
+
+
+def collections(prefix: str, library: str) -> Collections:
+    """The collection names of ``library`` under the settings' collection ``prefix``. The
+    base library keeps the names indexes had before there were libraries."""
+    stem = prefix if library == BASE_LIBRARY else f"{prefix}--{library}"
+    return Collections(stem, f"{stem}-sentences", f"{stem}-articles", f"{stem}-terms")
+
+
+def registry_collection(prefix: str) -> str:
+    """The collection of library records and the writer's lease."""
+    return f"{prefix}-libraries"
 
 
 @dataclass(frozen=True)
@@ -26,23 +53,27 @@ class DataFolder:
 
     @property
     def manifest(self) -> Path:
-        """Which article versions are indexed, with which passages and model (written last)."""
+        """The catalog of an index written before the catalog moved into Chroma (read once, to migrate)."""
         return self.root / "manifest.json"
 
     @property
-    def lexical(self) -> Path:
-        """The BM25 index."""
+    def legacy_lexical(self) -> Path:
+        """The BM25 pickle of such an index (never read: removed by the migration)."""
         return self.root / "lexical.pkl"
+
+    def lexical_cache(self, library: str) -> Path:
+        """This process's cache of a library's BM25 index (``.npz`` plus ``.json``), rebuilt
+        from Chroma whenever it is missing or behind."""
+        return self.root / "cache" / f"lexical-{library}.npz"
 
     @property
     def write_lock(self) -> Path:
-        """Held by the one process that writes the index."""
+        """Held by the one process that writes an embedded store."""
         return self.root / "write.lock"
 
-    @property
-    def dirty(self) -> Path:
-        """Present while a run may have written vectors the manifest does not describe yet."""
-        return self.root / "index.dirty"
+    def library_articles(self, library: str) -> Path:
+        """Where a writer keeps the articles added to a library from Discord or feeds."""
+        return self.root / "libraries" / library / "articles"
 
     @property
     def chroma(self) -> Path:
@@ -59,8 +90,9 @@ class DataFolder:
     def remove_temporary_files(self) -> None:
         """Delete what a process killed while saving left (a save only counts once
         ``os.replace`` has moved it into place, so these are never read)."""
-        for path in self.root.glob(TEMPORARY_GLOB):
-            path.unlink(missing_ok=True)
+        for folder in (self.root, self.root / "cache"):
+            for path in folder.glob(TEMPORARY_GLOB):
+                path.unlink(missing_ok=True)
 
 
 def sentence_id(passage_id: str, n: int) -> str:

@@ -1,17 +1,26 @@
-"""The lexical index: BM25 over language-aware tokens, saved beside the vectors.
+"""The lexical index: BM25 over language-aware tokens, kept as plain arrays.
 
-Scores are bm25s's "lucene" BM25 (k1 = 1.5, b = 0.75), computed here from term
-counts kept as flat numpy arrays: adding or removing chunks touches only their
-own tokens (no re-index of the whole corpus), and a search reads only the
-postings of the question's terms. Tokens come from :mod:`retrieval.tokenization`.
-The index is one file replaced atomically, so a crash never leaves half of it.
+Scores are bm25s's "lucene" BM25 (k1 = 1.5, b = 0.75), computed from term counts
+kept as flat numpy arrays: adding or removing passages touches only their own
+terms (no re-index of the whole corpus), and a search reads only the postings of
+the question's terms. Tokens come from :mod:`retrieval.tokenization`.
+
+Each passage's terms are a :class:`Row` of ids into the index's vocabulary, which
+only grows, so the writer can store every row and the new words of a run in
+Chroma and any other process can rebuild the same index from them without
+tokenising a word (see :mod:`retrieval.library`). A process may also keep its
+index as a local cache: an ``.npz`` of arrays and a JSON file, never a pickle.
+Several indexes (a server's library and the base one) are searched as one corpus:
+document frequencies, the passage count and the mean length are summed over them.
 """
 
 from __future__ import annotations
 
+import base64
 import io
-import pickle
-from collections.abc import Iterable
+import json
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +29,29 @@ import numpy as np
 from retrieval.layout import atomic_write
 from retrieval.tokenization import content_words, names, tokenize, tokenize_query
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 K1 = 1.5
 B = 0.75
+
+
+@dataclass(frozen=True)
+class Row:
+    """One passage's terms: ids into its index's vocabulary, how often each occurs, and the
+    passage's length in tokens."""
+
+    terms: np.ndarray  # (n,) int32
+    counts: np.ndarray  # (n,) int32
+    length: int
+
+    def encode(self) -> str:
+        """The ids and counts as one short ASCII string (for Chroma metadata)."""
+        pairs = np.stack([self.terms, self.counts]).astype("<i4")
+        return base64.b64encode(pairs.tobytes()).decode("ascii")
+
+    @classmethod
+    def decode(cls, text: str, length: int) -> Row:
+        pairs = np.frombuffer(base64.b64decode(text), dtype="<i4").reshape(2, -1)
+        return cls(pairs[0].astype(np.int32), pairs[1].astype(np.int32), int(length))
 
 
 @dataclass(frozen=True)
@@ -32,33 +61,21 @@ class _Postings:
     ids: list[str]
     vocab: dict[str, int]
     term_ptr: np.ndarray  # (terms + 1,) int64: the postings of term t are [term_ptr[t], term_ptr[t + 1])
-    term_docs: np.ndarray  # (postings,) int32 row of the chunk
-    term_tf: np.ndarray  # (postings,) float32 occurrences of the term in the chunk
-    lengths: np.ndarray  # (chunks,) float32 tokens per chunk
-    avgdl: float
+    term_docs: np.ndarray  # (postings,) int32 row of the passage
+    term_tf: np.ndarray  # (postings,) float32 occurrences of the term in the passage
+    lengths: np.ndarray  # (passages,) float32 tokens per passage
 
 
-_EMPTY = _Postings(
-    [],
-    {},
-    np.zeros(1, np.int64),
-    np.zeros(0, np.int32),
-    np.zeros(0, np.float32),
-    np.zeros(0, np.float32),
-    1.0,
-)
+def _empty_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    return np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32)
 
 
 class LexicalIndex:
-    """BM25 over every chunk; ``search`` returns ``(chunk id, score)`` pairs."""
+    """BM25 over passages; see :func:`search` for scoring one or several indexes."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        #: True when the file read was of an older format: the next indexing run rewrites it.
-        self.outdated = False
-        self._set_rows(
-            [], {}, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32)
-        )
+    def __init__(self) -> None:
+        self._terms: list[str] = []
+        self._set_rows([], {}, *_empty_arrays())
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -70,40 +87,131 @@ class LexicalIndex:
     def ids(self) -> set[str]:
         return set(self._ids)
 
-    def load(self) -> bool:
-        """Read the saved index; False when there is none, it is unreadable or of an older format."""
+    @property
+    def terms(self) -> list[str]:
+        """The vocabulary, by id; it only grows (until :meth:`clear`)."""
+        return self._terms
+
+    def update(self, add: Mapping[str, tuple[str, str]], remove: Iterable[str]) -> dict[str, Row]:
+        """Remove passages by id and add ``{id: (text, language)}``, tokenising only those.
+
+        Returns:
+            The rows of the added passages (new words are appended to :attr:`terms`).
+        """
+        vocab = dict(self._vocab)
+        terms = list(self._terms)
+        rows: dict[str, Row] = {}
+        for chunk_id, (text, language) in add.items():
+            counts: dict[int, int] = {}
+            tokens = tokenize(text, language)
+            for token in tokens:
+                term = vocab.get(token)
+                if term is None:
+                    term = vocab[token] = len(terms)
+                    terms.append(token)
+                counts[term] = counts.get(term, 0) + 1
+            # bm25s indexes an empty passage as one empty token
+            rows[chunk_id] = Row(
+                np.fromiter(counts, np.int32, len(counts)),
+                np.fromiter(counts.values(), np.int32, len(counts)),
+                max(len(tokens), 1),
+            )
+        self._terms = terms
+        self._apply(rows, remove, vocab)
+        return rows
+
+    def apply(self, rows: Mapping[str, Row], remove: Iterable[str] = (), terms: Sequence[str] = ()) -> None:
+        """Add rows built elsewhere (by the writer, read from Chroma) and remove passages.
+
+        Args:
+            rows: ``{passage id: row}``; their ids refer to :attr:`terms` extended by ``terms``.
+            remove: passages to drop.
+            terms: words to append to the vocabulary first, in id order.
+        """
+        vocab = dict(self._vocab)
+        if terms:
+            self._terms = [*self._terms, *terms]
+            vocab.update((term, n) for n, term in enumerate(self._terms[len(vocab) :], start=len(vocab)))
+        self._apply(rows, remove, vocab)
+
+    def copy(self) -> LexicalIndex:
+        """An independent index with the same content (arrays are shared: they are never
+        changed in place, only replaced)."""
+        other = LexicalIndex.__new__(LexicalIndex)
+        other.__dict__.update(self.__dict__)
+        other._terms = list(self._terms)
+        return other
+
+    def row(self, chunk_id: str) -> Row:
+        position = self._positions[chunk_id]
+        start, end = int(self._doc_ptr[position]), int(self._doc_ptr[position + 1])
+        return Row(
+            self._doc_terms[start:end].copy(), self._doc_tf[start:end].copy(), int(self._lengths[position])
+        )
+
+    def clear(self) -> None:
+        self._terms = []
+        self._set_rows([], {}, *_empty_arrays())
+
+    def save(self, path: Path, meta: Mapping[str, object]) -> None:
+        """Write the index as ``path`` (``.npz`` arrays) and ``path.json`` (ids, words and
+        ``meta``), each atomically; the JSON, written last, names what the arrays hold."""
+        arrays = io.BytesIO()
+        np.savez(
+            arrays,
+            doc_ptr=self._doc_ptr,
+            doc_terms=self._doc_terms,
+            doc_tf=self._doc_tf,
+            lengths=self._lengths,
+        )
+        atomic_write(path, arrays.getvalue())
+        header = {
+            "version": FORMAT_VERSION,
+            "ids": self._ids,
+            "terms": self._terms,
+            "rows": len(self._ids),
+            **meta,
+        }
+        atomic_write(
+            path.with_name(path.name + ".json"), json.dumps(header, ensure_ascii=False).encode("utf-8")
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> tuple[LexicalIndex, dict[str, object]] | None:
+        """The index saved at ``path`` and its ``meta``; None when there is none, it is
+        unreadable, of another format, or its two files do not belong together."""
         try:
-            with self.path.open("rb") as handle:
-                data = pickle.load(handle)
-        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ValueError, ImportError):
-            return False
-        if isinstance(data, dict) and data.get("version") == 1 and isinstance(data.get("tokens"), dict):
-            # The first format kept every chunk's token list: convert it, no re-tokenising needed.
-            self.clear()
-            self._add_tokens(data["tokens"], remove=())
-            self.outdated = True
-            return True
-        if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
-            return False
-        self._set_rows(
-            data["ids"],
-            data["vocab"],
-            data["doc_ptr"],
-            data["doc_terms"],
-            data["doc_tf"],
-            data["lengths"],
-            term_major=(data["term_ptr"], data["term_docs"], data["term_tf"]),
+            header = json.loads(path.with_name(path.name + ".json").read_text(encoding="utf-8"))
+            with np.load(path, allow_pickle=False) as arrays:
+                doc_ptr, doc_terms = arrays["doc_ptr"], arrays["doc_terms"]
+                doc_tf, lengths = arrays["doc_tf"], arrays["lengths"]
+        except (OSError, ValueError, KeyError, UnicodeDecodeError, EOFError, zipfile.BadZipFile):
+            return None
+        if not isinstance(header, dict) or header.get("version") != FORMAT_VERSION:
+            return None
+        ids, terms = header.get("ids"), header.get("terms")
+        if not isinstance(ids, list) or not isinstance(terms, list) or len(ids) + 1 != len(doc_ptr):
+            return None
+        if len(lengths) != len(ids) or int(doc_ptr[-1]) != len(doc_terms) or len(doc_tf) != len(doc_terms):
+            return None
+        if len(doc_terms) and int(doc_terms.max()) >= len(terms):
+            return None
+        index = cls()
+        index._terms = [str(t) for t in terms]
+        vocab = {term: n for n, term in enumerate(index._terms)}
+        index._set_rows(
+            [str(i) for i in ids],
+            vocab,
+            doc_ptr.astype(np.int64),
+            doc_terms.astype(np.int32),
+            doc_tf.astype(np.int32),
+            lengths.astype(np.int32),
         )
-        return True
+        meta = {k: v for k, v in header.items() if k not in {"version", "ids", "terms", "rows"}}
+        return index, meta
 
-    def update(self, add: dict[str, tuple[str, str]], remove: Iterable[str]) -> None:
-        """Remove chunks by id and add ``{id: (text, language)}``; only their tokens are processed."""
-        self._add_tokens(
-            {chunk_id: tokenize(text, language) for chunk_id, (text, language) in add.items()}, remove
-        )
-
-    def _add_tokens(self, add: dict[str, list[str]], remove: Iterable[str]) -> None:
-        drop = {self._positions[c] for c in {*remove, *add} if c in self._positions}
+    def _apply(self, rows: Mapping[str, Row], remove: Iterable[str], vocab: dict[str, int]) -> None:
+        drop = {self._positions[c] for c in {*remove, *rows} if c in self._positions}
         ids, doc_ptr, doc_terms, doc_tf, lengths = (
             self._ids,
             self._doc_ptr,
@@ -119,107 +227,15 @@ class LexicalIndex:
             ids = [chunk_id for chunk_id, kept in zip(ids, keep.tolist()) if kept]
             doc_terms, doc_tf, lengths = doc_terms[entries], doc_tf[entries], lengths[keep]
             doc_ptr = np.concatenate(([0], np.cumsum(sizes[keep]))).astype(np.int64)
-        vocab = dict(self._vocab)
-        new_ids: list[str] = []
-        new_terms: list[int] = []
-        new_tf: list[int] = []
-        new_sizes: list[int] = []
-        new_lengths: list[int] = []
-        for chunk_id, tokens in add.items():
-            counts: dict[int, int] = {}
-            for token in tokens:
-                term = vocab.setdefault(token, len(vocab))
-                counts[term] = counts.get(term, 0) + 1
-            new_terms.extend(counts)
-            new_tf.extend(counts.values())
-            new_sizes.append(len(counts))
-            new_lengths.append(max(len(tokens), 1))  # bm25s indexes an empty chunk as one empty token
-            new_ids.append(chunk_id)
-        if add:
-            ids = [*ids, *new_ids]
-            doc_terms = np.concatenate((doc_terms, np.asarray(new_terms, dtype=np.int32)))
-            doc_tf = np.concatenate((doc_tf, np.asarray(new_tf, dtype=np.int32)))
-            doc_ptr = np.concatenate((doc_ptr, doc_ptr[-1] + np.cumsum(new_sizes, dtype=np.int64)))
-            lengths = np.concatenate((lengths, np.asarray(new_lengths, dtype=np.int32)))
+        if rows:
+            ids = [*ids, *rows]
+            doc_terms = np.concatenate((doc_terms, *(r.terms for r in rows.values()))).astype(np.int32)
+            doc_tf = np.concatenate((doc_tf, *(r.counts for r in rows.values()))).astype(np.int32)
+            sizes = np.fromiter((len(r.terms) for r in rows.values()), np.int64, len(rows))
+            doc_ptr = np.concatenate((doc_ptr, doc_ptr[-1] + np.cumsum(sizes)))
+            new_lengths = np.fromiter((r.length for r in rows.values()), np.int32, len(rows))
+            lengths = np.concatenate((lengths, new_lengths))
         self._set_rows(ids, vocab, doc_ptr, doc_terms, doc_tf, lengths)
-
-    def clear(self) -> None:
-        self._set_rows(
-            [], {}, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32)
-        )
-
-    def save(self) -> None:
-        """Write the index to a temporary file and move it into place atomically."""
-        postings = self._postings
-        data = {
-            "version": FORMAT_VERSION,
-            "ids": self._ids,
-            "vocab": self._vocab,
-            "doc_ptr": self._doc_ptr,
-            "doc_terms": self._doc_terms,
-            "doc_tf": self._doc_tf,
-            "lengths": self._lengths,
-            "term_ptr": postings.term_ptr,
-            "term_docs": postings.term_docs,
-            "term_tf": postings.term_tf,
-        }
-        buffer = io.BytesIO()
-        pickle.dump(data, buffer, protocol=pickle.HIGHEST_PROTOCOL)
-        atomic_write(self.path, buffer.getvalue())
-        self.outdated = False
-
-    def search(self, question: str, n: int) -> list[tuple[str, float]]:
-        """The ``n`` best chunks for ``question`` by BM25, best first (score > 0 only)."""
-        p = self._postings
-        if not p.ids or n <= 0:
-            return []
-        terms = np.asarray([p.vocab[t] for t in tokenize_query(question) if t in p.vocab], dtype=np.int64)
-        if not len(terms):
-            return []
-        starts, ends = p.term_ptr[terms], p.term_ptr[terms + 1]
-        df = (ends - starts).astype(np.float64)
-        total = len(p.ids)
-        idf = np.log(1.0 + (total - df + 0.5) / (df + 0.5))
-        rows = np.concatenate([p.term_docs[s:e] for s, e in zip(starts.tolist(), ends.tolist())])
-        if not len(rows):
-            return []
-        tf = np.concatenate([p.term_tf[s:e] for s, e in zip(starts.tolist(), ends.tolist())]).astype(
-            np.float64
-        )
-        weight = np.repeat(idf, (ends - starts))
-        norm = K1 * (1.0 - B + B * p.lengths[rows] / p.avgdl)
-        scores = np.bincount(rows, weights=weight * tf / (tf + norm), minlength=total)
-        candidates = np.unique(rows) if len(rows) < total // 8 else np.flatnonzero(scores)
-        values = scores[candidates]
-        n = min(n, len(candidates))
-        top = np.argpartition(-values, n - 1)[:n]
-        top = top[np.argsort(-values[top], kind="stable")]
-        return [(p.ids[i], float(s)) for i, s in zip(candidates[top].tolist(), values[top].tolist()) if s > 0]
-
-    def coverage(self, question: str) -> float:
-        """Share of the question's content words found anywhere in the indexed text.
-
-        A question about something the archive never mentions shares few words
-        with it; used, with the dense score, to decide whether to answer.
-        """
-        vocab = self._postings.vocab
-        words = content_words(question)
-        if not words or not vocab:
-            return 0.0
-        found = sum(1 for w in words if any(t in vocab for t in tokenize_query(w)))
-        return found / len(words)
-
-    def name_coverage(self, question: str) -> float:
-        """Share of the question's names (see ``tokenization.names``) found in the indexed
-        text; 1.0 when it names nothing. An archive that never mentions "Twitter" or "DGSI"
-        holds no answer about them, in whatever language the question is asked."""
-        vocab = self._postings.vocab
-        wanted = names(question)
-        if not wanted:
-            return 1.0
-        if not vocab:
-            return 0.0
-        return sum(1 for w in wanted if any(t in vocab for t in tokenize_query(w))) / len(wanted)
 
     def _set_rows(
         self,
@@ -229,29 +245,88 @@ class LexicalIndex:
         doc_terms: np.ndarray,
         doc_tf: np.ndarray,
         lengths: np.ndarray,
-        term_major: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> None:
-        """Install a new chunk-major state and the term-major postings a search reads."""
-        if term_major is None:
-            term_major = _transpose(doc_ptr, doc_terms, doc_tf, len(ids), len(vocab))
-        term_ptr, term_docs, term_tf = term_major
+        """Install a new passage-major state and the term-major postings a search reads."""
+        term_ptr, term_docs, term_tf = _transpose(doc_ptr, doc_terms, doc_tf, len(ids), len(self._terms))
         self._ids, self._vocab = ids, vocab
         self._positions = {chunk_id: row for row, chunk_id in enumerate(ids)}
         self._doc_ptr, self._doc_terms, self._doc_tf, self._lengths = doc_ptr, doc_terms, doc_tf, lengths
-        avgdl = float(lengths.mean()) if len(lengths) else 1.0
-        self._postings = (
-            _Postings(ids, vocab, term_ptr, term_docs, term_tf, lengths.astype(np.float32), avgdl)
-            if ids
-            else _EMPTY
-        )
+        self._postings = _Postings(ids, vocab, term_ptr, term_docs, term_tf, lengths.astype(np.float32))
+
+
+def search(indexes: Sequence[LexicalIndex], question: str, n: int) -> list[tuple[str, float]]:
+    """The ``n`` best passages for ``question`` by BM25 over the indexes taken as one
+    corpus, best first (score > 0 only; ties by passage id)."""
+    postings = [index._postings for index in indexes if index._postings.ids]
+    if not postings or n <= 0:
+        return []
+    tokens = tokenize_query(question)
+    total = sum(len(p.ids) for p in postings)
+    avgdl = float(sum(float(p.lengths.sum()) for p in postings)) / total
+    df = {t: 0 for t in tokens}
+    for p in postings:
+        for t in tokens:
+            term = p.vocab.get(t)
+            if term is not None:
+                df[t] += int(p.term_ptr[term + 1] - p.term_ptr[term])
+    idf = {t: float(np.log(1.0 + (total - d + 0.5) / (d + 0.5))) for t, d in df.items() if d}
+    found: list[tuple[float, str]] = []
+    for p in postings:
+        terms = [(p.vocab[t], idf[t]) for t in tokens if t in idf and t in p.vocab]
+        if not terms:
+            continue
+        spans = [(int(p.term_ptr[term]), int(p.term_ptr[term + 1]), weight) for term, weight in terms]
+        rows = np.concatenate([p.term_docs[s:e] for s, e, _ in spans])
+        if not len(rows):
+            continue
+        tf = np.concatenate([p.term_tf[s:e] for s, e, _ in spans]).astype(np.float64)
+        weight = np.concatenate([np.full(e - s, w) for s, e, w in spans])
+        norm = K1 * (1.0 - B + B * p.lengths[rows] / avgdl)
+        scores = np.bincount(rows, weights=weight * tf / (tf + norm), minlength=len(p.ids))
+        candidates = np.unique(rows) if len(rows) < len(p.ids) // 8 else np.flatnonzero(scores)
+        values = scores[candidates]
+        keep = min(n, len(candidates))
+        top = np.argpartition(-values, keep - 1)[:keep]
+        found.extend((float(values[i]), p.ids[int(candidates[i])]) for i in top if values[i] > 0)
+    found.sort(key=lambda item: (-item[0], item[1]))
+    return [(chunk_id, score) for score, chunk_id in found[:n]]
+
+
+def _knows(indexes: Sequence[LexicalIndex], word: str) -> bool:
+    vocabs = [index._postings.vocab for index in indexes]
+    return any(t in vocab for t in tokenize_query(word) for vocab in vocabs)
+
+
+def coverage(indexes: Sequence[LexicalIndex], question: str) -> float:
+    """Share of the question's content words found anywhere in the indexed text.
+
+    A question about something the archive never mentions shares few words with it;
+    used, with the dense score, to decide whether to answer.
+    """
+    words = content_words(question)
+    if not words or not any(len(index) for index in indexes):
+        return 0.0
+    return sum(1 for w in words if _knows(indexes, w)) / len(words)
+
+
+def name_coverage(indexes: Sequence[LexicalIndex], question: str) -> float:
+    """Share of the question's names (see ``tokenization.names``) found in the indexed
+    text; 1.0 when it names nothing. An archive that never mentions "Twitter" or "DGSI"
+    holds no answer about them, in whatever language the question is asked."""
+    wanted = names(question)
+    if not wanted:
+        return 1.0
+    if not any(len(index) for index in indexes):
+        return 0.0
+    return sum(1 for w in wanted if _knows(indexes, w)) / len(wanted)
 
 
 def _transpose(
     doc_ptr: np.ndarray, doc_terms: np.ndarray, doc_tf: np.ndarray, rows: int, terms: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Chunk-major term counts to term-major postings (linear time, through scipy)."""
+    """Passage-major term counts to term-major postings (linear time, through scipy)."""
     if not rows:
-        return np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32)
+        return np.zeros(max(terms, 0) + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32)
     from scipy import sparse
 
     matrix = sparse.csr_matrix((doc_tf.astype(np.float32), doc_terms, doc_ptr), shape=(rows, max(terms, 1)))

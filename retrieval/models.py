@@ -122,6 +122,11 @@ class SourceInfo:
     chunks: int
     indexed_at: str
     url: str | None = None
+    #: the library it belongs to ("base": the operator's articles folder).
+    library: str = "base"
+    published: str | None = None
+    author: str | None = None
+    site: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)

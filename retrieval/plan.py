@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from retrieval.articles import ArticleFile
-from retrieval.manifest import ArticleEntry
+from retrieval.catalog import ArticleEntry
 from retrieval.models import Article, Chunk
 
 

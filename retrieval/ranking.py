@@ -12,17 +12,29 @@ for a search, and the benchmarks call the same pieces:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
+from retrieval import lexical as bm25
 from retrieval.highlight import best_sentence
 from retrieval.lexical import LexicalIndex
-from retrieval.store import ChunkStore, StoredSentence, sentence_key
+from retrieval.store import StoredSentence, sentence_key
 
 #: Sentences fetched per wanted passage, so that ``candidates`` distinct passages come back.
 SENTENCES_PER_PASSAGE = 3
+
+
+class SentenceSource(Protocol):
+    """Where the ranking reads sentences (``retrieval.store.LibraryStore`` or ``retrieval.scope.Scope``)."""
+
+    def query_sentences(self, embedding: np.ndarray, n: int) -> list[StoredSentence]: ...
+
+    def sentences_counted(self, counts: dict[str, int], embedding: np.ndarray) -> list[StoredSentence]: ...
+
+    def sentences_of(self, chunk_ids: Sequence[str], embedding: np.ndarray) -> list[StoredSentence]: ...
 
 
 @dataclass(frozen=True)
@@ -82,13 +94,15 @@ class Ranker:
     the vector search returned, which bounds its score.
 
     Args:
-        store: the sentence vectors and passages.
-        lexical: the BM25 index.
+        store: the sentence vectors and passages (of one library, or of several: a ``Scope``).
+        lexical: the BM25 indexes, searched as one corpus.
         weights: how the signals add up.
         candidates: passages taken from each of the two searches.
     """
 
-    def __init__(self, store: ChunkStore, lexical: LexicalIndex, weights: Weights, candidates: int) -> None:
+    def __init__(
+        self, store: SentenceSource, lexical: Sequence[LexicalIndex], weights: Weights, candidates: int
+    ) -> None:
         self.store = store
         self.lexical = lexical
         self.weights = weights
@@ -130,7 +144,7 @@ class Ranker:
 
     def _lexical_scores(self, question: str) -> dict[str, float]:
         """``{passage id: BM25 over the best BM25 score}`` for the best ``candidates`` passages."""
-        lexical = self.lexical.search(question, self.candidates)
+        lexical = bm25.search(self.lexical, question, self.candidates)
         top = lexical[0][1] if lexical else 0.0
         return {chunk_id: score / top for chunk_id, score in lexical} if top > 0 else {}
 

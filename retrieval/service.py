@@ -1,10 +1,15 @@
-"""The retrieval service: index a folder of articles, answer questions with cited passages.
+"""The retrieval service: index folders of articles into libraries, answer questions with cited passages.
 
-One :class:`Retriever` owns the embedder, the Chroma store, the lexical index and
-the bookkeeping of what the last finished indexing run wrote; the ranking itself is
-:mod:`retrieval.ranking`. It is safe to search from several threads while one
-thread reindexes; writes across processes are serialised by a lock file in the
-data folder.
+One :class:`Retriever` owns the embedder, the connection to Chroma and this
+process's view of each library it reads (catalog and BM25, derived from the
+store; see :mod:`retrieval.library`); the ranking itself is :mod:`retrieval.ranking`.
+Everything needed to answer lives in Chroma, so any number of processes, each
+with its own data folder, answer from one store; one of them writes (it holds the
+writer lease), the others follow its changes within ``refresh_seconds``.
+
+A search reads the base library (the operator's articles folder) and, when one is
+named, one more library (a Discord server's own articles); never two others. It
+is safe to search from several threads while one thread reindexes.
 """
 
 from __future__ import annotations
@@ -12,25 +17,26 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 from filelock import FileLock, Timeout
 
 from config import Settings
+from retrieval import lexical as bm25
+from retrieval.chroma import Chroma
 from retrieval.embedding import Embedder, create_embedder
 from retrieval.embedding.factory import index_identity, model_identity
-from retrieval.errors import IndexBusyError, IndexMismatchError, QuestionError
+from retrieval.errors import IndexBusyError, IndexMismatchError, LibraryError, QuestionError, ReadOnlyError
 from retrieval.indexer import Indexer, Progress
-from retrieval.layout import DataFolder
-from retrieval.lexical import LexicalIndex
-from retrieval.manifest import Manifest
+from retrieval.layout import BASE_LIBRARY, LIBRARY_NAME, DataFolder, collections
+from retrieval.library import LibraryView, load_view, refresh_view, save_cache
 from retrieval.models import Answer, IndexReport, Passage, SourceInfo
 from retrieval.ranking import (
     AnswerRule,
-    IndexView,
     Ranked,
     Ranker,
     Signals,
@@ -39,7 +45,9 @@ from retrieval.ranking import (
     distinct,
     highlight,
 )
-from retrieval.store import ChunkStore
+from retrieval.registry import LibraryRecord, Registry, WriterLease
+from retrieval.scope import Scope
+from retrieval.store import LibraryStore
 from retrieval.tokenization import question_language
 
 log = logging.getLogger(__name__)
@@ -64,33 +72,25 @@ def clean_question(question: str, max_chars: int) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class _Committed:
-    """What the last finished indexing run wrote, as this process last read it."""
+def check_library(name: str) -> str:
+    """``name`` if it can name a library.
 
-    manifest: Manifest | None = None
-    stamp: int | None = None
-    #: Its passages: a search shows only these (see ``Retriever.search``).
-    passages: frozenset[str] = frozenset()
-    view: IndexView = field(default_factory=lambda: IndexView({}, {}))
-
-    @classmethod
-    def of(cls, manifest: Manifest | None, stamp: int | None) -> _Committed:
-        if manifest is None:
-            return cls(stamp=stamp)
-        return cls(
-            manifest,
-            stamp,
-            frozenset(manifest.chunk_ids()),
-            IndexView(manifest.sentence_counts(), manifest.chunk_languages()),
+    Raises:
+        LibraryError: it cannot (it becomes part of collection and file names).
+    """
+    if not LIBRARY_NAME.match(name):
+        raise LibraryError(
+            f"{name!r} cannot name a library: use 1 to 48 lower-case letters, digits, - or _, "
+            "starting and ending with a letter or digit"
         )
+    return name
 
 
 class Retriever:
-    """Indexes articles into Chroma plus BM25 and answers questions with ranked passages.
+    """Indexes articles into Chroma and answers questions with ranked passages.
 
     Args:
-        settings: where the articles and the index live, and how to rank.
+        settings: where the articles and the store are, how to rank, and this process's role.
         embedder: an already loaded embedder to share (tests, the bot); by default
             the one the settings name is loaded on first use.
     """
@@ -101,12 +101,24 @@ class Retriever:
         self.weights = Weights(settings.lexical_weight, settings.cross_language_bonus)
         self.rule = AnswerRule(settings.min_score, settings.coverage_weight, settings.name_weight)
         self._embedder = embedder
-        self._store: ChunkStore | None = None
-        self._lexical = LexicalIndex(self.folder.lexical)
-        self._committed = _Committed()
+        self._chroma: Chroma | None = None
+        self._registry: Registry | None = None
+        self._lease: WriterLease | None = None
+        self._file_lock: FileLock | None = None
+        self._load_lock = threading.Lock()
+        self._stores: dict[str, LibraryStore] = {}
+        self._views: dict[str, LibraryView] = {}
+        self._records: dict[str, LibraryRecord] = {}
+        self._checked_at = -float("inf")
         self._write_lock = threading.Lock()
-        self._read_lock = threading.Lock()
+        self._read_lock = threading.RLock()
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    # --- what it is built from ---------------------------------------------------------
+
+    @property
+    def read_only(self) -> bool:
+        return self.settings.read_only
 
     @property
     def model_identity(self) -> str:
@@ -121,46 +133,109 @@ class Retriever:
         return self._embedder
 
     @property
-    def store(self) -> ChunkStore:
-        """The Chroma store, connected on first use."""
-        if self._store is None:
-            self._store = ChunkStore(self.settings)
-        return self._store
+    def chroma(self) -> Chroma:
+        """The connection to Chroma, made on first use."""
+        if self._chroma is None:
+            self._chroma = Chroma(self.settings)
+        return self._chroma
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = Registry(self.chroma, self.settings.collection)
+        return self._registry
+
+    @property
+    def store(self) -> LibraryStore:
+        """The base library's collections."""
+        return self.store_of(BASE_LIBRARY)
+
+    def store_of(self, library: str) -> LibraryStore:
+        """A library's collections."""
+        if library not in self._stores:
+            self._stores[library] = LibraryStore(self.chroma, collections(self.settings.collection, library))
+        return self._stores[library]
 
     def for_articles(self, articles_dir: Path) -> Retriever:
-        """A retriever for another articles folder, on an index of its own (named after the
-        folder) under this one's data folder, sharing this one's model."""
+        """A retriever for another articles folder, on an index of its own (a store named
+        after the folder) under this one's data folder, sharing this one's model."""
         folder = articles_dir.expanduser().resolve()
+        data = self.folder.for_articles(folder).root
         settings = self.settings.model_copy(
-            update={"articles_dir": folder, "data_dir": self.folder.for_articles(folder).root}
+            update={"articles_dir": folder, "data_dir": data, "chroma_host": None, "library": None}
         )
         return Retriever(settings, embedder=self._embedder)
 
-    def has_index(self) -> bool:
-        """True when an index has been built in the data folder."""
-        return self.folder.manifest.exists()
+    # --- writing -----------------------------------------------------------------------
 
     def index(
-        self, articles_dir: Path | None = None, rebuild: bool = False, progress: Progress | None = None
+        self,
+        articles_dir: Path | None = None,
+        rebuild: bool = False,
+        progress: Progress | None = None,
+        *,
+        library: str | None = None,
+        prune: bool = False,
     ) -> IndexReport:
-        """Bring the index in line with the articles folder, incrementally.
+        """Bring a library in line with its articles folder, incrementally.
 
         Args:
-            articles_dir: the folder to index; the settings' folder by default.
-            rebuild: drop everything and embed every article again.
-            progress: called with ``(chunks embedded, chunks to embed)``.
+            articles_dir: the folder to index; for the base library the settings'
+                articles folder, for another the one this process keeps for it.
+            rebuild: drop the library and embed every article again.
+            progress: called with ``(passages embedded, passages to embed)``.
+            library: the library to write (the base library by default).
+            prune: allow a run that removes most or all of the library's articles.
 
         Returns:
             What was added, changed, removed, unchanged and skipped.
 
         Raises:
+            ReadOnlyError: this process is read-only.
             ArticlesDirError: the folder is missing.
-            IndexBusyError: another process is writing to the same data folder.
+            MassRemovalError: the run would remove more than half of the articles.
+            IndexBusyError: another process is writing to the same store.
             StoreUnavailableError: the Chroma server is down.
         """
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.folder.write_lock), timeout=0)
-        with self._write_lock:
+        self._check_writable()
+        name = check_library(library) if library else BASE_LIBRARY
+        folder = articles_dir or self.articles_folder(name)
+        with self._write_lock, self.writing():
+            current = self._view(name, refresh=True)
+            indexer = Indexer(
+                self.settings,
+                self.folder,
+                self.registry,
+                self.store_of(name),
+                lambda: self.embedder,
+                self.model_identity,
+            )
+            report, view = indexer.run(name, current, folder, rebuild=rebuild, prune=prune, progress=progress)
+            if report.modified:
+                save_cache(view, self.folder.lexical_cache(name))
+            # Published last: whoever sees the new view sees a finished run.
+            with self._read_lock:
+                self._views[name] = view
+                self._records[name] = view.record
+        return report
+
+    def writing(self) -> ExitStack:
+        """Hold the writer lease (and, for an embedded store, the data folder's lock) for the
+        length of a ``with`` block; nested holds are counted. The bot holds it for as long
+        as it runs.
+
+        Raises:
+            ReadOnlyError: this process is read-only.
+            IndexBusyError: another process holds it.
+        """
+        self._check_writable()
+        stack = ExitStack()
+        if not self.settings.chroma_host:
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            if self._file_lock is None:
+                # Not thread-local: the bot takes it in one worker thread and reindexes in others.
+                self._file_lock = FileLock(str(self.folder.write_lock), timeout=0, thread_local=False)
+            lock = self._file_lock
             try:
                 lock.acquire()
             except Timeout:
@@ -168,35 +243,61 @@ class Retriever:
                     f"another citebot process is writing to {self.settings.data_dir}; "
                     "wait for it to finish (if the bot is running, use /reindex there)"
                 ) from None
-            try:
-                self._refresh()
-                indexer = Indexer(
-                    self.settings,
-                    self.folder,
-                    lambda: self.store,
-                    self._lexical,
-                    lambda: self.embedder,
-                    self.model_identity,
-                )
-                folder = articles_dir or self.settings.articles_dir
-                report, manifest = indexer.run(folder, rebuild=rebuild, progress=progress)
-                with self._read_lock:
-                    self._committed = _Committed.of(manifest, self._stamp())
-            finally:
-                lock.release()
-        return report
+            stack.callback(lock.release)
+        if self._lease is None:
+            self._lease = WriterLease(self.registry)
+        try:
+            self._lease.acquire()
+        except BaseException:
+            stack.close()
+            raise
+        stack.callback(self._lease.release)
+        return stack
+
+    def needs_index(self) -> bool:
+        """Whether :meth:`ensure_index` would index: a writer whose store holds no base
+        library yet (a new install, or an index of the layout before libraries to adopt)."""
+        return not self.read_only and self.registry.record(BASE_LIBRARY) is None
+
+    def has_legacy_index(self) -> bool:
+        """Whether the data folder holds an index of the layout before the catalog moved into
+        Chroma, which the next writer run adopts without embedding anything again."""
+        return self.folder.manifest.exists() and self.registry.record(BASE_LIBRARY) is None
 
     def ensure_index(self, progress: Progress | None = None) -> IndexReport | None:
-        """Index the articles folder if nothing was ever indexed here; the report, or None
-        when an index was already there."""
-        return None if self.has_index() else self.index(progress=progress)
+        """Index the base library from the articles folder when the store holds none (the
+        first question on a new install), or adopt an index of the earlier layout; None when
+        there is one already, or this process is read-only. A library built from another
+        folder is never indexed over."""
+        return self.index(progress=progress) if self.needs_index() else None
 
-    def search(self, question: str, k: int | None = None) -> Answer:
+    def articles_folder(self, library: str = BASE_LIBRARY) -> Path:
+        """The folder a library is indexed from by default."""
+        return (
+            self.settings.articles_dir if library == BASE_LIBRARY else self.folder.library_articles(library)
+        )
+
+    # --- reading -----------------------------------------------------------------------
+
+    def has_index(self, library: str = BASE_LIBRARY) -> bool:
+        """True when the store holds the library (or an index of the layout before libraries,
+        which the writer's next run adopts)."""
+        if library in self._records or self.registry.record(library) is not None:
+            return True
+        return library == BASE_LIBRARY and self.folder.manifest.exists() and self.store_of(library).exists()
+
+    def libraries(self) -> dict[str, LibraryRecord]:
+        """Every library of the store, by name."""
+        return self.registry.records()
+
+    def search(self, question: str, k: int | None = None, *, library: str | None = None) -> Answer:
         """The passages that best answer ``question``, best first, with citations.
 
         Args:
             question: the user's question, in any language the model knows.
             k: how many passages; the settings' ``top_k`` by default.
+            library: a library searched together with the base one (the settings'
+                ``library`` by default); one that does not exist yet adds nothing.
 
         Returns:
             An :class:`Answer`; ``answered`` is False when nothing relevant was found.
@@ -208,9 +309,10 @@ class Retriever:
         """
         text = clean_question(question, self.settings.max_question_chars)
         k = k or self.settings.top_k
-        ranked = self._ranked(text, k)
-        top, texts = self._shown(ranked, k)
-        chunks = {c.id: c for c in self.store.get([r.chunk_id for r in top])}
+        scope = self._scope(library)
+        ranked = self._ranked(text, k, scope)
+        top, texts = self._shown(ranked, k, scope)
+        chunks = {c.id: c for c in scope.get([r.chunk_id for r in top])}
         passages = []
         for r in top:
             chunk = chunks.get(r.chunk_id)
@@ -236,8 +338,8 @@ class Retriever:
             )
         signals = Signals(
             best_similarity(ranked, self.weights),
-            self._lexical.coverage(text),
-            self._lexical.name_coverage(text),
+            bm25.coverage(scope.lexical, text),
+            bm25.name_coverage(scope.lexical, text),
         )
         margin = self.rule.margin(signals)
         return Answer(
@@ -250,16 +352,16 @@ class Retriever:
             margin=margin,
         )
 
-    def candidates(self, question: str) -> list[Ranked]:
+    def candidates(self, question: str, *, library: str | None = None) -> list[Ranked]:
         """Every candidate passage for ``question`` with its signals, best first, as the
         ranking sees them before one passage per sentence is kept (for tuning)."""
         text = clean_question(question, self.settings.max_question_chars)
-        return self._ranked(text, self.settings.candidates)
+        return self._ranked(text, self.settings.candidates, self._scope(library))
 
-    def coverage(self, question: str) -> float:
+    def coverage(self, question: str, *, library: str | None = None) -> float:
         """Share of the question's content words that occur in the archive."""
-        self._refresh()
-        return self._lexical.coverage(clean_question(question, self.settings.max_question_chars))
+        text = clean_question(question, self.settings.max_question_chars)
+        return bm25.coverage(self._scope(library).lexical, text)
 
     def query_vector(self, question: str) -> np.ndarray:
         """The question's embedding; repeated questions skip the model (bounded LRU)."""
@@ -280,47 +382,115 @@ class Retriever:
         with self._read_lock:
             self._query_cache.clear()
 
-    def passage_languages(self) -> dict[str, str]:
-        """``{passage id: its article's language}`` for every indexed passage."""
-        self._refresh()
-        return dict(self._committed.view.languages)
+    def passage_languages(self, *, library: str | None = None) -> dict[str, str]:
+        """``{passage id: its article's language}`` for every passage a search reads."""
+        return dict(self._scope(library).view.languages)
 
-    def sources(self) -> list[SourceInfo]:
-        """Every indexed article, by source id."""
-        manifest = self._refresh()
-        if manifest is None:
-            return []
-        return [
-            SourceInfo(
-                source_id=name,
-                title=entry.title,
-                language=entry.language,
-                chunks=len(entry.chunks),
-                indexed_at=entry.indexed_at,
-                url=entry.url,
-            )
-            for name, entry in sorted(manifest.articles.items())
-        ]
+    def sources(self, *, library: str | None = None) -> list[SourceInfo]:
+        """Every article a search reads (the base library's, then the named one's), by source id."""
+        infos = []
+        for store, view in self._scope(library, missing_ok=True).parts:
+            del store
+            for name, entry in sorted(view.catalog.entries.items()):
+                infos.append(
+                    SourceInfo(
+                        source_id=name,
+                        title=entry.title,
+                        language=entry.language,
+                        chunks=len(entry.chunks),
+                        indexed_at=entry.indexed_at,
+                        url=entry.url,
+                        library=view.name,
+                        published=entry.published,
+                        author=entry.author,
+                        site=entry.site,
+                    )
+                )
+        return infos
 
-    def _ranked(self, text: str, k: int) -> list[Ranked]:
-        """The ranking of the last finished run's passages for the cleaned question ``text``."""
-        manifest = self._refresh()
-        if manifest is not None and manifest.model != self.model_identity:
-            raise IndexMismatchError(
-                f"the index was built with other settings ({manifest.model}, not {self.model_identity}); "
-                "run `citebot index` to rebuild it"
-            )
-        committed = self._committed
-        ranker = Ranker(self.store, self._lexical, self.weights, self.settings.candidates)
-        ranked = ranker.rank(text, self.query_vector(text), k, question_language(text), committed.view)
-        if manifest is None:
-            return ranked
+    # --- this process's view of the store ----------------------------------------------
+
+    def _scope(self, library: str | None, missing_ok: bool = False) -> Scope:
+        """The libraries a search reads, current as of at most ``refresh_seconds`` ago."""
+        self._poll()
+        names = [BASE_LIBRARY]
+        extra = library if library is not None else self.settings.library
+        if extra and extra != BASE_LIBRARY:
+            names.append(check_library(extra))
+        parts = []
+        for name in names:
+            view = self._view(name)
+            if view is not None:
+                parts.append((self.store_of(name), view))
+        if not parts:
+            if missing_ok:
+                return Scope(())
+            self._no_index()
+        for _, view in parts:
+            if view.record.identity != self.model_identity:
+                raise IndexMismatchError(
+                    f"the index was built with other settings ({view.record.identity}, "
+                    f"not {self.model_identity}); run `citebot index` where the index is written"
+                )
+        return Scope(tuple(parts))
+
+    def _poll(self) -> None:
+        """Read the library records again when ``refresh_seconds`` have passed; a library
+        that changed is brought up to date on its next use."""
+        if time.monotonic() - self._checked_at < self.settings.refresh_seconds:
+            return
+        records = self.registry.records()
+        with self._read_lock:
+            self._records = records
+            self._checked_at = time.monotonic()
+
+    def _view(self, name: str, refresh: bool = False) -> LibraryView | None:
+        """This process's view of a library at its record's generation; None when the
+        store does not hold it."""
+        if refresh:
+            record = self.registry.record(name)
+            with self._read_lock:
+                if record is None:
+                    self._records.pop(name, None)
+                else:
+                    self._records[name] = record
+        with self._read_lock:
+            record = self._records.get(name)
+            current = self._views.get(name)
+        if record is None:
+            return None
+        if current is not None and current.record == record:
+            return current
+        with self._load_lock:  # one thread brings a library up to date; the others wait for it
+            with self._read_lock:
+                current = self._views.get(name)
+            if current is not None and current.record == record:
+                return current
+            store = self.store_of(name)
+            cache = self.folder.lexical_cache(name)
+            try:
+                view = (
+                    refresh_view(current, store, record)
+                    if current is not None
+                    else load_view(store, record, cache)
+                )
+            except ValueError:  # rebuilt since this process read it
+                view = load_view(store, record, cache)
+            with self._read_lock:
+                self._views[name] = view
+            return view
+
+    def _ranked(self, text: str, k: int, scope: Scope) -> list[Ranked]:
+        """The ranking of the libraries' indexed passages for the cleaned question ``text``."""
+        ranker = Ranker(scope, scope.lexical, self.weights, self.settings.candidates)
+        ranked = ranker.rank(text, self.query_vector(text), k, question_language(text), scope.view)
         # While a reindex runs, the store holds the new passages of a changed article
-        # beside its old ones until the run ends: show only the passages of the last
-        # finished run, so one answer never mixes two versions of an article.
-        return [r for r in ranked if r.chunk_id in committed.passages]
+        # beside its old ones until its catalog entry is written: show only passages the
+        # catalog lists, so one answer never mixes two versions of an article.
+        passages = scope.passages
+        return [r for r in ranked if r.chunk_id in passages]
 
-    def _shown(self, ranked: list[Ranked], k: int) -> tuple[list[Ranked], dict[str, str]]:
+    def _shown(self, ranked: list[Ranked], k: int, scope: Scope) -> tuple[list[Ranked], dict[str, str]]:
         """The ``k`` passages to show (one per best sentence) and the best sentences' text.
 
         The text tells passages matched by one sentence apart and is highlighted: read it
@@ -328,27 +498,23 @@ class Retriever:
         were not enough (at most two round trips to a server).
         """
         head = ranked[: 3 * k]
-        texts = self.store.sentence_texts([r.sentence.id for r in head if not r.sentence.text])
+        texts = scope.sentence_texts([r.sentence.id for r in head if not r.sentence.text])
         top = distinct(head, k, texts)
         if len(top) < k and len(head) < len(ranked):
             rest = ranked[len(head) :]
-            texts.update(self.store.sentence_texts([r.sentence.id for r in rest if not r.sentence.text]))
+            texts.update(scope.sentence_texts([r.sentence.id for r in rest if not r.sentence.text]))
             top = distinct(ranked, k, texts)
         return top, texts
 
-    def _stamp(self) -> int | None:
-        try:
-            return self.folder.manifest.stat().st_mtime_ns
-        except FileNotFoundError:
-            return None
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlyError(
+                "this citebot is read-only (CITEBOT_READ_ONLY=true): it never writes the index; "
+                "index where the writer runs (`citebot index` there, or the writing bot's /reindex)"
+            )
 
-    def _refresh(self) -> Manifest | None:
-        """Reload the manifest and lexical index when another process rewrote them."""
-        stamp = self._stamp()
-        with self._read_lock:
-            committed = self._committed
-            if stamp != committed.stamp or (committed.manifest is None and stamp is not None):
-                manifest = Manifest.load(self.folder.manifest) if stamp is not None else None
-                self._committed = _Committed.of(manifest, stamp)
-                self._lexical.load()
-            return self._committed.manifest
+    def _no_index(self) -> None:
+        from retrieval.errors import StoreUnavailableError
+
+        hint = "the writer has not indexed anything yet" if self.read_only else "run `citebot index` first"
+        raise StoreUnavailableError(f"no index in {self.chroma.where}; {hint}")

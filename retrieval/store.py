@@ -1,31 +1,40 @@
-"""The vector store: Chroma collections, embedded under the data folder or on a server.
+"""One library's records in Chroma: passages, their sentences, its catalog and its words.
 
-Two collections: the passages shown to users (``<name>``) and the sentences they
-are matched by (``<name>-sentences``, each pointing to its passage). A passage's
-own vector is the normalised mean of its sentences'. We supply every embedding
-(no Chroma embedding function, which would download a model), use cosine space,
-and write in batches no larger than Chroma allows. The embedding model's
-identity is kept in both collections' metadata.
+Four collections per library (names in :func:`retrieval.layout.collections`):
+
+- ``sentences``: what a question is matched against. Each sentence's vector, its
+  text, and its passage id (also in the id itself, ``PASSAGE.N``).
+- ``passages``: what is shown. Text, citation metadata and the passage's BM25 row
+  (term ids and counts, see :class:`retrieval.lexical.Row`); no vector is searched.
+- ``articles``: the catalog (:class:`retrieval.catalog.ArticleEntry` per article,
+  tombstones for removed ones).
+- ``terms``: the library's BM25 vocabulary, in blocks of consecutive term ids.
+
+Sentences are written before their passage and deleted after it, so a stored
+passage always has every sentence; an article's catalog entry is written after
+its passages, so a search never shows a passage half-written.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
-from config import Settings
+from retrieval.catalog import ArticleEntry, tombstone
+from retrieval.chroma import Chroma, placeholder_vectors
 from retrieval.errors import StoreUnavailableError
-from retrieval.layout import DataFolder, passage_of, sentence_ids
+from retrieval.layout import Collections, passage_of, sentence_ids
+from retrieval.lexical import Row
 
 log = logging.getLogger(__name__)
 
 MODEL_KEY = "embedding_model"
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -48,131 +57,127 @@ class StoredChunk:
     metadata: dict[str, Any]
 
 
-class ChunkStore:
-    """One Chroma collection of chunks, with their embeddings and citation metadata."""
+@dataclass(frozen=True)
+class CatalogRecords:
+    """A library's catalog as stored: live entries and removed names."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._client = _connect(settings)
-        self._collection: Any = None
-        self._sentences: Any = None
-        self.sentences_name = f"{settings.collection}-sentences"
-        try:
-            self._max_batch = int(self._client.get_max_batch_size())
-        except Exception:  # noqa: BLE001 - older servers lack the call
-            self._max_batch = 1000
+    entries: dict[str, ArticleEntry]
+    removed: set[str]
+
+
+class LibraryStore:
+    """The collections of one library.
+
+    Args:
+        chroma: the connection.
+        names: the library's collection names.
+    """
+
+    def __init__(self, chroma: Chroma, names: Collections) -> None:
+        self.chroma = chroma
+        self.names = names
+        self._collections: dict[str, Any] = {}
+        self._dimension: int | None = None
 
     @property
     def where(self) -> str:
-        """Where the store lives, for messages."""
-        if self.settings.chroma_host:
-            return f"Chroma server {self.settings.chroma_host}:{self.settings.chroma_port}"
-        return str(DataFolder(self.settings.data_dir).chroma)
+        return self.chroma.where
+
+    def exists(self) -> bool:
+        """Whether the library's passages are stored (on disk or on the server)."""
+        return self.chroma.existing(self.names.passages) is not None
 
     def model_identity(self) -> str | None:
-        """The embedding model the collection was built with, None if there is none."""
-        collection = self._existing()
-        if collection is None:
-            return None
-        return (collection.metadata or {}).get(MODEL_KEY)
+        """The embedding model the passages were written with (stored by indexes that predate
+        the library records), None if there are none."""
+        collection = self.chroma.existing(self.names.passages)
+        return None if collection is None else (collection.metadata or {}).get(MODEL_KEY)
 
     def open(self, model_identity: str) -> None:
-        """Open (creating if needed) the collections for ``model_identity``."""
-        self._collection, self._sentences = (
-            self._call(
-                self._client.get_or_create_collection,
-                name,
-                embedding_function=None,
-                configuration={"hnsw": {"space": "cosine"}},
-                metadata={MODEL_KEY: model_identity},
-            )
-            for name in (self.settings.collection, self.sentences_name)
-        )
+        """Open (creating if needed) the library's collections."""
+        for name in (self.names.passages, self.names.sentences, self.names.articles, self.names.terms):
+            self._collections[name] = self.chroma.open(name, {MODEL_KEY: model_identity})
 
     def drop(self) -> None:
-        """Delete both collections (for a rebuild)."""
-        for name in (self.settings.collection, self.sentences_name):
-            if self._existing(name) is not None:
-                self._call(self._client.delete_collection, name)
-        self._collection = self._sentences = None
+        """Delete the library's collections (a rebuild, another model)."""
+        for name in (self.names.passages, self.names.sentences, self.names.articles, self.names.terms):
+            self.chroma.drop(name)
+        self._collections.clear()
+        self._dimension = None
+
+    # --- passages ----------------------------------------------------------------------
 
     def count(self) -> int:
-        collection = self._collection or self._existing()
-        return 0 if collection is None else int(self._call(collection.count))
-
-    def sentence_count(self) -> int:
-        collection = self._sentences or self._existing(self.sentences_name)
-        return 0 if collection is None else int(self._call(collection.count))
+        collection = self._existing(self.names.passages)
+        return 0 if collection is None else int(self.chroma.call(collection.count))
 
     def all_ids(self) -> set[str]:
-        return {i for page in self._pages(self._require(), []) for i in page["ids"]}
+        return {i for page in self.chroma.pages(self._require(self.names.passages), []) for i in page["ids"]}
 
     def upsert(
-        self,
-        ids: Sequence[str],
-        embeddings: np.ndarray,
-        documents: Sequence[str],
-        metadatas: Sequence[dict[str, Any]],
+        self, ids: Sequence[str], documents: Sequence[str], metadatas: Sequence[dict[str, Any]]
     ) -> None:
-        self._upsert(self._require(), ids, embeddings, documents, metadatas)
+        """Store passages (text and metadata; their sentences must be stored first)."""
+        collection = self._require(self.names.passages)
+        vectors = placeholder_vectors(ids, self._passage_dimension(collection))
+        self.chroma.upsert(collection, ids, vectors, documents, metadatas)
 
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict[str, Any]]) -> None:
-        collection = self._require()
-        for batch in self._batches(range(len(ids))):
-            self._call(
-                collection.update, ids=[ids[i] for i in batch], metadatas=[metadatas[i] for i in batch]
-            )
+        self.chroma.update(self._require(self.names.passages), ids, metadatas)
 
-    def upsert_sentences(
-        self, ids: Sequence[str], embeddings: np.ndarray, documents: Sequence[str], chunk_ids: Sequence[str]
-    ) -> None:
-        metadatas = [{"chunk_id": c, "key": sentence_key(t)} for c, t in zip(chunk_ids, documents)]
-        self._upsert(self._require_sentences(), ids, embeddings, documents, metadatas)
+    def get(self, ids: Sequence[str]) -> list[StoredChunk]:
+        """Passages by id, with their text and citation metadata."""
+        result = self.chroma.get(self._require(self.names.passages), ids, ["documents", "metadatas"])
+        return [
+            StoredChunk(id=i, text=text or "", metadata=dict(meta or {}))
+            for i, text, meta in zip(result["ids"], result["documents"], result["metadatas"])
+        ]
 
-    def _upsert(
-        self,
-        collection: Any,
-        ids: Sequence[str],
-        embeddings: np.ndarray,
-        documents: Sequence[str],
-        metadatas: Sequence[dict[str, Any]],
-    ) -> None:
-        for batch in self._batches(range(len(ids))):
-            self._call(
-                collection.upsert,
-                ids=[ids[i] for i in batch],
-                embeddings=embeddings[batch.start : batch.stop],
-                documents=[documents[i] for i in batch],
-                metadatas=[metadatas[i] for i in batch],
-            )
+    def rows(self, ids: Sequence[str] | None = None) -> dict[str, Row]:
+        """The BM25 rows of the given passages (every passage when ``ids`` is None); a
+        passage stored without one (an index from before rows were kept) is left out."""
+        collection = self._require(self.names.passages)
+        if ids is None:
+            pages: Iterable[dict[str, Any]] = self.chroma.pages(collection, ["metadatas"])
+        else:
+            pages = [self.chroma.get(collection, ids, ["metadatas"])]
+        rows: dict[str, Row] = {}
+        for page in pages:
+            for chunk_id, meta in zip(page["ids"], page["metadatas"]):
+                meta = meta or {}
+                if "terms" in meta:
+                    rows[chunk_id] = Row.decode(str(meta["terms"]), int(meta.get("length", 1)))
+        return rows
 
     def delete(self, ids: Sequence[str]) -> None:
         """Delete passages and their sentences.
 
         Passages go first: a process killed in between leaves sentences without a
         passage (found and removed by the next run), never a passage without its
-        sentences, which no question could reach. Writes go the other way round
-        (``indexer._embed_batch``), so a stored passage always has all its sentences.
+        sentences, which no question could reach.
         """
-        collection = self._require()
-        sentences = self._require_sentences()
-        for batch in self._batches(list(ids)):
-            self._call(collection.delete, ids=batch)
-            self._call(sentences.delete, where={"chunk_id": {"$in": batch}})
+        passages = self._require(self.names.passages)
+        sentences = self._require(self.names.sentences)
+        for batch in self.chroma.batches(list(ids)):
+            self.chroma.call(passages.delete, ids=list(batch))
+            self.chroma.call(sentences.delete, where={"chunk_id": {"$in": list(batch)}})
 
-    def orphan_sentences(self, chunk_ids: set[str]) -> list[str]:
-        """Ids of stored sentences whose passage is not in ``chunk_ids``."""
-        return [
-            i
-            for page in self._pages(self._require_sentences(), ["metadatas"])
-            for i, m in zip(page["ids"], page["metadatas"])
-            if (m or {}).get("chunk_id") not in chunk_ids
-        ]
+    # --- sentences ---------------------------------------------------------------------
 
-    def delete_sentences(self, ids: Sequence[str]) -> None:
-        collection = self._require_sentences()
-        for batch in self._batches(list(ids)):
-            self._call(collection.delete, ids=batch)
+    def sentence_count(self) -> int:
+        collection = self._existing(self.names.sentences)
+        return 0 if collection is None else int(self.chroma.call(collection.count))
+
+    def upsert_sentences(
+        self,
+        ids: Sequence[str],
+        embeddings: np.ndarray,
+        documents: Sequence[str],
+        metadatas: Sequence[dict[str, Any]],
+    ) -> None:
+        """Store sentences; each metadata names its passage (``chunk_id``)."""
+        rows = [{**m, "key": sentence_key(t)} for m, t in zip(metadatas, documents)]
+        self.chroma.upsert(self._require(self.names.sentences), ids, embeddings, documents, rows)
 
     def query_sentences(self, embedding: np.ndarray, n: int) -> list[StoredSentence]:
         """The ``n`` sentences nearest to ``embedding``, most similar first.
@@ -182,28 +187,17 @@ class ChunkStore:
         sentences, 6.3 ms for 120 results against 1.8 ms); only the passages shown
         need their sentences' text (see :meth:`sentence_texts`).
         """
-        collection = self._require_sentences()
-        result = self._call(
+        collection = self._require(self.names.sentences)
+        result = self.chroma.call(
             collection.query, query_embeddings=[embedding], n_results=n, include=["distances"]
         )
-        return [
-            _sentence(i, None, 1.0 - float(dist)) for i, dist in zip(result["ids"][0], result["distances"][0])
-        ]
-
-    def sentence_vectors(self) -> tuple[list[str], np.ndarray]:
-        """Every stored sentence's passage id and vector (for analysis; reads the whole collection)."""
-        passages: list[str] = []
-        vectors: list[np.ndarray] = []
-        for page in self._pages(self._require_sentences(), ["embeddings"]):
-            passages.extend(passage_of(i) for i in page["ids"])
-            vectors.append(np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), -1))
-        return passages, np.vstack(vectors) if vectors else np.zeros((0, 0), np.float32)
+        return [_sentence(i, None, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
 
     def sentence_texts(self, ids: Sequence[str]) -> dict[str, str]:
         """``{sentence id: text}`` for the given sentences."""
         if not ids:
             return {}
-        result = self._call(self._require_sentences().get, ids=list(ids), include=["documents"])
+        result = self.chroma.get(self._require(self.names.sentences), ids, ["documents"])
         return {i: d or "" for i, d in zip(result["ids"], result["documents"])}
 
     def sentences_counted(self, counts: dict[str, int], embedding: np.ndarray) -> list[StoredSentence]:
@@ -212,81 +206,148 @@ class ChunkStore:
         ids = [s for chunk_id, count in counts.items() for s in sentence_ids(chunk_id, count)]
         if not ids:
             return []
-        result = self._call(self._require_sentences().get, ids=ids, include=["embeddings"])
-        return _scored(result, embedding)
+        return _scored(self.chroma.get(self._require(self.names.sentences), ids, ["embeddings"]), embedding)
 
     def sentences_of(self, chunk_ids: Sequence[str], embedding: np.ndarray) -> list[StoredSentence]:
         """Every sentence of the given passages, with its similarity to ``embedding``."""
         if not chunk_ids:
             return []
-        collection = self._require_sentences()
-        result = self._call(
-            collection.get,
+        result = self.chroma.call(
+            self._require(self.names.sentences).get,
             where={"chunk_id": {"$in": list(chunk_ids)}},
             include=["documents", "metadatas", "embeddings"],
         )
         return _scored(result, embedding)
 
-    def get(self, ids: Sequence[str]) -> list[StoredChunk]:
-        """Passages by id, with their text and citation metadata."""
-        return [StoredChunk(id=i, text=t, metadata=m) for i, (t, m) in self._texts(ids).items()]
+    def orphan_sentences(self, chunk_ids: set[str]) -> list[str]:
+        """Ids of stored sentences whose passage is not in ``chunk_ids``."""
+        return [
+            i
+            for page in self.chroma.pages(self._require(self.names.sentences), ["metadatas"])
+            for i, m in zip(page["ids"], page["metadatas"])
+            if (m or {}).get("chunk_id") not in chunk_ids
+        ]
 
-    def _texts(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
-        """``{id: (text, metadata)}`` of the stored ``ids``, in the order Chroma returns them."""
-        collection = self._require()
-        out: dict[str, tuple[str, dict[str, Any]]] = {}
-        for batch in self._batches(list(ids)):
-            result = self._call(collection.get, ids=batch, include=["documents", "metadatas"])
-            for chunk_id, text, meta in zip(result["ids"], result["documents"], result["metadatas"]):
-                out[chunk_id] = (text or "", dict(meta or {}))
-        return out
+    def delete_sentences(self, ids: Sequence[str]) -> None:
+        self.chroma.delete(self._require(self.names.sentences), ids)
 
-    def _batches(self, items: Sequence[T]) -> Iterator[Sequence[T]]:
-        """``items`` in slices no larger than the server accepts in one call."""
-        for start in range(0, len(items), self._max_batch):
-            yield items[start : start + self._max_batch]
+    def sentence_vectors(self) -> tuple[list[str], np.ndarray]:
+        """Every stored sentence's passage id and vector (for analysis; reads the whole collection)."""
+        passages: list[str] = []
+        vectors: list[np.ndarray] = []
+        for page in self.chroma.pages(self._require(self.names.sentences), ["embeddings"]):
+            if not page["ids"]:
+                continue
+            passages.extend(passage_of(i) for i in page["ids"])
+            vectors.append(np.asarray(page["embeddings"], dtype=np.float32).reshape(len(page["ids"]), -1))
+        return passages, np.vstack(vectors) if vectors else np.zeros((0, 0), np.float32)
 
-    def _pages(self, collection: Any, include: list[str]) -> Iterator[dict[str, Any]]:
-        """Every record of ``collection``, a page at a time."""
-        offset = 0
-        while True:
-            page = self._call(collection.get, include=include, limit=self._max_batch, offset=offset)
-            yield page
-            if len(page["ids"]) < self._max_batch:
-                return
-            offset += self._max_batch
+    # --- the catalog -------------------------------------------------------------------
 
-    def _existing(self, name: str | None = None) -> Any:
-        try:
-            return self._call(
-                self._client.get_collection, name or self.settings.collection, embedding_function=None
+    def catalog(self, since: int | None = None) -> CatalogRecords:
+        """The catalog's live entries and removed names; with ``since``, only those written
+        by later runs (what a process that read generation ``since`` has not seen)."""
+        collection = self._existing(self.names.articles)
+        entries: dict[str, ArticleEntry] = {}
+        removed: set[str] = set()
+        if collection is None:
+            return CatalogRecords(entries, removed)
+        where = None if since is None else {"generation": {"$gt": since}}
+        for page in self.chroma.pages(collection, ["metadatas"], where=where):
+            for name, meta in zip(page["ids"], page["metadatas"]):
+                meta = meta or {}
+                if meta.get("removed"):
+                    removed.add(name)
+                    continue
+                try:
+                    entries[name] = ArticleEntry.from_metadata(meta)
+                except ValueError as error:
+                    log.warning("catalog record %s ignored: %s", name, error)
+        return CatalogRecords(entries, removed)
+
+    def write_entries(
+        self, entries: dict[str, ArticleEntry], removed: Iterable[str], generation: int
+    ) -> None:
+        """Record new article versions, and tombstones for ``removed`` ones."""
+        collection = self._require(self.names.articles)
+        names = [*entries, *removed]
+        metadatas = [e.to_metadata() for e in entries.values()] + [tombstone(generation) for _ in removed]
+        if names:
+            self.chroma.upsert(collection, names, None, None, metadatas)
+
+    def forget_entries(self, names: Sequence[str]) -> None:
+        """Delete catalog records outright (entries whose passages are gone)."""
+        self.chroma.delete(self._require(self.names.articles), names)
+
+    # --- the vocabulary ----------------------------------------------------------------
+
+    def terms(self, start: int = 0) -> list[str]:
+        """The library's BM25 vocabulary from term id ``start`` on, in id order."""
+        collection = self._existing(self.names.terms)
+        if collection is None:
+            return []
+        blocks: list[tuple[int, list[str]]] = []
+        for page in self.chroma.pages(collection, ["documents", "metadatas"]):
+            for document, meta in zip(page["documents"], page["metadatas"]):
+                first = int((meta or {}).get("start", 0))
+                words = json.loads(document or "[]")
+                if first + len(words) > start:
+                    blocks.append((first, words))
+        terms: list[str] = []
+        for first, words in sorted(blocks):
+            if first != start + len(terms):
+                raise StoreUnavailableError(f"the vocabulary in {self.names.terms} has a gap at term {first}")
+            terms.extend(words)
+        return terms
+
+    def append_terms(self, start: int, terms: Sequence[str]) -> None:
+        """Store the words that got ids ``start`` onwards (written before any row uses them)."""
+        if terms:
+            self.chroma.upsert(
+                self._require(self.names.terms),
+                [f"{start:010d}"],
+                None,
+                [json.dumps(list(terms), ensure_ascii=False)],
+                [{"start": start, "count": len(terms)}],
             )
-        except StoreUnavailableError:
-            raise
-        except Exception:  # noqa: BLE001 - "does not exist" is raised as several types across versions
-            return None
 
-    def _require(self) -> Any:
-        if self._collection is None:
-            self._collection = self._existing()
-        if self._collection is None:
+    def forget_terms_from(self, start: int) -> None:
+        """Delete the blocks of words from id ``start`` on (words no stored row refers to)."""
+        collection = self._existing(self.names.terms)
+        if collection is None:
+            return
+        stale = [
+            i
+            for page in self.chroma.pages(collection, ["metadatas"])
+            for i, m in zip(page["ids"], page["metadatas"])
+            if int((m or {}).get("start", 0)) >= start
+        ]
+        self.chroma.delete(collection, stale)
+
+    # --- collections -------------------------------------------------------------------
+
+    def _passage_dimension(self, collection: Any) -> int:
+        """The vector size passages are stored with: 2 (a placeholder), or the mean sentence
+        vectors of indexes written before passages stopped carrying one."""
+        if self._dimension is None:
+            first = self.chroma.call(collection.get, limit=1, include=["embeddings"])
+            embeddings = first.get("embeddings")
+            self._dimension = len(embeddings[0]) if embeddings is not None and len(embeddings) else 2
+        return self._dimension
+
+    def _existing(self, name: str) -> Any:
+        if name not in self._collections:
+            collection = self.chroma.existing(name)
+            if collection is None:
+                return None
+            self._collections[name] = collection
+        return self._collections[name]
+
+    def _require(self, name: str) -> Any:
+        collection = self._existing(name)
+        if collection is None:
             raise StoreUnavailableError(f"no index in {self.where}; run `citebot index` first")
-        return self._collection
-
-    def _require_sentences(self) -> Any:
-        if self._sentences is None:
-            self._sentences = self._existing(self.sentences_name)
-        if self._sentences is None:
-            raise StoreUnavailableError(f"no index in {self.where}; run `citebot index` first")
-        return self._sentences
-
-    def _call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except Exception as error:
-            if _is_connection_error(error):
-                raise StoreUnavailableError(f"cannot reach {self.where}: {_short(error)}") from None
-            raise
+        return collection
 
 
 def _sentence(
@@ -319,46 +380,3 @@ def _scored(result: Any, embedding: np.ndarray) -> list[StoredSentence]:
 def sentence_key(text: str) -> str:
     """A short digest of a sentence's text."""
     return hashlib.sha1(text.casefold().encode()).hexdigest()[:16]
-
-
-def _connect(settings: Settings) -> Any:
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    if settings.chroma_host:
-        try:
-            return chromadb.HttpClient(
-                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
-            )
-        except Exception as error:  # noqa: BLE001 - whatever the client raises, the server is unusable
-            raise StoreUnavailableError(
-                f"cannot reach Chroma server {settings.chroma_host}:{settings.chroma_port}: {_short(error)}"
-            ) from None
-    path = DataFolder(settings.data_dir).chroma
-    path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-
-
-def _is_connection_error(error: BaseException) -> bool:
-    names = {type(e).__name__ for e in _chain(error)}
-    text = str(error).lower()
-    return bool(
-        names & {"ConnectError", "ConnectionError", "ConnectTimeout", "ReadTimeout", "RemoteProtocolError"}
-        or "could not connect" in text
-        or "connection refused" in text
-    )
-
-
-def _chain(error: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
-
-
-def _short(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:200] if text else type(error).__name__

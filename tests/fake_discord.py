@@ -255,6 +255,7 @@ class FakeDiscord:
         locale: str,
         dm: bool,
         message: dict[str, Any] | None = None,
+        guild_id: str | None = None,
     ) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "id": snowflake(),
@@ -277,17 +278,18 @@ class FakeDiscord:
             )
             payload["channel_id"] = payload["channel"]["id"]
         else:
+            guild = guild_id or self.guild_id  # another server the bot is in, when given
             payload.update(
-                guild_id=self.guild_id,
+                guild_id=guild,
                 channel_id=self.channel_id,
                 member=user.member_payload(),
                 guild_locale=self.guild_locale,
                 context=0,
-                authorizing_integration_owners={"0": self.guild_id},
+                authorizing_integration_owners={"0": guild},
                 channel={
                     "id": self.channel_id,
                     "type": 0,
-                    "guild_id": self.guild_id,
+                    "guild_id": guild,
                     "name": "general",
                     "position": 0,
                     "permission_overwrites": [],
@@ -316,7 +318,15 @@ class FakeDiscord:
         return out
 
     async def slash(
-        self, name: str, /, *, user: FakeUser, locale: str = "en-US", dm: bool = False, **options: Any
+        self,
+        name: str,
+        /,
+        *,
+        user: FakeUser,
+        locale: str = "en-US",
+        dm: bool = False,
+        guild_id: str | None = None,
+        **options: Any,
     ) -> Interaction:
         """Run ``/name option=value ...`` as ``user``; returns the interaction to wait on."""
         resolved: dict[str, Any] = {}
@@ -328,7 +338,7 @@ class FakeDiscord:
         }
         if resolved:
             data["resolved"] = resolved
-        payload = self._interaction(2, data, user, locale, dm)
+        payload = self._interaction(2, data, user, locale, dm, guild_id=guild_id)
         await self.dispatch("INTERACTION_CREATE", payload)
         return Interaction(payload["id"], payload["token"], payload)
 

@@ -24,7 +24,7 @@ from config import load_settings
 from retrieval.service import Retriever
 
 from data_paths import SEEDS
-from fake_discord import BotHarness, FakeDiscord, Message
+from fake_discord import BotHarness, FakeDiscord, Message, snowflake
 
 DEMANDS = "001_4b0b25bb2bafa5d9.txt"
 SXSW_FR = "000_44bf25875507660d.txt"
@@ -207,7 +207,7 @@ def test_sources_pages_with_previous_and_next(harness: BotHarness) -> None:
     ]
 
     async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Any, Any]:
-        async def sources() -> list[SourceInfo]:
+        async def sources(library: str | None = None) -> list[SourceInfo]:
             return many
 
         saved, bot.service.sources = bot.service.sources, sources
@@ -510,7 +510,7 @@ def test_an_unexpected_error_after_deferring_is_private_and_logged(
     harness: BotHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Any, Message]:
-        async def broken(question: str, k: int | None = None) -> Any:
+        async def broken(question: str, k: int | None = None, library: str | None = None) -> Any:
             raise RuntimeError("the disk caught fire")
 
         saved, bot.service.ask = bot.service.ask, broken
@@ -620,3 +620,89 @@ def test_admin_commands_refused_for_every_permission_set_without_manage_server(h
         assert response.json["data"]["content"] == "You need the Manage Server permission for this."
     assert reindexed == 0
     assert not (Path(harness.bot.settings.articles_dir) / "127.0.0.1-perm.html").exists()
+
+
+def test_each_server_reads_its_own_library_and_the_base_never_another_servers(harness: BotHarness) -> None:
+    """/add in one server writes that server's library: its members find the article, other
+    servers do not, and every server still reads the base library (the articles folder)."""
+    other_guild = snowflake()
+    text = (
+        "Glassblowers of Murano vote to strike\n\n"
+        "The glassblowers' guild of Murano voted to strike over the price of gas for their furnaces."
+    )
+    question = "Why did the glassblowers of Murano vote to strike?"
+
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Message, Message, Message, Any, Any]:
+        added = await add_file(fake, "murano-strike.txt", text)
+        here = await ask(fake, question)
+        there = await ask(fake, question, guild_id=other_guild)
+        base_there = await ask(fake, "What did No Music for ICE demand?", guild_id=other_guild)
+        member = fake.member("lister")
+        shown_here = await fake.callback(await fake.slash("source", user=member, name="murano-strike.txt"))
+        shown_there = await fake.callback(
+            await fake.slash("source", user=member, name="murano-strike.txt", guild_id=other_guild)
+        )
+        return added, here, there, base_there, (shown_here, shown_there)
+
+    added, here, there, base_there, (shown_here, shown_there) = harness.run(scenario)
+    assert added.json["content"].startswith("Added **Glassblowers of Murano vote to strike**")
+    assert "murano-strike.txt" in cited_sources(here)[0]
+    assert not any("murano-strike.txt" in name for name in cited_sources(there)), "another server's article"
+    assert any(DEMANDS in name for name in cited_sources(base_there)[:3]), (
+        "the base library is read everywhere"
+    )
+    assert shown_here.json["data"]["embeds"][0]["title"] == "Glassblowers of Murano vote to strike"
+    assert shown_there.json["data"]["content"] == "No indexed article is called `murano-strike.txt`."
+    library = harness.bot.service.library_for(int(harness.fake.guild_id))
+    assert library == f"guild-{harness.fake.guild_id}"
+    assert (harness.bot.service.articles_folder(library) / "murano-strike.txt").exists()
+    assert not (harness.bot.settings.articles_dir / "murano-strike.txt").exists(), (
+        "the base folder is the operator's"
+    )
+
+
+def test_admin_servers_write_the_base_library(tmp_path: Path) -> None:
+    from bot.service import AnswerService
+
+    settings = load_settings(articles_dir=tmp_path, data_dir=tmp_path / "data", admin_guild_ids="42")
+    service = AnswerService(Retriever(settings))
+    assert service.library_for(42) is None and service.articles_folder(None) == tmp_path
+    assert service.library_for(7) == "guild-7" and service.library_for(None) is None
+
+
+def test_a_read_only_bot_answers_and_refuses_to_write(tmp_path: Path, embedder: Any) -> None:
+    articles = tmp_path / "articles"
+    shutil.copytree(SEEDS, articles)
+    Retriever(load_settings(articles_dir=articles, data_dir=tmp_path / "data"), embedder=embedder).index()
+    settings = load_settings(
+        articles_dir=tmp_path / "no-articles", data_dir=tmp_path / "data", read_only=True, cooldown_seconds=0
+    )
+    replica = BotHarness(
+        lambda: CitebotBot(
+            settings.model_copy(update={"sync_guild_id": int(replica.fake.guild_id)}),
+            Retriever(settings, embedder=embedder),
+            guild_ready_timeout=0.1,
+        )
+    )
+    replica.start()
+    try:
+
+        async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Message, Any, Any]:
+            admin = fake.member("admin", manage_guild=True)
+            answer = await ask(fake, "What did No Music for ICE demand?")
+            reindex = await fake.callback(await fake.slash("reindex", user=admin))
+            add = await fake.callback(
+                await fake.slash("add", user=admin, file=fake.attachment("x.txt", b"Some news\n\nText."))
+            )
+            return answer, reindex, add
+
+        answer, reindex, add = replica.run(scenario)
+    finally:
+        replica.stop()
+    assert any(DEMANDS in name for name in cited_sources(answer)[:3])
+    for refused in (reindex, add):
+        assert refused.json["data"]["flags"] == EPHEMERAL
+        assert "read-only replica" in refused.json["data"]["content"]
+        assert "where the index is written" in refused.json["data"]["content"]
+    assert not (tmp_path / "no-articles").exists()
+    assert Retriever(settings, embedder=embedder).registry.lease() is None, "a replica never takes the lease"

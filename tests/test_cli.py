@@ -13,6 +13,7 @@ import pytest
 
 import citebot
 from citebot import main
+from config import load_settings
 from retrieval.embedding import Embedder
 from retrieval.layout import DataFolder
 from retrieval.service import Retriever
@@ -122,7 +123,7 @@ def test_errors_are_one_line_and_change_nothing(
     assert "empty" in capsys.readouterr().err
     assert main(["ask", "Amazon " * 500]) == 2
     assert "too long" in capsys.readouterr().err
-    assert not DataFolder(env).manifest.exists(), "a refused question indexed nothing"
+    assert not Retriever(load_settings()).has_index(), "a refused question indexed nothing"
     assert main(["index", "--articles", str(tmp_path / "nowhere")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("citebot: error: articles folder not found") and err.count("\n") == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,6 @@ from config import load_settings
 from retrieval.embedding import Embedder
 from retrieval.errors import ArticlesDirError, IndexBusyError
 from retrieval.service import Retriever
-from retrieval.store import ChunkStore
 
 
 def _counts(report) -> tuple[int, int, int, int]:  # type: ignore[no-untyped-def]
@@ -22,9 +20,11 @@ def test_first_run_indexes_every_seed_and_second_run_nothing(retriever: Retrieve
     first = retriever.index()
     assert _counts(first) == (4, 0, 0, 0)
     assert first.chunks_embedded == retriever.store.count() > 4
-    manifest = json.loads(retriever.folder.manifest.read_text())
-    assert set(manifest["articles"]) == {p.name for p in retriever.settings.articles_dir.iterdir()}
-    assert manifest["model"] == retriever.model_identity
+    catalog = retriever.store.catalog()
+    assert set(catalog.entries) == {p.name for p in retriever.settings.articles_dir.iterdir()}
+    record = retriever.registry.record("base")
+    assert record is not None and record.identity == retriever.model_identity
+    assert record.articles == 4 and record.passages == first.chunks_embedded and not record.dirty
 
     second = retriever.index()
     assert _counts(second) == (0, 0, 0, 4)
@@ -91,7 +91,7 @@ def test_rebuild_and_model_change_replace_every_vector(
     other = Retriever(settings, embedder=Renamed())  # type: ignore[arg-type]
     report = other.index()
     assert report.rebuilt and len(report.added) == 4
-    assert (ChunkStore(settings).model_identity() or "").startswith("test:another-model|")
+    assert (other.registry.record("base").identity or "").startswith("test:another-model|")
     with pytest.raises(Exception, match="run `citebot index`"):
         retriever.search("Who is Andy Jassy?")
 
@@ -109,10 +109,10 @@ def test_a_second_writer_is_refused(retriever: Retriever, settings) -> None:  # 
 
 def test_missing_articles_folder_changes_nothing(retriever: Retriever, tmp_path: Path) -> None:
     retriever.index()
-    manifest = retriever.folder.manifest.read_bytes()
-    with pytest.raises(ArticlesDirError):
+    before = (retriever.registry.record("base"), retriever.store.catalog())
+    with pytest.raises(ArticlesDirError, match="nothing was changed"):
         retriever.index(tmp_path / "missing")
-    assert retriever.folder.manifest.read_bytes() == manifest
+    assert (retriever.registry.record("base"), retriever.store.catalog()) == before
     assert len(retriever.sources()) == 4
 
 
@@ -121,18 +121,15 @@ def test_leftovers_of_an_interrupted_run_are_cleaned(
 ) -> None:
     retriever.index()
     count = retriever.store.count()
-    # A run that died after writing vectors but before the manifest: orphan chunks.
-    retriever.store.upsert(
-        ["orphan-1"],
-        embedder.embed_passages(["orphan passage"]),
-        ["orphan passage"],
-        [{"source_id": "gone.txt"}],
-    )
-    retriever.folder.dirty.touch()
+    # A run that died after writing passages but before the catalog lists them: orphans.
+    retriever.store.upsert(["orphan-1"], ["orphan passage"], [{"source_id": "gone.txt"}])
+    record = retriever.registry.record("base")
+    record.dirty = True
+    retriever.registry.save(record)
     report = Retriever(retriever.settings, embedder=embedder).index()
     assert report.chunks_embedded == 0
     assert retriever.store.count() == count
-    assert not retriever.folder.dirty.exists()
+    assert not retriever.registry.record("base").dirty
 
 
 def test_a_new_process_sees_the_index(retriever: Retriever, settings, embedder: Embedder) -> None:  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ import pytest
 
 from retrieval.chunking import split_sentences
 from retrieval.layout import DataFolder
-from retrieval.lexical import LexicalIndex
+from retrieval.lexical import LexicalIndex, Row, coverage, search
 from retrieval.tokenization import question_language, tokenize, tokenize_query
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -59,87 +59,112 @@ QUESTIONS = [
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_scores_match_bm25s(tmp_path: Path, question: str) -> None:
     corpus = _corpus(1, 120)
-    index = LexicalIndex(DataFolder(tmp_path).lexical)
+    index = LexicalIndex()
     index.update(add=corpus, remove=[])
     expected = _bm25s_scores(corpus, question)
-    got = dict(index.search(question, len(corpus)))
+    got = dict(search([index], question, len(corpus)))
     assert got.keys() == expected.keys()
     for chunk_id, score in expected.items():
         assert got[chunk_id] == pytest.approx(score, rel=1e-4)
-    ranked = index.search(question, 5)
+    ranked = search([index], question, 5)
     assert [s for _, s in ranked] == sorted((s for _, s in ranked), reverse=True)
     assert len(ranked) == min(5, len(expected))
 
 
 def test_incremental_updates_equal_a_fresh_build(tmp_path: Path) -> None:
     first, second = _corpus(2, 80), _corpus(3, 40)
-    index = LexicalIndex(DataFolder(tmp_path).lexical)
+    index = LexicalIndex()
     index.update(add=first, remove=[])
     removed = sorted(first)[::3]
     changed = {sorted(first)[1]: ("Palantir and ICE, again and again", "en")}
     index.update(add={**second, **changed}, remove=removed)
 
     final = {k: v for k, v in first.items() if k not in removed} | second | changed
-    fresh = LexicalIndex(tmp_path / "fresh.pkl")
+    fresh = LexicalIndex()
     fresh.update(add=final, remove=[])
     assert index.ids == set(final) == fresh.ids
     for question in QUESTIONS:
-        got, want = dict(index.search(question, 500)), dict(fresh.search(question, 500))
+        got, want = dict(search([index], question, 500)), dict(search([fresh], question, 500))
         assert got.keys() == want.keys()
         assert np.allclose([got[k] for k in want], list(want.values()), rtol=1e-5)
         assert got == pytest.approx(_bm25s_scores(final, question), rel=1e-4)
 
 
-def test_save_load_round_trip_and_old_formats(tmp_path: Path) -> None:
-    path = DataFolder(tmp_path).lexical
-    index = LexicalIndex(path)
+def test_save_load_round_trip_as_plain_arrays(tmp_path: Path) -> None:
+    path = DataFolder(tmp_path).lexical_cache("base")
+    index = LexicalIndex()
     index.update(add=_corpus(4, 50), remove=[])
-    index.save()
-    loaded = LexicalIndex(path)
-    assert loaded.load()
+    index.save(path, {"generation": 7})
+    loaded, meta = LexicalIndex.load(path)  # type: ignore[misc]
+    assert meta == {"generation": 7}
     assert loaded.ids == index.ids and len(loaded) == 50 and next(iter(index.ids)) in loaded
-    assert loaded.search("Palantir ICE", 10) == index.search("Palantir ICE", 10)
+    assert search([loaded], "Palantir ICE", 10) == search([index], "Palantir ICE", 10)
     loaded.update(add={"extra": ("Palantir Palantir", "en")}, remove=[])
-    assert loaded.search("Palantir", 1)[0][0] == "extra"
+    assert search([loaded], "Palantir", 1)[0][0] == "extra"
 
-    corpus = _corpus(5, 30)
-    path.write_bytes(pickle.dumps({"version": 1, "tokens": {k: tokenize(*v) for k, v in corpus.items()}}))
-    old = LexicalIndex(path)
-    assert old.load() and old.ids == set(corpus) and old.outdated
-    old.save()
-    assert not old.outdated and LexicalIndex(path).load() and not LexicalIndex(path).outdated
-    assert dict(old.search("Palantir ICE", 30)) == pytest.approx(
-        _bm25s_scores(corpus, "Palantir ICE"), rel=1e-4
-    )
-    path.write_bytes(pickle.dumps({"version": 99}))
-    assert not LexicalIndex(path).load()
-    path.write_bytes(b"not a pickle")
-    assert not LexicalIndex(path).load()
+    # Never a pickle: the arrays are read with allow_pickle=False, and a pickle is no cache.
+    path.write_bytes(pickle.dumps({"version": 2, "ids": ["a"]}))
+    assert LexicalIndex.load(path) is None
+    index.save(path, {})
+    other = LexicalIndex()
+    other.update(add=_corpus(5, 10), remove=[])
+    other.save(tmp_path / "other.npz", {})
+    (tmp_path / "other.npz").replace(path)  # arrays of another index beside this JSON
+    assert LexicalIndex.load(path) is None
+    path.with_name(path.name + ".json").write_text('{"version": 99}', encoding="utf-8")
+    assert LexicalIndex.load(path) is None
+
+
+def test_rows_rebuild_the_same_index_elsewhere() -> None:
+    """What the writer stores (each passage's row, the words) rebuilds its index exactly."""
+    writer = LexicalIndex()
+    writer.update(add=_corpus(6, 60), remove=[])
+    later = writer.update(add={"late": ("Palantir, late and again", "en")}, remove=["p6-3"])
+    rows = {i: Row.decode(writer.row(i).encode(), writer.row(i).length) for i in writer.ids}
+    reader = LexicalIndex()
+    reader.apply(rows, terms=writer.terms)
+    assert set(later) == {"late"}
+    for question in QUESTIONS:
+        assert search([reader], question, 100) == search([writer], question, 100)
+
+
+def test_several_indexes_are_searched_as_one_corpus() -> None:
+    one, two = _corpus(7, 50), _corpus(8, 30)
+    together = LexicalIndex()
+    together.update(add={**one, **two}, remove=[])
+    first, second = LexicalIndex(), LexicalIndex()
+    first.update(add=one, remove=[])
+    second.update(add=two, remove=[])
+    for question in QUESTIONS:
+        got, want = dict(search([first, second], question, 200)), dict(search([together], question, 200))
+        assert got.keys() == want.keys()
+        assert np.allclose([got[k] for k in want], list(want.values()), rtol=1e-6)
+        assert coverage([first, second], question) == coverage([together], question)
 
 
 def test_empty_index_and_clear(tmp_path: Path) -> None:
-    index = LexicalIndex(DataFolder(tmp_path).lexical)
-    assert index.search("anything", 5) == []
+    index = LexicalIndex()
+    assert search([index], "anything", 5) == []
     index.update(add={"a": ("", "en"), "b": ("Amazon workers", "en")}, remove=[])
-    assert [i for i, _ in index.search("Amazon", 5)] == ["b"]
+    assert [i for i, _ in search([index], "Amazon", 5)] == ["b"]
     index.update(add={}, remove=["a", "b"])
-    assert len(index) == 0 and index.search("Amazon", 5) == []
+    assert len(index) == 0 and search([index], "Amazon", 5) == []
     index.update(add={"c": ("Amazon", "en")}, remove=[])
     index.clear()
-    assert index.search("Amazon", 5) == [] and not index.ids
+    assert search([index], "Amazon", 5) == [] and not index.ids
 
 
 def test_words_about_the_archive_are_not_searched_nor_counted(tmp_path: Path) -> None:
-    index = LexicalIndex(DataFolder(tmp_path).lexical)
+    index = LexicalIndex()
     index.update({"a": ("Andy Jassy runs AWS. This article has sources.", "en")}, [])
     assert tokenize_query("Qui est Andy Jassy selon les articles ?") == tokenize_query("Qui est Andy Jassy ?")
     assert tokenize_query("according to the sources, who runs AWS?") == tokenize_query("who runs AWS?")
     # "article" and "sources" are in the archive, but say nothing about what is asked.
-    assert index.coverage("Qui est Andy Jassy selon les articles ?") == 1.0
-    assert index.coverage("Who is Andy Jassy, according to the sources?") == index.coverage(
-        "Who is Andy Jassy?"
+    assert coverage([index], "Qui est Andy Jassy selon les articles ?") == 1.0
+    assert coverage([index], "Who is Andy Jassy, according to the sources?") == coverage(
+        [index], "Who is Andy Jassy?"
     )
-    assert index.coverage("Werner Vogels according to the articles") == 0.0
+    assert coverage([index], "Werner Vogels according to the articles") == 0.0
 
 
 @pytest.mark.parametrize(

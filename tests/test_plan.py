@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from retrieval.articles import ArticleFile
-from retrieval.manifest import ArticleEntry
+from retrieval.catalog import ArticleEntry
 from retrieval.models import Article, Chunk
 from retrieval.plan import ArticleUpdate, files_to_read, plan_index
 

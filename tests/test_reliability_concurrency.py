@@ -23,7 +23,6 @@ import pytest
 from filelock import FileLock
 
 from retrieval.layout import DataFolder
-from retrieval.manifest import Manifest
 from retrieval.models import Answer
 from retrieval.service import Retriever
 
@@ -44,7 +43,7 @@ def test_fifty_questions_during_a_reindex_are_answered_without_mixing_versions(
     retriever: Retriever, articles: Path
 ) -> None:
     retriever.index()
-    old = set(Manifest.load(retriever.folder.manifest).articles[EDITED].chunks)  # type: ignore[union-attr]
+    old = set(retriever.store.catalog().entries[EDITED].chunks)
     # Every sentence changes, so every passage of the article gets a new id, and matches
     # the questions by sentences of its own (not deduplicated against the old ones).
     target = articles / EDITED
@@ -94,7 +93,7 @@ def test_fifty_questions_during_a_reindex_are_answered_without_mixing_versions(
     writer.join(120)
     assert not writer.is_alive()
     assert errors == []
-    new = set(Manifest.load(retriever.folder.manifest).articles[EDITED].chunks)  # type: ignore[union-attr]
+    new = set(retriever.store.catalog().entries[EDITED].chunks)
     assert old and new and not old & new
     during = sum(1 for _, was_indexing in answers if was_indexing)
     print(f"concurrency: {len(answers)} questions answered, {during} of them while the reindex ran")
@@ -132,4 +131,4 @@ def test_a_second_writer_process_is_refused_with_what_to_do(retriever: Retriever
     assert "\n" not in err and "Traceback" not in err
     assert err.startswith(f"citebot: error: another citebot process is writing to {data}")
     assert "use /reindex there" in err
-    assert not DataFolder(data).manifest.exists()  # nothing written
+    assert not DataFolder(data).chroma.exists()  # refused before opening the store

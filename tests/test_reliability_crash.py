@@ -2,11 +2,12 @@
 
 A real ``python -m citebot index`` subprocess indexes a folder of articles
 and is killed after a random delay; between runs articles are edited, removed and
-added. After the last, complete run the index must agree with the manifest and
-with a clean build: the manifest's passages are exactly the Chroma passages and
-the BM25 passages, every passage has its sentences and no sentence lacks its
-passage, and asking still cites the right articles. Half-written files (a manifest
-or lexical index cut short) are never read as valid, and the next run repairs them.
+added. After the last, complete run the index must agree with its catalog and
+with a clean build: the catalog's passages are exactly the Chroma passages and
+the BM25 rows, every passage has its sentences and no sentence lacks its passage,
+and asking still cites the right articles (see ``index_checks.assert_consistent``).
+Half-written local files (a legacy manifest, a lexical cache cut short) are never
+read as valid, and the next run or search repairs what they described.
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ from retrieval.articles import read_article, scan_folder
 from retrieval.chunking import chunk_article
 from retrieval.embedding import Embedder
 from retrieval.lexical import LexicalIndex
-from retrieval.manifest import Manifest
+from retrieval.manifest import read_manifest
 from retrieval.service import Retriever
+
+from index_checks import assert_consistent
+from legacy import make_legacy
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -121,44 +125,6 @@ def _expected_chunks(settings: Settings, embedder: Embedder) -> dict[str, set[st
     }
 
 
-def assert_consistent(retriever: Retriever, expected: dict[str, set[str]] | None = None) -> None:
-    """The manifest, the passages, their sentences and BM25 describe one and the same index."""
-    manifest = Manifest.load(retriever.folder.manifest)
-    assert manifest is not None, "no valid manifest"
-    assert not retriever.folder.dirty.exists(), "the last run did not finish"
-    manifest_ids = manifest.chunk_ids()
-    assert manifest.chunk_count == len(manifest_ids), "a passage is listed twice in the manifest"
-    store = retriever.store
-    assert store.all_ids() == manifest_ids, "Chroma passages differ from the manifest"
-    lexical = LexicalIndex(retriever.folder.lexical)
-    assert lexical.load() or (not manifest_ids and not lexical.path.exists()), (
-        "the lexical index is not readable"
-    )
-    assert lexical.ids == manifest_ids and len(lexical) == len(manifest_ids), (
-        "BM25 passages differ from the manifest"
-    )
-    sentences = store._require_sentences().get(include=["metadatas"])
-    owners = [str((m or {}).get("chunk_id")) for m in sentences["metadatas"]]
-    assert set(owners) == manifest_ids, "a passage lacks its sentences, or a sentence its passage"
-    assert store.orphan_sentences(manifest_ids) == []
-    # Searches fetch a passage's sentences by the counts the manifest records.
-    recorded = manifest.sentence_counts()
-    assert set(recorded) == manifest_ids, "the manifest lacks sentence counts"
-    assert recorded == {c: owners.count(c) for c in manifest_ids}, "sentence counts differ from the store"
-    # Each stored passage carries the metadata of the article version the manifest lists.
-    chunks = store.get(sorted(manifest_ids))
-    owner = {c: name for name, entry in manifest.articles.items() for c in entry.chunks}
-    for chunk in chunks:
-        assert chunk.metadata["source_id"] == owner[chunk.id]
-        assert chunk.metadata["article_sha256"] == manifest.articles[owner[chunk.id]].sha256
-    if expected is not None:
-        assert {n: set(e.chunks) for n, e in manifest.articles.items()} == expected, (
-            "differs from a clean build"
-        )
-    leftovers = [p.name for p in retriever.settings.data_dir.iterdir() if p.name.endswith(".tmp")]
-    assert leftovers == [], f"temporary files left behind: {leftovers}"
-
-
 @pytest.mark.slow
 def test_index_survives_sigkill_at_random_points(tmp_path: Path, embedder: Embedder) -> None:
     articles, data, log = tmp_path / "articles", tmp_path / "data", tmp_path / "index.log"
@@ -226,14 +192,22 @@ def small(tmp_path: Path, embedder: Embedder) -> Retriever:
     return retriever
 
 
-@pytest.mark.parametrize("cut", [0, 1, 10, 0.5, -1])
-def test_a_half_written_manifest_is_never_read_as_valid(small: Retriever, cut: float) -> None:
-    whole = small.folder.manifest.read_bytes()
+def _cut(path: Path, cut: float) -> None:
+    whole = path.read_bytes()
     end = int(len(whole) * cut) if isinstance(cut, float) else (cut if cut >= 0 else len(whole) - 1)
-    small.folder.manifest.write_bytes(whole[:end])
-    assert Manifest.load(small.folder.manifest) is None
+    path.write_bytes(whole[:end])
+
+
+@pytest.mark.parametrize("cut", [0, 1, 10, 0.5, -1])
+def test_a_half_written_legacy_manifest_is_never_migrated_as_valid(small: Retriever, cut: float) -> None:
+    """An index of the layout before the catalog moved into Chroma, whose manifest was cut
+    short: nothing is read from it, and the next run adopts the stored passages anyway."""
+    folder = small.folder
+    make_legacy(small)
+    _cut(folder.manifest, cut)
+    assert read_manifest(folder.manifest) is None
     fresh = Retriever(small.settings, embedder=small.embedder)
-    assert fresh.sources() == []  # not a partial list read from half a file
+    assert fresh.has_index() and fresh.sources() == []  # not a partial list read from half a file
     report = fresh.index()  # the next run repairs it, reusing the stored vectors
     assert report.chunks_embedded == 0 and sorted(report.added) == ["bees.txt", "port.txt"]
     assert_consistent(fresh)
@@ -241,24 +215,23 @@ def test_a_half_written_manifest_is_never_read_as_valid(small: Retriever, cut: f
     assert fresh.search("Where did the harbour reopen?").passages[0].source_id == "port.txt"
 
 
+@pytest.mark.parametrize("part", ["npz", "json"])
 @pytest.mark.parametrize("cut", [0, 1, 0.5, -1])
-def test_a_half_written_lexical_index_is_never_read_as_valid(small: Retriever, cut: float) -> None:
-    path = small.folder.lexical
-    whole = path.read_bytes()
-    end = int(len(whole) * cut) if isinstance(cut, float) else (cut if cut >= 0 else len(whole) - 1)
-    path.write_bytes(whole[:end])
-    assert not LexicalIndex(path).load()
-    fresh = Retriever(small.settings, embedder=small.embedder)
-    report = fresh.index()  # repaired from the store, without embedding anything again
-    assert report.chunks_embedded == 0
-    assert_consistent(fresh)
+def test_a_half_written_lexical_cache_is_never_read_as_valid(small: Retriever, cut: float, part: str) -> None:
+    path = small.folder.lexical_cache("base")
+    _cut(path if part == "npz" else path.with_name(path.name + ".json"), cut)
+    assert LexicalIndex.load(path) is None
+    fresh = Retriever(small.settings, embedder=small.embedder)  # a restart: BM25 rebuilt from Chroma
     assert fresh.search("Where did the harbour reopen?").passages[0].source_id == "port.txt"
+    assert LexicalIndex.load(path) is not None, "the cache is written anew"
+    assert fresh.index().chunks_embedded == 0
+    assert_consistent(fresh)
 
 
 def test_a_half_written_temporary_file_is_ignored_and_cleaned(small: Retriever) -> None:
     data = small.settings.data_dir
-    (data / ".manifest-crash.tmp").write_text('{"version": 1, "model": "x", "artic', encoding="utf-8")
-    (data / ".lexical-crash.tmp").write_bytes(b"\x80\x05\x95")
+    (data / ".manifest.json-crash.tmp").write_text('{"version": 1, "model": "x", "artic', encoding="utf-8")
+    (data / "cache" / ".lexical-base.npz-crash.tmp").write_bytes(b"PK\x03")
     (small.settings.articles_dir / "bees.txt").write_text("Bees\n\nBee numbers recovered.", encoding="utf-8")
     fresh = Retriever(small.settings, embedder=small.embedder)
     assert fresh.index().changed == ["bees.txt"]
@@ -269,14 +242,12 @@ class Crash(BaseException):
     """Stands for the process dying: not an Exception, so nothing on the way catches it."""
 
 
-#: Where a run writes: every Chroma write (through ``ChunkStore._call``, so a crash can fall
-#: between the two collections), the BM25 file, the manifest and the dirty marker.
+#: Where a run writes: every Chroma write (through ``Chroma.call``, so a crash can fall
+#: between any two collections: sentences, passages, catalog, words, the library record,
+#: the lease) and the local BM25 cache.
 WRITES = [
-    ("retrieval.store.ChunkStore", "_call"),
+    ("retrieval.chroma.Chroma", "call"),
     ("retrieval.lexical.LexicalIndex", "save"),
-    ("retrieval.manifest.Manifest", "save"),
-    ("pathlib.Path", "unlink"),
-    ("pathlib.Path", "touch"),
 ]
 CHROMA_WRITES = {"upsert", "update", "delete", "delete_collection", "get_or_create_collection"}
 
@@ -286,7 +257,7 @@ def test_a_crash_at_every_write_is_repaired_by_the_next_run(
     tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Deterministic complement to the SIGKILL test: the run dies just before its n-th
-    write (Chroma, BM25, manifest, dirty marker), for every n; a fresh retriever, as after
+    write (Chroma, the BM25 cache), for every n; a fresh retriever, as after
     a restart, brings the index back in line with the folder."""
     import importlib
 
@@ -318,14 +289,14 @@ def test_a_crash_at_every_write_is_repaired_by_the_next_run(
     for before, after in zip([{}, *versions], versions):
         for n in range(1, 100):
             write_folder(before)
-            Retriever(settings, embedder=embedder).index()
+            Retriever(settings, embedder=embedder).index(prune=True)  # back to "before", however far
             write_folder(after)
             calls = 0
 
             def counted(original):  # type: ignore[no-untyped-def]
                 def write(*args, **kwargs):  # type: ignore[no-untyped-def]
                     nonlocal calls
-                    if original.__name__ == "_call" and getattr(args[1], "__name__", "") not in CHROMA_WRITES:
+                    if original.__name__ == "call" and getattr(args[1], "__name__", "") not in CHROMA_WRITES:
                         return original(*args, **kwargs)  # a read
                     calls += 1
                     if calls == n:  # noqa: B023 - called within this iteration only

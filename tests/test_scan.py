@@ -45,7 +45,7 @@ def test_a_known_stamp_skips_the_read_and_any_change_is_seen(tmp_path: Path) -> 
 
 def test_reindex_sees_an_edit_that_keeps_size_and_mtime(retriever: Retriever, articles: Path) -> None:
     retriever.index()
-    stamps = {n: e["stamp"] for n, e in json.loads(retriever.folder.manifest.read_text())["articles"].items()}
+    stamps = {n: e.stamp for n, e in retriever.store.catalog().entries.items()}
     assert all(stamps.values())
 
     target = articles / "003_8dd3d7f5671449ac.txt"
@@ -61,5 +61,5 @@ def test_reindex_sees_an_edit_that_keeps_size_and_mtime(retriever: Retriever, ar
     os.utime(articles / "000_44bf25875507660d.txt")
     report = retriever.index()
     assert not report.modified
-    manifest = json.loads(retriever.folder.manifest.read_text())["articles"]
-    assert manifest["000_44bf25875507660d.txt"]["stamp"] != stamps["000_44bf25875507660d.txt"]
+    entries = retriever.store.catalog().entries
+    assert entries["000_44bf25875507660d.txt"].stamp != stamps["000_44bf25875507660d.txt"]

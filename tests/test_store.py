@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from retrieval.manifest import Manifest
+from retrieval.catalog import Catalog
 from retrieval.service import Retriever
 from retrieval.store import sentence_key
 
@@ -23,7 +23,7 @@ def test_sentences_point_to_their_passages_and_score_like_a_query(seeds_retrieve
 
     # The same passages' sentences, fetched with their vectors, score the same,
     # whether found through the manifest's sentence counts or a metadata filter.
-    counts = Manifest.load(seeds_retriever.folder.manifest).sentence_counts()  # type: ignore[union-attr]
+    counts = Catalog(store.catalog().entries).sentence_counts()
     assert set(counts) == store.all_ids() and sum(counts.values()) == store.sentence_count()
     fetched = {s.id: s for s in store.sentences_of(list(passages), query)}
     counted = {s.id: s for s in store.sentences_counted({c: counts[c] for c in passages}, query)}

@@ -78,17 +78,23 @@ def report_text(report: IndexReport, language: str) -> str:
 
 
 class AdminCog(commands.Cog):
-    """Keeping the index in line with the articles folder."""
+    """Keeping a server's library (or, in the admin servers, the base one) up to date."""
 
     def __init__(self, bot: CitebotBot) -> None:
         self.bot = bot
+
+    def _check_writer(self, language: str) -> None:
+        if self.bot.service.read_only:
+            raise UserFacingError(t(language, "read_only"))
 
     @app_commands.command(name="reindex", description="Index new, changed and removed articles now")
     @admin_only()
     async def reindex(self, interaction: discord.Interaction) -> None:
         language = i18n.for_interaction(interaction)
+        self._check_writer(language)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        report = await self.bot.service.reindex(f"/reindex by {interaction.user.id}")
+        library = self.bot.service.library_for(interaction.guild_id)
+        report = await self.bot.service.reindex(f"/reindex by {interaction.user.id}", library)
         await interaction.followup.send(report_text(report, language), ephemeral=True)
 
     @app_commands.command(
@@ -104,6 +110,7 @@ class AdminCog(commands.Cog):
     ) -> None:
         language = i18n.for_interaction(interaction)
         settings = self.bot.settings
+        self._check_writer(language)
         if (file is None) == (url is None):
             raise UserFacingError(t(language, "add_needs_one"))
         if file is not None:
@@ -138,13 +145,18 @@ class AdminCog(commands.Cog):
                 )
         except FetchError as error:
             raise UserFacingError(clip(neutralise(str(error)), 500)) from None
-        path = await asyncio.to_thread(save_article, settings.articles_dir, name, data, meta)
-        log.info("/add by %s saved %s (%d bytes)", interaction.user.id, path.name, len(data))
-        report = await self.bot.service.reindex(f"/add by {interaction.user.id}")
+        library = self.bot.service.library_for(interaction.guild_id)
+        folder = self.bot.service.articles_folder(library)
+        path = await asyncio.to_thread(save_article, folder, name, data, meta)
+        log.info("/add by %s saved %s (%d bytes) in %s", interaction.user.id, path.name, len(data), folder)
+        report = await self.bot.service.reindex(f"/add by {interaction.user.id}", library)
         if name in report.skipped:
             text = t(language, "add_skipped", name=name, reason=report.skipped[name])
         else:
-            info = next((s for s in await self.bot.service.sources() if s.source_id == name), None)
+            sources = await self.bot.service.sources(library)
+            info = next(
+                (s for s in sources if s.source_id == name and s.library == (library or "base")), None
+            )
             text = t(
                 language,
                 "add_done",

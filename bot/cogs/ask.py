@@ -80,7 +80,8 @@ class AnswerView(discord.ui.View):
         language = i18n.for_interaction(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         k = min(MAX_TOP_K, self.shown + MORE_STEP)
-        answer, _ = await self.bot.service.ask(self.answer.question, k)
+        library = self.bot.service.library_for(interaction.guild_id)
+        answer, _ = await self.bot.service.ask(self.answer.question, k, library)
         extra = answer.passages[self.shown : k]
         if not extra:
             await interaction.followup.send(t(language, "no_more"), ephemeral=True)
@@ -128,7 +129,8 @@ class AskCog(commands.Cog):
         clean_question(question, self.bot.settings.max_question_chars)
         await interaction.response.defer(thinking=True)
         interaction.extras["public_defer"] = True
-        answer, facts = await self.bot.service.ask(question, k)
+        library = self.bot.service.library_for(interaction.guild_id)
+        answer, facts = await self.bot.service.ask(question, k, library)
         embed, view = build_reply(self.bot, answer, facts, language)
         await interaction.followup.send(embed=embed, view=view, wait=True)
         interaction.extras["followed_up"] = True
@@ -153,7 +155,8 @@ class AskCog(commands.Cog):
             self.bot.check_cooldown(message.author.id)
             clean_question(question, self.bot.settings.max_question_chars)
             async with message.channel.typing():
-                answer, facts = await self.bot.service.ask(question)
+                library = self.bot.service.library_for(message.guild.id if message.guild else None)
+                answer, facts = await self.bot.service.ask(question, None, library)
             embed, view = build_reply(self.bot, answer, facts, language)
             await message.reply(embed=embed, view=view, mention_author=False)
         except Exception as error:  # noqa: BLE001 - every failure gets a short reply and a log line

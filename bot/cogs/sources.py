@@ -72,7 +72,7 @@ class SourcesCog(commands.Cog):
     @app_commands.command(name="sources", description="List the indexed articles")
     async def sources(self, interaction: discord.Interaction) -> None:
         language = i18n.for_interaction(interaction)
-        sources = await self.bot.service.sources()
+        sources = await self.bot.service.sources(self.bot.service.library_for(interaction.guild_id))
         view = SourcesView(self.bot, sources, language)
         await interaction.response.send_message(embed=sources_embed(sources, 0, language), view=view)
 
@@ -80,7 +80,7 @@ class SourcesCog(commands.Cog):
     @app_commands.describe(name="The article (start typing its title or file name)")
     async def source(self, interaction: discord.Interaction, name: str) -> None:
         language = i18n.for_interaction(interaction)
-        sources = await self.bot.service.sources()
+        sources = await self.bot.service.sources(self.bot.service.library_for(interaction.guild_id))
         match = next((s for s in sources if s.source_id == name), None)
         if match is None:
             lowered = name.lower()
@@ -96,7 +96,7 @@ class SourcesCog(commands.Cog):
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         lowered = current.lower()
-        sources = await self.bot.service.sources()
+        sources = await self.bot.service.sources(self.bot.service.library_for(interaction.guild_id))
         hits = [s for s in sources if lowered in s.title.lower() or lowered in s.source_id.lower()]
         # Choice names and values are limited to 100 characters; source ids are file names.
         return [

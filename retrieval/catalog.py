@@ -1,0 +1,98 @@
+"""The catalog: which article versions a library holds, with their passages and metadata.
+
+One :class:`ArticleEntry` per article, stored as a record of the library's
+``-articles`` collection in Chroma (see :mod:`retrieval.store`), so that every
+process reads the same catalog from the store and none needs a file of another's.
+An entry is written once the article's passages and sentences are stored: it is
+what makes them visible to searches. A removed article leaves a tombstone (an
+entry marked removed, with the generation of the run that removed it) so that
+processes following the library incrementally learn of the removal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass
+class ArticleEntry:
+    """One indexed article version."""
+
+    sha256: str
+    title: str
+    language: str
+    chunks: list[str]
+    indexed_at: str
+    url: str | None = None
+    #: the file's size and times when it was hashed (see ``articles.scan_folder``).
+    stamp: str = ""
+    #: how many sentences each passage is matched by, aligned with ``chunks``.
+    sentences: list[int] = field(default_factory=list)
+    published: str | None = None
+    author: str | None = None
+    site: str | None = None
+    #: the run (library generation) that wrote this version.
+    generation: int = 0
+
+    def to_metadata(self) -> dict[str, Any]:
+        """As Chroma metadata: no None values, lists as JSON."""
+        data: dict[str, Any] = {}
+        for key, value in asdict(self).items():
+            if value is None:
+                continue
+            data[key] = json.dumps(value) if isinstance(value, list) else value
+        data["removed"] = False
+        return data
+
+    @classmethod
+    def from_metadata(cls, meta: Mapping[str, Any]) -> ArticleEntry:
+        """Read back :meth:`to_metadata`; raises ValueError on a record that is not an entry."""
+        try:
+            values: dict[str, Any] = {}
+            for item in fields(cls):
+                if item.name not in meta:
+                    continue
+                value = meta[item.name]
+                values[item.name] = json.loads(value) if item.name in {"chunks", "sentences"} else value
+            return cls(**values)
+        except (TypeError, json.JSONDecodeError) as error:
+            raise ValueError(f"not a catalog entry ({error})") from None
+
+
+def tombstone(generation: int) -> dict[str, Any]:
+    """The metadata of a removed article's record."""
+    return {"removed": True, "generation": generation}
+
+
+@dataclass
+class Catalog:
+    """A library's live entries, by source id."""
+
+    entries: dict[str, ArticleEntry] = field(default_factory=dict)
+
+    @property
+    def chunk_count(self) -> int:
+        return sum(len(entry.chunks) for entry in self.entries.values())
+
+    def known_files(self) -> dict[str, tuple[str, str]]:
+        """``{source id: (stamp, sha256)}``: what ``scan_folder`` needs to skip re-hashing."""
+        return {name: (entry.stamp, entry.sha256) for name, entry in self.entries.items()}
+
+    def sentence_counts(self) -> dict[str, int]:
+        """``{passage id: number of sentences}``; empty if an article predates the counts."""
+        counts: dict[str, int] = {}
+        for entry in self.entries.values():
+            if len(entry.sentences) != len(entry.chunks):
+                return {}
+            counts.update(zip(entry.chunks, entry.sentences))
+        return counts
+
+    def chunk_languages(self) -> dict[str, str]:
+        """``{passage id: language of its article}``."""
+        return {chunk: entry.language for entry in self.entries.values() for chunk in entry.chunks}
+
+    def chunk_ids(self) -> set[str]:
+        return {chunk for entry in self.entries.values() for chunk in entry.chunks}

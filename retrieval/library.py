@@ -1,0 +1,144 @@
+"""What one process holds of one library, derived from Chroma and kept current.
+
+A :class:`LibraryView` is an immutable snapshot: the library's catalog, the passages
+a search may show (those of the catalog's entries), their languages and sentence
+counts, and a BM25 index built from the rows stored with the passages (no word is
+tokenised to build it). :func:`load_view` builds one from the store, starting from
+this process's cache file when it has one; :func:`refresh_view` brings a view to a
+newer generation by reading only the catalog records written since, and the rows
+of their passages. Searches keep using the old snapshot until the new one is
+swapped in.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from retrieval.catalog import Catalog
+from retrieval.lexical import LexicalIndex
+from retrieval.ranking import IndexView
+from retrieval.registry import LibraryRecord
+from retrieval.store import LibraryStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LibraryView:
+    """One library as this process last read it."""
+
+    name: str
+    record: LibraryRecord
+    catalog: Catalog = field(default_factory=Catalog)
+    lexical: LexicalIndex = field(default_factory=LexicalIndex)
+    passages: frozenset[str] = frozenset()
+    view: IndexView = field(default_factory=lambda: IndexView({}, {}))
+
+    @classmethod
+    def of(cls, record: LibraryRecord, catalog: Catalog, lexical: LexicalIndex) -> LibraryView:
+        return cls(
+            record.name,
+            record,
+            catalog,
+            lexical,
+            frozenset(catalog.chunk_ids()),
+            IndexView(catalog.sentence_counts(), catalog.chunk_languages()),
+        )
+
+    @property
+    def generation(self) -> int:
+        return self.record.generation
+
+
+def load_view(store: LibraryStore, record: LibraryRecord, cache: Path | None) -> LibraryView:
+    """The library as stored now, from this process's cache plus what changed since, or
+    from the store alone when there is no usable cache."""
+    if cache is not None:
+        cached = _read_cache(cache, record)
+        if cached is not None:
+            try:
+                return refresh_view(cached, store, record)
+            except ValueError as error:
+                log.info("cache of %s not used (%s); rebuilding it from the store", record.name, error)
+    records = store.catalog()
+    catalog = Catalog(records.entries)
+    rows = store.rows(sorted(catalog.chunk_ids()))
+    missing = catalog.chunk_ids() - rows.keys()
+    lexical = LexicalIndex()
+    lexical.apply(rows, terms=store.terms(0))
+    if missing:  # passages stored before rows were kept: the writer adds theirs on its next run
+        log.warning(
+            "%s: %d passages have no BM25 row yet; they are found by meaning only", record.name, len(missing)
+        )
+    view = LibraryView.of(record, catalog, lexical)
+    if cache is not None:
+        save_cache(view, cache)
+    return view
+
+
+def refresh_view(current: LibraryView, store: LibraryStore, record: LibraryRecord) -> LibraryView:
+    """``current`` brought to ``record``'s generation: the catalog records written since
+    ``current`` was read, the rows of their passages, and the words added since.
+
+    Raises:
+        ValueError: ``current`` is of another incarnation of the library (rebuilt since).
+    """
+    if current.record.epoch != record.epoch or current.record.identity != record.identity:
+        raise ValueError("the library was rebuilt since")
+    if record.generation == current.generation and not record.dirty:
+        return current if current.record == record else LibraryView(**{**current.__dict__, "record": record})
+    changes = store.catalog(since=current.generation)
+    entries = dict(current.catalog.entries)
+    gone: set[str] = set()
+    for name in changes.removed | changes.entries.keys():
+        old = entries.pop(name, None)
+        if old is not None:
+            gone.update(old.chunks)
+    entries.update(changes.entries)
+    wanted = sorted({c for e in changes.entries.values() for c in e.chunks})
+    rows = store.rows(wanted)
+    # Words last: every row read above refers only to words stored before it.
+    terms = store.terms(len(current.lexical.terms))
+    lexical = current.lexical.copy()
+    kept = {c for e in entries.values() for c in e.chunks}
+    lexical.apply(rows, remove=gone - kept, terms=terms)
+    return LibraryView.of(record, Catalog(entries), lexical)
+
+
+def save_cache(view: LibraryView, path: Path) -> None:
+    """Keep ``view``'s BM25 index in this process's data folder (plain arrays and JSON)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "library": view.name,
+            "epoch": view.record.epoch,
+            "identity": view.record.identity,
+            "generation": view.generation,
+            "catalog": {name: entry.to_metadata() for name, entry in view.catalog.entries.items()},
+        }
+        view.lexical.save(path, meta)
+    except OSError as error:
+        log.warning("could not keep a cache of %s in %s: %s", view.name, path.parent, error)
+
+
+def _read_cache(path: Path, record: LibraryRecord) -> LibraryView | None:
+    from retrieval.catalog import ArticleEntry
+
+    loaded = LexicalIndex.load(path)
+    if loaded is None:
+        return None
+    lexical, meta = loaded
+    if meta.get("epoch") != record.epoch or meta.get("identity") != record.identity:
+        return None
+    generation = meta.get("generation")
+    catalog = meta.get("catalog")
+    if not isinstance(generation, int) or generation > record.generation or not isinstance(catalog, dict):
+        return None
+    try:
+        entries = {str(name): ArticleEntry.from_metadata(data) for name, data in catalog.items()}
+    except (ValueError, AttributeError):
+        return None
+    cached = LibraryRecord(**{**record.__dict__, "generation": generation, "dirty": False})
+    return LibraryView.of(cached, Catalog(entries), lexical)

@@ -1,0 +1,292 @@
+"""One source of truth: the catalog in Chroma, libraries, read-only processes, the writer
+lease, the mass-removal guard and the migration of older indexes (embedded store; the
+same against a real Chroma server is in test_replicas.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from citebot import main
+from config import load_settings
+from retrieval.embedding import Embedder
+from retrieval.errors import ArticlesDirError, IndexBusyError, LibraryError, MassRemovalError, ReadOnlyError
+from retrieval.lexical import LexicalIndex
+from retrieval.registry import Lease, WriterLease
+from retrieval.service import Retriever
+
+from data_paths import DATA
+from index_checks import assert_consistent
+from legacy import make_legacy
+
+DISTRACTORS = DATA / "distractors"
+
+
+def _library_folder(tmp_path: Path, name: str, *articles: str) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    for prefix in articles:
+        source = next(DISTRACTORS.glob(f"{prefix}_*.md"))
+        shutil.copy(source, folder / source.name)
+    return folder
+
+
+# --- Nothing lost by accident ------------------------------------------------------------
+
+
+def test_a_run_that_would_empty_or_mostly_empty_the_index_stops(
+    retriever: Retriever, articles: Path, tmp_path: Path
+) -> None:
+    retriever.index()
+    before = (retriever.registry.record("base"), retriever.store.catalog(), retriever.store.count())
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(MassRemovalError, match=r"holds none of the 4 indexed articles; nothing was changed"):
+        retriever.index(empty)
+    with pytest.raises(ArticlesDirError, match="nothing was changed .pass --prune"):
+        retriever.index(tmp_path / "unmounted")
+    for name in sorted(p.name for p in articles.iterdir())[:3]:
+        (articles / name).unlink()
+    with pytest.raises(MassRemovalError, match="would remove 3 of the 4 indexed articles"):
+        retriever.index()
+    assert (retriever.registry.record("base"), retriever.store.catalog(), retriever.store.count()) == before
+    assert len(retriever.search("What did No Music for ICE demand?").passages) == 5
+
+    report = retriever.index(prune=True)
+    assert len(report.removed) == 3 and len(retriever.sources()) == 1
+    assert_consistent(retriever)
+
+
+def test_removing_a_few_articles_needs_no_consent(retriever: Retriever, articles: Path) -> None:
+    retriever.index()
+    (articles / "000_44bf25875507660d.txt").unlink()
+    assert retriever.index().removed == ["000_44bf25875507660d.txt"]
+
+
+def test_the_cli_says_how_to_allow_a_mass_removal(
+    monkeypatch: pytest.MonkeyPatch, articles: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CITEBOT_ARTICLES_DIR", str(articles))
+    monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))
+    assert main(["index"]) == 0
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "one.txt").write_text("One article\n\nAbout something else entirely.", encoding="utf-8")
+    capsys.readouterr()
+    # Tried as a new user would: indexing another folder no longer replaces the whole index.
+    assert main(["index", "--articles", str(other)]) == 1
+    err = capsys.readouterr().err
+    assert "would remove 4 of the 4" not in err and "holds none of the 4 indexed articles" in err
+    assert "--prune" in err and err.count("\n") == 1
+    assert main(["index", "--articles", str(other), "--prune", "--json"]) == 0
+    assert "one.txt" in capsys.readouterr().out
+
+
+# --- Libraries ---------------------------------------------------------------------------
+
+
+def test_a_library_is_searched_with_the_base_never_with_another(retriever: Retriever, tmp_path: Path) -> None:
+    retriever.index()
+    retriever.index(_library_folder(tmp_path, "one", "d01"), library="workers")
+    retriever.index(_library_folder(tmp_path, "two", "d02"), library="festivals")
+    question = "How many Microsoft employees signed the internal letter about the Army contract?"
+
+    def sources(library: str | None) -> set[str]:
+        return {p.source_id for p in retriever.search(question, k=10, library=library).passages}
+
+    assert any(s.startswith("d01_") for s in sources("workers"))
+    assert not any(s.startswith("d01_") for s in sources("festivals")), "another server's article"
+    assert not any(s.startswith("d01_") for s in sources(None)), "a server's article in the base"
+    assert any(s.startswith("00") for s in sources("festivals")), "the base is searched too"
+    listed = {(s.library, s.source_id[:3]) for s in retriever.sources(library="workers")}
+    assert ("workers", "d01") in listed and ("base", "000") in listed and ("festivals", "d02") not in listed
+    assert set(retriever.libraries()) == {"base", "workers", "festivals"}
+    assert_consistent(retriever, library="workers")
+    # A library that does not exist yet adds nothing, and a bad name is refused.
+    assert sources("nobody-yet") == sources(None)
+    with pytest.raises(LibraryError, match="cannot name a library"):
+        retriever.search(question, library="../etc")
+
+
+def test_the_cli_takes_a_library_on_index_ask_sources_and_eval(
+    monkeypatch: pytest.MonkeyPatch, articles: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CITEBOT_ARTICLES_DIR", str(articles))
+    monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))
+    folder = _library_folder(tmp_path, "lib", "d01", "d05")
+    assert main(["index"]) == 0
+    assert main(["index", "--library", "workers", "--articles", str(folder)]) == 0
+    assert "into workers: 2 added" in capsys.readouterr().out
+    assert main(["sources", "--json", "--library", "workers"]) == 0
+    import json
+
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["library"] for r in rows} == {"base", "workers"} and len(rows) == 6
+    dated = next(r for r in rows if r["source_id"].startswith("d01_"))
+    assert dated["published"] == "2019-10-22" and dated["site"] and dated["author"]
+    assert main(["ask", "--library", "workers", "How many Microsoft employees signed?", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["passages"][0]["source"].startswith("https://")
+    monkeypatch.setenv("CITEBOT_LIBRARY", "workers")
+    assert main(["eval", str(DATA / "distractors_users.jsonl"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["all"]["hit@5"] > 0.3
+    assert main(["index", "--library", "Bad Name"]) == 1
+    assert "cannot name a library" in capsys.readouterr().err
+
+
+# --- Roles -------------------------------------------------------------------------------
+
+
+def test_a_read_only_process_answers_and_never_writes(
+    retriever: Retriever, tmp_path: Path, embedder: Embedder
+) -> None:
+    retriever.index()
+    reader = Retriever(
+        retriever.settings.model_copy(
+            update={
+                "read_only": True,
+                "articles_dir": tmp_path / "none",
+                "data_dir": retriever.settings.data_dir,
+            }
+        ),
+        embedder=embedder,
+    )
+    assert reader.search("Who is Andy Jassy?").passages
+    with pytest.raises(ReadOnlyError, match="read-only .CITEBOT_READ_ONLY=true."):
+        reader.index()
+    with pytest.raises(ReadOnlyError):
+        reader.index(library="workers")
+    assert reader.ensure_index() is None
+    assert retriever.registry.lease() is None, "the reader never took the writer lease"
+
+
+def test_a_read_only_cli_refuses_to_index_and_never_indexes_before_asking(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CITEBOT_READ_ONLY", "true")
+    assert main(["index"]) == 1
+    assert "read-only" in capsys.readouterr().err
+    assert main(["ask", "Who is Andy Jassy?"]) == 1
+    err = capsys.readouterr().err
+    assert "no index" in err and "the writer has not indexed anything yet" in err and "indexing" not in err
+
+
+def test_the_writer_lease_refuses_a_live_writer_and_frees_a_dead_one(retriever: Retriever) -> None:
+    retriever.index()
+    registry = retriever.registry
+    elsewhere = Lease("someone-else", "another-host", 1, time.time() + 30, time.time())
+    registry.put_lease(elsewhere)
+    with pytest.raises(IndexBusyError, match="process 1 on another-host"):
+        retriever.index()
+    # Expired: free to take.
+    registry.put_lease(Lease("someone-else", "another-host", 1, time.time() - 1, time.time() - 60))
+    retriever.index()
+    # Not expired, but held by a process of this machine that no longer exists.
+    gone = os.getpid() + 100_000
+    registry.put_lease(Lease("killed", WriterLease(registry).host, gone, time.time() + 30, time.time()))
+    retriever.index()
+    assert registry.lease() is None, "a finished run gives the lease up"
+
+
+def test_the_lease_is_renewed_while_held(retriever: Retriever) -> None:
+    retriever.index()
+    lease = WriterLease(retriever.registry, ttl=2.0, heartbeat=0.2, settle=0.0)
+    lease.acquire()
+    try:
+        first = retriever.registry.lease()
+        time.sleep(0.8)
+        later = retriever.registry.lease()
+        assert first is not None and later is not None and later.owner == lease.owner
+        assert later.expires_at > first.expires_at
+        lease.acquire()  # holds are counted
+        lease.release()
+        assert retriever.registry.lease() is not None
+    finally:
+        lease.release()
+    assert retriever.registry.lease() is None
+
+
+# --- The store holds what is needed to answer ----------------------------------------------
+
+
+def test_a_process_with_an_empty_data_folder_answers_as_the_writer(
+    retriever: Retriever, tmp_path: Path, embedder: Embedder
+) -> None:
+    retriever.index()
+    # Server mode is what shares a store between data folders; embedded, the reader opens
+    # the writer's Chroma folder and nothing else of the writer's.
+    settings = retriever.settings.model_copy(update={"data_dir": tmp_path / "reader", "read_only": True})
+    reader = Retriever(settings, embedder=embedder)
+    reader._chroma = retriever.chroma
+    for question in ("What did No Music for ICE demand?", "Quel festival à Las Vegas est alimenté par AWS ?"):
+        mine, theirs = retriever.search(question), reader.search(question)
+        assert [(p.chunk_id, round(p.score, 6)) for p in mine.passages] == [
+            (p.chunk_id, round(p.score, 6)) for p in theirs.passages
+        ]
+        assert (mine.answered, round(mine.margin, 6)) == (theirs.answered, round(theirs.margin, 6))
+    cached = LexicalIndex.load(reader.folder.lexical_cache("base"))
+    assert cached is not None and cached[1]["generation"] == retriever.registry.record("base").generation
+
+
+def test_no_pickle_and_no_manifest_in_the_data_folder(retriever: Retriever) -> None:
+    retriever.index()
+    names = {p.name for p in retriever.settings.data_dir.rglob("*") if p.is_file()}
+    assert not {n for n in names if n.endswith((".pkl", ".pickle")) or n == "manifest.json"}
+
+
+# --- Migration ---------------------------------------------------------------------------
+
+
+def test_an_index_of_the_earlier_layout_moves_without_embedding_again(
+    retriever: Retriever, embedder: Embedder
+) -> None:
+    retriever.index()
+    question = "What did No Music for ICE demand?"
+    before = [(p.chunk_id, round(p.score, 5)) for p in retriever.search(question).passages]
+    make_legacy(retriever)
+    assert retriever.folder.manifest.exists() and retriever.folder.legacy_lexical.exists()
+
+    moved = Retriever(retriever.settings, embedder=embedder)
+    assert moved.has_index()
+    report = moved.index()
+    assert report.chunks_embedded == 0 and sorted(report.unchanged) == sorted(
+        p.name for p in retriever.settings.articles_dir.iterdir()
+    )
+    assert not retriever.folder.manifest.exists() and not retriever.folder.legacy_lexical.exists()
+    assert retriever.folder.manifest.with_name("manifest.json.migrated").exists()
+    assert_consistent(moved)
+    assert [(p.chunk_id, round(p.score, 5)) for p in moved.search(question).passages] == before
+    # New articles land in the moved index like in any other.
+    (retriever.settings.articles_dir / "new.md").write_text(
+        "# Reno\n\nIntersect moved to Reno.", encoding="utf-8"
+    )
+    assert moved.index().added == ["new.md"]
+    assert_consistent(moved)
+
+
+def test_ask_adopts_an_earlier_layout_rather_than_indexing_again(
+    monkeypatch: pytest.MonkeyPatch,
+    articles: Path,
+    tmp_path: Path,
+    embedder: Embedder,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings = load_settings(articles_dir=articles, data_dir=tmp_path / "data")
+    built = Retriever(settings, embedder=embedder)
+    built.index()
+    make_legacy(built)
+    monkeypatch.setenv("CITEBOT_ARTICLES_DIR", str(articles))
+    monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))
+    import citebot
+
+    monkeypatch.setattr(citebot, "_retriever", lambda s: Retriever(s, embedder=embedder))
+    assert main(["ask", "Who is Andy Jassy?", "--json"]) == 0
+    assert "no index yet" not in capsys.readouterr().err
+    assert main(["index", "--json"]) == 0
+    import json
+
+    assert json.loads(capsys.readouterr().out)["chunks_embedded"] == 0
