@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import pickle
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,18 +168,35 @@ class LexicalIndex:
         atomic_write(self.path, buffer.getvalue())
         self.outdated = False
 
-    def search(self, question: str, n: int) -> list[tuple[str, float]]:
-        """The ``n`` best chunks for ``question`` by BM25, best first (score > 0 only)."""
+    def search(
+        self, question: str, n: int, *, extra: Mapping[str, float] | None = None
+    ) -> list[tuple[str, float]]:
+        """The ``n`` best chunks for ``question`` by BM25, best first (score > 0 only).
+
+        Args:
+            question: the question; each of its terms counts fully.
+            n: how many chunks.
+            extra: more query terms (tokens as :func:`tokenize_query` makes them) with
+                the weight each counts for, e.g. an earlier question's terms at a lower
+                weight; a term of ``question`` keeps its full weight.
+        """
         p = self._postings
         if not p.ids or n <= 0:
             return []
-        terms = np.asarray([p.vocab[t] for t in tokenize_query(question) if t in p.vocab], dtype=np.int64)
+        wanted = {t: 1.0 for t in tokenize_query(question)}
+        for term, weight in (extra or {}).items():
+            if weight > 0 and term not in wanted:
+                wanted[term] = weight
+        known = [t for t in wanted if t in p.vocab]
+        terms = np.asarray([p.vocab[t] for t in known], dtype=np.int64)
         if not len(terms):
             return []
         starts, ends = p.term_ptr[terms], p.term_ptr[terms + 1]
         df = (ends - starts).astype(np.float64)
         total = len(p.ids)
         idf = np.log(1.0 + (total - df + 0.5) / (df + 0.5))
+        if extra:
+            idf = idf * np.asarray([wanted[t] for t in known], dtype=np.float64)
         rows = np.concatenate([p.term_docs[s:e] for s, e in zip(starts.tolist(), ends.tolist())])
         if not len(rows):
             return []

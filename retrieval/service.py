@@ -13,6 +13,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,9 +21,11 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from config import Settings
+from retrieval import followup
 from retrieval.embedding import Embedder, create_embedder
 from retrieval.embedding.factory import index_identity, model_identity
 from retrieval.errors import IndexBusyError, IndexMismatchError, QuestionError
+from retrieval.followup import FollowUpMethod
 from retrieval.indexer import Indexer, Progress
 from retrieval.layout import DataFolder
 from retrieval.lexical import LexicalIndex
@@ -191,12 +194,24 @@ class Retriever:
         when an index was already there."""
         return None if self.has_index() else self.index(progress=progress)
 
-    def search(self, question: str, k: int | None = None) -> Answer:
+    def search(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        previous: Sequence[str] | None = None,
+        method: FollowUpMethod | None = None,
+    ) -> Answer:
         """The passages that best answer ``question``, best first, with citations.
 
         Args:
             question: the user's question, in any language the model knows.
             k: how many passages; the settings' ``top_k`` by default.
+            previous: the conversation's earlier questions, oldest first: a follow-up
+                such as "And how many signed it?" is searched with them in mind (see
+                :mod:`retrieval.followup`); blank ones are skipped.
+            method: how the earlier questions are used; :data:`retrieval.followup.DEFAULT`
+                unless a benchmark compares methods.
 
         Returns:
             An :class:`Answer`; ``answered`` is False when nothing relevant was found.
@@ -207,8 +222,10 @@ class Retriever:
             StoreUnavailableError: there is no index, or the Chroma server is down.
         """
         text = clean_question(question, self.settings.max_question_chars)
+        history = [clean_question(p, self.settings.max_question_chars) for p in previous or () if p.strip()]
         k = k or self.settings.top_k
-        ranked = self._ranked(text, k)
+        prepared = followup.prepare(text, history, self.query_vector, method or followup.DEFAULT)
+        ranked = self._ranked(text, k, prepared)
         top, texts = self._shown(ranked, k)
         chunks = {c.id: c for c in self.store.get([r.chunk_id for r in top])}
         passages = []
@@ -242,6 +259,7 @@ class Retriever:
         margin = self.rule.margin(signals)
         return Answer(
             question=text,
+            previous=tuple(history),
             answered=bool(passages) and margin >= 0,
             passages=passages,
             similarity=signals.similarity,
@@ -302,8 +320,9 @@ class Retriever:
             for name, entry in sorted(manifest.articles.items())
         ]
 
-    def _ranked(self, text: str, k: int) -> list[Ranked]:
-        """The ranking of the last finished run's passages for the cleaned question ``text``."""
+    def _ranked(self, text: str, k: int, prepared: followup.PreparedQuery | None = None) -> list[Ranked]:
+        """The ranking of the last finished run's passages for the cleaned question ``text``
+        (asked after earlier questions when ``prepared`` says how)."""
         manifest = self._refresh()
         if manifest is not None and manifest.model != self.model_identity:
             raise IndexMismatchError(
@@ -312,7 +331,11 @@ class Retriever:
             )
         committed = self._committed
         ranker = Ranker(self.store, self._lexical, self.weights, self.settings.candidates)
-        ranked = ranker.rank(text, self.query_vector(text), k, question_language(text), committed.view)
+        query = prepared.vector if prepared is not None else self.query_vector(text)
+        history_terms = prepared.history_terms if prepared is not None else None
+        ranked = ranker.rank(
+            text, query, k, question_language(text), committed.view, history_terms=history_terms
+        )
         if manifest is None:
             return ranked
         # While a reindex runs, the store holds the new passages of a changed article
