@@ -67,7 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask = command("ask", "answer a question with cited passages")
     ask.add_argument("question", nargs="?", help="the question (quote it)")
-    ask.add_argument("--batch", metavar="FILE", help='one question a line (text or {"q": ...}); - for stdin')
+    ask.add_argument(
+        "--previous",
+        action="append",
+        default=[],
+        metavar="EARLIER",
+        help="an earlier question of the conversation (repeat, oldest first): QUESTION is a follow-up",
+    )
+    ask.add_argument(
+        "--batch",
+        metavar="FILE",
+        help='one question a line (text or {"q": ..., "previous": [...]}); - for stdin',
+    )
     ask.add_argument(
         "--k", type=int, metavar="N", help=f"passages per answer, 1 to {MAX_TOP_K} (CITEBOT_TOP_K)"
     )
@@ -77,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     sources.add_argument("--json", action="store_true", help="print JSON")
 
     evaluate = command("eval", "score retrieval on a question set")
-    evaluate.add_argument("questions", type=Path, help="JSONL file of {id, q, docs, answer}")
+    evaluate.add_argument(
+        "questions", type=Path, help="JSONL file of {id, q, docs, answer} (and previous, for follow-ups)"
+    )
     evaluate.add_argument("--articles", type=Path, metavar="DIR", help="articles the questions are about")
     evaluate.add_argument(
         "--offtopic", type=Path, metavar="FILE", help="questions the articles cannot answer"
@@ -185,17 +198,24 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
         print(f"citebot: error: --k must be between 1 and {MAX_TOP_K}", file=sys.stderr)
         return EXIT_USAGE
     retriever = _retriever(settings)
+    if args.batch and args.previous:
+        print(
+            'citebot: error: --previous goes with one QUESTION; in a batch, give "previous" per line',
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     if args.question is not None:
         from retrieval.service import clean_question
 
         # Checked before anything else happens, so a bad question changes nothing.
-        clean_question(args.question, settings.max_question_chars)
+        for text in (*(p for p in args.previous if p.strip()), args.question):
+            clean_question(text, settings.max_question_chars)
     if not retriever.has_index():
         print(f"citebot: no index yet; indexing {settings.articles_dir} first", file=sys.stderr)
         _with_progress(lambda progress: retriever.ensure_index(progress), quiet=False)
     if args.batch:
         return _ask_batch(retriever, args.batch, args.k)
-    answer = retriever.search(args.question, k=args.k)
+    answer = retriever.search(args.question, k=args.k, previous=args.previous)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
@@ -203,7 +223,8 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _batch_questions(handle: TextIO) -> Iterator[str]:
+def _batch_questions(handle: TextIO) -> Iterator[tuple[str, list[str]]]:
+    """Each line's question and earlier questions (``{"q": ..., "previous": [...]}``, or text)."""
     for line in handle:
         line = line.strip()
         if not line:
@@ -212,11 +233,17 @@ def _batch_questions(handle: TextIO) -> Iterator[str]:
             try:
                 data = json.loads(line)
             except json.JSONDecodeError:
-                yield line
+                yield line, []
                 continue
-            yield str(data.get("q", "")) if isinstance(data, dict) else line
+            if not isinstance(data, dict):
+                yield line, []
+                continue
+            previous = data.get("previous") or []
+            if isinstance(previous, str):
+                previous = [previous]
+            yield str(data.get("q", "")), [str(p) for p in previous] if isinstance(previous, list) else []
         else:
-            yield line
+            yield line, []
 
 
 def _ask_batch(retriever: Retriever, source: str, k: int | None) -> int:
@@ -229,9 +256,9 @@ def _ask_batch(retriever: Retriever, source: str, k: int | None) -> int:
             print(f"citebot: error: cannot read {source}: {error.strerror}", file=sys.stderr)
             return EXIT_FAILURE
     try:
-        for question in _batch_questions(handle):
+        for question, previous in _batch_questions(handle):
             try:
-                data = retriever.search(question, k=k).to_json()
+                data = retriever.search(question, k=k, previous=previous).to_json()
             except QuestionError as error:
                 data = {"question": question, "answered": False, "passages": [], "error": str(error)}
             print(json.dumps(data, ensure_ascii=False), flush=True)

@@ -93,6 +93,37 @@ def test_batch_keeps_order_and_reports_bad_lines(
     assert all(len(r["passages"]) == 2 for r in rows if "error" not in r)
 
 
+def test_follow_ups_carry_their_earlier_questions_in_ask_batch_and_eval(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    earlier = "Which company did the Amazon employees compare to IBM in the 1940s?"
+    assert main(["ask", "--previous", earlier, "what did it do then?", "--json", "--k", "3"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["previous"] == [earlier] and "IBM" in answer["passages"][0]["text"]
+    assert main(["ask", "--previous", "  ", "Who founded Palantir?", "--json"]) == 0
+    assert "previous" not in json.loads(capsys.readouterr().out)  # a blank earlier question is skipped
+
+    lines = [
+        json.dumps({"q": "what did it do then?", "previous": [earlier]}),
+        json.dumps({"q": "what did it do then?"}),
+    ]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(lines) + "\n"))
+    assert main(["ask", "--batch", "-", "--json", "--k", "2"]) == 0
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert first["previous"] == [earlier] and "previous" not in second
+    assert main(["ask", "--batch", "-", "--previous", earlier]) == 2
+    assert "per line" in capsys.readouterr().err
+
+    questions = tmp_path / "followups.jsonl"
+    questions.write_text(
+        json.dumps({"id": "f", "q": "what did it do then?", "previous": [earlier], "docs": ["5a2e0eb1"],
+                    "answer": ["IBM"]}) + "\n",
+        encoding="utf-8",
+    )  # fmt: skip
+    assert main(["eval", str(questions), "--json"]) == 0
+    assert _json(capsys)["all"]["hit@1"] == 1.0  # type: ignore[index]
+
+
 def test_sources_lists_every_article(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     main(["index"])
     capsys.readouterr()
