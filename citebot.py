@@ -16,6 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -97,6 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--json", action="store_true", help="print JSON")
 
+    feedback = command("feedback", "export the votes on the bot's answers")
+    feedback.add_argument("--json", action="store_true", help="one JSON object a line")
+    feedback.add_argument(
+        "--since", type=_date, metavar="DATE", help="only votes cast from DATE (2026-11-01, or a time)"
+    )
+    feedback.add_argument(
+        "--as-eval",
+        type=Path,
+        metavar="FILE",
+        help="write the confirmed answers to FILE as a `citebot eval` question set",
+    )
+
     info = command("info", "show the effective articles folder, data folder, store and model")
     info.add_argument("--json", action="store_true", help="print JSON")
 
@@ -115,7 +128,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"citebot: {error}", file=sys.stderr)
         return EXIT_USAGE
-    handlers = {"index": _index, "ask": _ask, "sources": _sources, "eval": _eval, "info": _info, "run": _run}
+    handlers = {
+        "index": _index,
+        "ask": _ask,
+        "sources": _sources,
+        "eval": _eval,
+        "feedback": _feedback,
+        "info": _info,
+        "run": _run,
+    }
     try:
         return handlers[args.command](settings, args)
     except QuestionError as error:
@@ -369,6 +390,51 @@ def _eval(settings: Settings, args: argparse.Namespace) -> int:
     )
     total = sum(s.n for n, s in report.groups.items() if n == "all") + report.offtopic_n
     console.print(f"[dim]{total} questions in {elapsed:.1f} s[/dim]")
+    return EXIT_OK
+
+
+def _date(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (e.g. 2026-11-01)") from None
+
+
+def _feedback(settings: Settings, args: argparse.Namespace) -> int:
+    from retrieval.feedback import FeedbackStore, as_eval
+    from retrieval.layout import DataFolder
+
+    votes = FeedbackStore(DataFolder(settings.data_dir).feedback).votes(since=args.since)
+    if args.as_eval:
+        lines = as_eval(votes)
+        try:
+            args.as_eval.write_text(
+                "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8"
+            )
+        except OSError as error:
+            print(f"citebot: error: cannot write {args.as_eval}: {error.strerror}", file=sys.stderr)
+            return EXIT_FAILURE
+        print(
+            f"Wrote {len(lines)} confirmed questions from {len(votes)} votes to {args.as_eval}; "
+            f"check them, then: citebot eval {args.as_eval}",
+            file=sys.stderr,
+        )
+        return EXIT_OK
+    if args.json:
+        for vote in votes:
+            print(json.dumps(vote.to_json(), ensure_ascii=False))
+        return EXIT_OK
+    if not votes:
+        print("No votes yet.")
+        return EXIT_OK
+    print("time\tvote\tquestion\tconfirmed passage")
+    for vote in votes:
+        confirmed = vote.confirmed
+        where = f"[{confirmed.rank}] {confirmed.source_id}, {confirmed.location}" if confirmed else "-"
+        mark = "up" if vote.vote > 0 else "down"
+        print(
+            f"{vote.voted_at}\t{mark}\t{' / '.join([*vote.answer.previous, vote.answer.question])}\t{where}"
+        )
     return EXIT_OK
 
 
