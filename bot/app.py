@@ -17,11 +17,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import i18n
+from bot.conversation import Conversations
 from bot.errors import explain
 from bot.service import AnswerService
+from bot.views import DYNAMIC_ITEMS
 from bot.watcher import ArticlesWatcher
 from config import Settings
 from retrieval.errors import StoreUnavailableError
+from retrieval.feedback import FeedbackStore
 from retrieval.service import Retriever
 
 log = logging.getLogger(__name__)
@@ -85,6 +88,7 @@ class CitebotBot(commands.Bot):
         )
         self.settings = settings
         self.service = AnswerService(retriever or Retriever(settings))
+        self.conversations = Conversations(FeedbackStore(self.service.retriever.folder.feedback))
         self.cooldown = QuestionCooldown(settings.cooldown_rate, settings.cooldown_seconds)
         self.watcher: ArticlesWatcher | None = None
         self._watch_task: asyncio.Task[None] | None = None
@@ -104,6 +108,8 @@ class CitebotBot(commands.Bot):
             # clear "try again" until it is back, and the next reindex catches up.
             log.warning("start-up reindex skipped: %s", error)
         await self.tree.set_translator(i18n.CommandTranslator())
+        # The buttons under every answer ever posted, rebuilt from their custom ids.
+        self.add_dynamic_items(*DYNAMIC_ITEMS)
         for name in COGS:
             await self.load_extension(name)
         if self.settings.sync_commands:

@@ -57,6 +57,15 @@ STRINGS: dict[str, dict[str, str]] = {
         "mention_help": (
             "Ask me a question after the mention, e.g. “@citebot what did No Music for ICE demand?”"
         ),
+        "answer_unknown": "I no longer have this answer’s details; ask again with /ask.",
+        "passage_removed": "That passage has since been removed from the articles; ask again for new ones.",
+        "vote_up": "Thanks, your 👍 is recorded. You can change your vote at any time.",
+        "vote_down": "Thanks, your 👎 is recorded. You can change your vote at any time.",
+        "gold_question": "Was the answer in another passage?",
+        "gold_placeholder": "The passage that answers it",
+        "gold_none": "None of them",
+        "gold_done": "Recorded: passage [{n}] answers it. Thank you!",
+        "gold_none_done": "Recorded: none of these passages answers it. Thank you!",
     },
     "fr": {
         "answered": "Les passages des articles qui y répondent, les meilleurs d’abord.",
@@ -107,6 +116,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "mention_help": (
             "Posez une question après la mention, p. ex. « @citebot qu’exigeait No Music for ICE ? »"
         ),
+        "answer_unknown": "Je n’ai plus les détails de cette réponse ; reposez la question avec /ask.",
+        "passage_removed": (
+            "Ce passage a été retiré des articles depuis ; reposez la question pour les passages actuels."
+        ),
+        "vote_up": "Merci, votre 👍 est enregistré. Vous pouvez changer d’avis à tout moment.",
+        "vote_down": "Merci, votre 👎 est enregistré. Vous pouvez changer d’avis à tout moment.",
+        "gold_question": "La réponse était-elle dans un autre passage ?",
+        "gold_placeholder": "Le passage qui y répond",
+        "gold_none": "Aucun",
+        "gold_done": "Enregistré : le passage [{n}] y répond. Merci !",
+        "gold_none_done": "Enregistré : aucun de ces passages n’y répond. Merci !",
     },
 }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,10 +61,19 @@ class AnswerService:
     def articles_dir(self) -> Path:
         return self.retriever.settings.articles_dir
 
-    async def ask(self, question: str, k: int | None = None) -> tuple[Answer, IndexFacts]:
-        """The answer to ``question`` and the index facts for the footer."""
-        answer = await asyncio.to_thread(self.retriever.search, question, k)
+    async def ask(
+        self, question: str, k: int | None = None, *, previous: Sequence[str] | None = None
+    ) -> tuple[Answer, IndexFacts]:
+        """The answer to ``question`` (a follow-up of ``previous``, oldest first) and the index
+        facts for the footer."""
+        answer = await asyncio.to_thread(self.retriever.search, question, k, previous=previous)
         return answer, await self.facts()
+
+    async def passage_texts(self, passage_ids: Sequence[str]) -> dict[str, str]:
+        """``{passage id: text}`` of those passages still in the index (an answer's buttons
+        show them again; a passage removed or changed since is missing)."""
+        chunks = await asyncio.to_thread(self.retriever.store.get, list(passage_ids))
+        return {chunk.id: chunk.text for chunk in chunks}
 
     async def sources(self) -> list[SourceInfo]:
         return await asyncio.to_thread(self.retriever.sources)

@@ -214,7 +214,10 @@ class FeedbackStore:
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        """A connection in a transaction (committed on success), the schema in place."""
+        """A connection in a transaction (committed on success), the schema in place (again,
+        should the file have been removed)."""
+        if self._ready and not self.path.exists():
+            self._ready = False
         if not self._ready:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(self.path, timeout=30)) as db:

@@ -182,3 +182,11 @@ def test_votes_from_many_threads_at_once_are_all_kept(store: FeedbackStore) -> N
         list(pool.map(cast, range(16)))
     votes = store.votes()
     assert len(votes) == 16 and {v.vote for v in votes} == {DOWN}
+
+
+def test_a_removed_database_is_made_again(store: FeedbackStore) -> None:
+    store.record_answer("1", answer(), answer().passages)
+    store.path.unlink()
+    assert store.answer("1") is None
+    store.record_answer("2", answer(), answer().passages)
+    assert store.answer("2") is not None
