@@ -110,7 +110,10 @@ class Settings(BaseSettings):
     @field_validator("articles_dir", "data_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path) -> Path:
-        return value.expanduser()
+        try:
+            return value.expanduser()
+        except RuntimeError:  # "~name" for a user this machine does not know
+            raise ValueError(f"cannot find the home folder in {value}") from None
 
     @field_validator("url_allowlist", mode="before")
     @classmethod
