@@ -29,7 +29,7 @@ from retrieval.service import Retriever
 
 log = logging.getLogger(__name__)
 
-COGS = ("bot.cogs.ask", "bot.cogs.sources", "bot.cogs.admin")
+COGS = ("bot.cogs.ask", "bot.cogs.conversation", "bot.cogs.sources", "bot.cogs.admin")
 
 
 class QuestionCooldown:
@@ -75,8 +75,8 @@ class CitebotBot(commands.Bot):
         discord.VoiceClient.warn_dave = False
         intents = discord.Intents.default()
         # Mentions carry their content without the privileged intent; a channel where
-        # every message is a question does not.
-        intents.message_content = settings.ask_channel_id is not None
+        # every message is a question, and plain messages in the bot's threads, do not.
+        intents.message_content = settings.ask_channel_id is not None or settings.thread_replies
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,

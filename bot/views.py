@@ -1,6 +1,6 @@
 """An answer as a Discord message: its buttons, what they open, and how it is posted.
 
-Every button under an answer ("[n] in full", "More passages", 👍, 👎) and
+Every button under an answer ("[n] in full", "More passages", "Follow up", 👍, 👎) and
 the passage picker a 👎 opens is a :class:`discord.ui.DynamicItem`: its custom_id says
 what it does (``citebot:full:2``), and what it acts on (the question, the earlier
 questions, the passages shown) is read from :class:`bot.conversation.Conversations` by
@@ -8,7 +8,7 @@ the message's id. Nothing lives in memory, so the buttons work for as long as th
 message exists and after a restart (``CitebotBot.setup_hook`` registers the items).
 
 :func:`post_answer` sends an answer with its buttons and remembers it;
-:func:`reply_with_answer` answers a message (a mention).
+:func:`reply_with_answer` answers a message (a mention, a message in a thread).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot import i18n
+from bot.conversation import follow_up_channel, follow_up_history
 from bot.errors import UserFacingError, explain
 from bot.i18n import t
 from bot.replies import answer_embed, clip, full_passage_embed, message_text, neutralise, passages_embed
@@ -43,6 +44,8 @@ FULL_BUTTONS = 20
 #: Discord's limits on a select menu's options and their text.
 SELECT_OPTIONS = 25
 OPTION_TEXT = 100
+#: A follow-up typed in the modal; the service checks CITEBOT_MAX_QUESTION_CHARS too.
+FOLLOW_UP_MAX = 1000
 
 Send = Callable[..., Awaitable[discord.Message]]
 
@@ -227,13 +230,80 @@ class PassagePicker(
         await interaction.response.edit_message(content=text, view=None)
 
 
+class FollowUpButton(discord.ui.DynamicItem[discord.ui.Button], template=r"citebot:follow"):
+    """The "Follow up" button: a modal for the next question, answered in a thread from the answer."""
+
+    def __init__(self, label: str = "Follow up", row: int | None = None) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label, style=discord.ButtonStyle.success, custom_id="citebot:follow", row=row
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> FollowUpButton:
+        return cls(item.label or "Follow up")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _guarded(interaction, partial(self._open, interaction))
+
+    async def _open(self, interaction: discord.Interaction) -> None:
+        language = i18n.for_interaction(interaction)
+        record = await _record(interaction, interaction.message and interaction.message.id, language)
+        await interaction.response.send_modal(FollowUpModal(record, language))
+
+
+class FollowUpModal(discord.ui.Modal):
+    """The follow-up question; answered in the conversation's thread with its history."""
+
+    def __init__(self, record: AnswerRecord, language: str) -> None:
+        super().__init__(title=t(language, "followup_title"))
+        self.record = record
+        self.question: discord.ui.TextInput[FollowUpModal] = discord.ui.TextInput(
+            label=t(language, "followup_label"),
+            placeholder=t(language, "followup_placeholder"),
+            max_length=FOLLOW_UP_MAX,
+            custom_id="citebot:follow:question",
+        )
+        self.add_item(self.question)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        bot = _bot(interaction)
+        language = i18n.for_interaction(interaction)
+        question = self.question.value
+        # An unusable question is refused privately, before anything public appears.
+        clean_question(question, bot.settings.max_question_chars)
+        bot.check_cooldown(interaction.user.id)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        previous = await follow_up_history(bot.conversations, interaction, self.record)
+        answer, facts = await bot.service.ask(question, previous=previous)
+        # The thread is started once there is an answer to put in it.
+        target, channel_id = await follow_up_channel(
+            bot, bot.conversations, interaction, self.record, language
+        )
+        try:
+            await post_answer(
+                bot, target.send, answer, facts, language, server=interaction.guild_id, channel=channel_id
+            )
+        except discord.Forbidden:
+            raise UserFacingError(t(language, "thread_forbidden")) from None
+        await interaction.followup.send(
+            t(language, "followup_posted", thread=f"<#{channel_id}>"), ephemeral=True
+        )
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
+        await _bot(interaction).report_error(interaction, error)
+
+
 #: Registered in ``CitebotBot.setup_hook``: what makes the buttons outlive a restart.
-DYNAMIC_ITEMS = (PassageButton, MoreButton, VoteButton, PassagePicker)
+DYNAMIC_ITEMS = (PassageButton, MoreButton, VoteButton, FollowUpButton, PassagePicker)
 
 
 def answer_view(shown: Sequence[Passage], language: str) -> discord.ui.View:
-    """The buttons under an answer: each shown passage in full, then More passages, 👍
-    and 👎 on the last row."""
+    """The buttons under an answer: each shown passage in full, then More passages,
+    Follow up, 👍 and 👎 on the last row."""
     view = discord.ui.View(timeout=None)
     full = list(shown[:FULL_BUTTONS])
     for index, passage in enumerate(full):
@@ -241,6 +311,7 @@ def answer_view(shown: Sequence[Passage], language: str) -> discord.ui.View:
         view.add_item(PassageButton(passage.rank, label, row=index // 5))
     row = min(4, (len(full) + 4) // 5)
     view.add_item(MoreButton(t(language, "more"), row=row))
+    view.add_item(FollowUpButton(t(language, "follow_button"), row=row))
     view.add_item(VoteButton(True, row=row))
     view.add_item(VoteButton(False, row=row))
     return view
@@ -276,7 +347,8 @@ async def post_answer(
 async def reply_with_answer(
     bot: CitebotBot, message: discord.Message, question: str, previous: list[str] | None, language: str
 ) -> None:
-    """Answer ``message`` (a mention) with a reply; a failure gets a short reply and a log line."""
+    """Answer ``message`` (a mention, or a message in the bot's thread) with a reply; a
+    failure gets a short reply and a log line."""
     try:
         bot.check_cooldown(message.author.id)
         clean_question(question, bot.settings.max_question_chars)

@@ -1,4 +1,4 @@
-"""End to end: votes, and buttons that outlive a restart.
+"""End to end: follow-ups in threads, votes, and buttons that outlive a restart.
 
 The real discord.py client against the local fake Discord, real retrieval, one bot for
 the module (restarted once, against the same data folder, by the restart test). Each
@@ -24,9 +24,11 @@ from retrieval.feedback import DOWN, UP, FeedbackStore
 from retrieval.service import Retriever
 
 from data_paths import SEEDS
-from fake_discord import BotHarness, FakeDiscord, FakeUser, Message
+from fake_discord import SEND_IN_THREADS, THREAD_PERMISSIONS, BotHarness, FakeDiscord, FakeUser, Message
 
 EPHEMERAL = 64
+IBM = "Which company did the Amazon employees compare to IBM in the 1940s?"
+THEN = "what did it do then?"
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +65,147 @@ async def ask(fake: FakeDiscord, question: str, user: FakeUser, **kw: Any) -> Me
 
 def first_field(message: Message) -> dict[str, Any]:
     return message.json["embeds"][0]["fields"][0]
+
+
+def test_follow_up_opens_a_thread_answered_with_the_history(harness: BotHarness) -> None:
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> dict[str, Any]:
+        user = fake.member("curious")
+        reply = await ask(fake, IBM, user)
+        click = await fake.click(reply, label="Follow up", user=user)
+        modal = await fake.callback(click)
+        start = len(fake.requests)
+        submitted = await fake.submit(click, [THEN], user=user)
+        thread = await fake.thread_of(reply)
+        answer = await fake.message_in(thread, start=start)
+        posted = await fake.followup(submitted)
+        # A mention in that thread carries the thread's history too.
+        said = await fake.say(f"{fake.bot_mention} and who did it help?", user=user, channel=thread)
+        mentioned = await fake.reply_to(said)
+        # So does /ask there; and a second follow-up from the first answer lands in the same thread.
+        asked = await ask(fake, "Why?", user, channel=thread)
+        again = await fake.submit(
+            await fake.click(reply, label="Follow up", user=user), ["And then?"], user=user
+        )
+        await fake.followup(again)
+        return {
+            "modal": modal.json,
+            "thread": thread,
+            "answer": answer,
+            "posted": posted,
+            "mentioned": mentioned,
+            "asked": asked,
+            "reply": reply,
+            "threads": [r for r in fake.requests if r.path.endswith("/threads")],
+            "store": store_of(bot),
+        }
+
+    out = harness.run(scenario)
+    modal = out["modal"]
+    assert modal["type"] == 9 and modal["data"]["title"] == "Ask a follow-up question"
+    [text_input] = [c for row in modal["data"]["components"] for c in row["components"]]
+    assert text_input["type"] == 4 and text_input["label"] == "Your question"
+    [started] = out["threads"]  # one thread, however many follow-ups
+    assert started.json["name"] == IBM
+    answer = out["answer"]
+    assert answer.payload["channel_id"] == out["thread"]
+    assert answer.json["embeds"][0]["title"] == THEN
+    assert "IBM" in first_field(answer)["value"]  # "it" was understood as IBM
+    assert answer.json["allowed_mentions"] == {"parse": []}
+    assert out["posted"].json["content"] == f"Answered in <#{out['thread']}>."
+    assert out["posted"].json["flags"] == EPHEMERAL
+    store: FeedbackStore = out["store"]
+    assert store.answer(answer.id).previous == (IBM,)  # type: ignore[union-attr]
+    assert store.answer(out["mentioned"].id).previous == (IBM, THEN)  # type: ignore[union-attr]
+    assert store.answer(out["asked"].id).previous == (IBM, THEN, "and who did it help?")  # type: ignore[union-attr]
+    assert store.conversation(out["thread"])[-1] == "And then?"  # type: ignore[index]
+    assert store.answer(out["reply"].id).thread == out["thread"]  # type: ignore[union-attr]
+    # The answers in the thread have every button too, follow-up included.
+    labels = [c.get("label") for c in answer.components]
+    assert "Follow up" in labels and "More passages" in labels
+
+
+def test_plain_messages_in_the_bot_s_threads_are_questions_only_when_set(harness: BotHarness) -> None:
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Any, ...]:
+        user = fake.member("chatty")
+        reply = await ask(fake, "Who founded Palantir?", user)
+        submitted = await fake.submit(
+            await fake.click(reply, label="Follow up", user=user),
+            ["And how much is its ICE contract?"],
+            user=user,
+        )
+        await fake.followup(submitted)
+        thread = await fake.thread_of(reply)
+        quiet = await fake.say("and which company does it work with?", user=user, channel=thread)
+        try:
+            await fake.reply_to(quiet, timeout=3)
+            replied_without_setting = True
+        except AssertionError:
+            replied_without_setting = False
+        saved = bot.settings
+        bot.settings = saved.model_copy(update={"thread_replies": True})
+        try:
+            said = await fake.say("and which company does it work with?", user=user, channel=thread)
+            answer = await fake.reply_to(said)
+            elsewhere = await fake.say("and which company does it work with?", user=user)
+            try:
+                await fake.reply_to(elsewhere, timeout=3)
+                replied_outside = True
+            except AssertionError:
+                replied_outside = False
+        finally:
+            bot.settings = saved
+        return replied_without_setting, answer, replied_outside, store_of(bot)
+
+    replied_without_setting, answer, replied_outside, store = harness.run(scenario)
+    assert not replied_without_setting and not replied_outside
+    assert store.answer(answer.id).previous == ("Who founded Palantir?", "And how much is its ICE contract?")
+
+
+def test_thread_replies_ask_for_the_message_content_intent(tmp_path: Path, embedder: Any) -> None:
+    settings = load_settings(articles_dir=tmp_path, data_dir=tmp_path / "data")
+    assert not CitebotBot(settings, Retriever(settings, embedder=embedder)).intents.message_content
+    replies = settings.model_copy(update={"thread_replies": True})
+    assert CitebotBot(replies, Retriever(replies, embedder=embedder)).intents.message_content
+
+
+def test_without_thread_permissions_a_follow_up_gets_one_clear_line(harness: BotHarness) -> None:
+    line = (
+        "I can’t answer in a thread here: I need the Create Public Threads and Send Messages in "
+        "Threads permissions in this channel."
+    )
+
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Any, ...]:
+        user = fake.member("restricted")
+        saved = fake.bot_permissions
+        try:
+            fake.bot_permissions = saved & ~THREAD_PERMISSIONS
+            reply = await ask(fake, "Who is Andy Jassy?", user)
+            start = len(fake.requests)
+            refused = await fake.followup(
+                await fake.submit(
+                    await fake.click(reply, label="Follow up", user=user), ["And then?"], user=user
+                )
+            )
+            attempted = [r for r in fake.requests[start:] if r.path.endswith("/threads")]
+            # The thread exists, but posting in threads was taken away since.
+            fake.bot_permissions = saved
+            first = await fake.submit(
+                await fake.click(reply, label="Follow up", user=user), ["Why?"], user=user
+            )
+            await fake.followup(first)
+            fake.bot_permissions = saved & ~SEND_IN_THREADS
+            second = await fake.submit(
+                await fake.click(reply, label="Follow up", user=user), ["How?"], user=user
+            )
+            forbidden = await fake.followup(second)
+        finally:
+            fake.bot_permissions = saved
+        return refused, attempted, forbidden
+
+    refused, attempted, forbidden = harness.run(scenario)
+    assert refused.json["content"] == line and refused.json["flags"] == EPHEMERAL
+    assert attempted == []  # checked before trying
+    assert forbidden.json["content"] == line and forbidden.json["flags"] == EPHEMERAL
 
 
 def test_votes_are_one_per_member_changeable_and_exported(
@@ -164,7 +307,8 @@ def test_every_button_outlives_a_restart(harness: BotHarness) -> None:
         more_click = await fake.click(reply, label="More passages", user=user)
         more = await fake.followup(more_click)
         up = await fake.callback(await fake.click(reply, emoji="👍", user=user))
-        return {"full": full.json, "more": more.json, "up": up.json, "bot": bot}
+        follow = await fake.callback(await fake.click(reply, label="Follow up", user=user))
+        return {"full": full.json, "more": more.json, "up": up.json, "follow": follow.json, "bot": bot}
 
     out = harness.run(after)
     embed = out["full"]["data"]["embeds"][0]
@@ -174,6 +318,7 @@ def test_every_button_outlives_a_restart(harness: BotHarness) -> None:
     ranks = [int(re.match(r"\[(\d+)\]", f["name"]).group(1)) for f in out["more"]["embeds"][0]["fields"]]
     assert ranks and ranks[0] == 6
     assert out["up"]["data"]["content"].startswith("Thanks, your 👍 is recorded.")
+    assert out["follow"]["type"] == 9
     [vote] = [v for v in store_of(out["bot"]).votes() if v.answer.key == reply.id]
     assert vote.vote == UP and vote.vote != DOWN
 

@@ -115,12 +115,14 @@ def test_ask_in_english_cites_the_demands_list(harness: BotHarness) -> None:
         "[4] in full",
         "[5] in full",
         "More passages",
+        "Follow up",
         "👍",
         "👎",
     ]
     # What a button does is in its custom id; what it acts on is found by the message's id.
-    assert [c["custom_id"] for c in reply.components][-3:] == [
+    assert [c["custom_id"] for c in reply.components][-4:] == [
         "citebot:more",
+        "citebot:follow",
         "citebot:vote:up",
         "citebot:vote:down",
     ]
@@ -178,7 +180,7 @@ def test_french_locale_gets_a_french_interface(harness: BotHarness) -> None:
     reply = harness.run(scenario)
     assert reply.json["embeds"][0]["description"].startswith("Les passages des articles")
     labels = {c.get("label") for c in reply.components}
-    assert {"[1] en entier", "Plus de passages"} <= labels
+    assert {"[1] en entier", "Plus de passages", "Poursuivre"} <= labels
 
 
 def test_sources_lists_the_four_seeds_and_source_autocompletes(harness: BotHarness) -> None:

@@ -1,7 +1,8 @@
 """Asking: /ask, a mention of the bot, or any message in the configured ask channel.
 
 The cog only parses input, defers, calls the service off the event loop and posts the
-answer with its buttons (:mod:`bot.views`).
+answer with its buttons (:mod:`bot.views`). In a thread the bot started, /ask and a
+mention are follow-ups: searched with the questions asked there before.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ class AskCog(commands.Cog):
         clean_question(question, self.bot.settings.max_question_chars)
         await interaction.response.defer(thinking=True)
         interaction.extras["public_defer"] = True
-        answer, facts = await self.bot.service.ask(question, k)
+        previous = await self.bot.conversations.history(interaction.channel_id)
+        answer, facts = await self.bot.service.ask(question, k, previous=previous)
         send = partial(interaction.followup.send, wait=True)
         await post_answer(
             self.bot,
@@ -88,7 +90,9 @@ class AskCog(commands.Cog):
             except discord.HTTPException:
                 log.warning("could not reply to an empty mention", exc_info=True)
             return
-        await reply_with_answer(self.bot, message, question, None, language)
+        # In a thread the bot started, a mention is a follow-up of the questions asked there.
+        previous = await self.bot.conversations.history(message.channel.id)
+        await reply_with_answer(self.bot, message, question, previous, language)
 
     def _mentions_me(self, message: discord.Message) -> bool:
         return mentions(message, self.bot.user)
