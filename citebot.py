@@ -16,6 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -84,7 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask = command("ask", "answer a question with cited passages", library=True)
     ask.add_argument("question", nargs="?", help="the question (quote it)")
-    ask.add_argument("--batch", metavar="FILE", help='one question a line (text or {"q": ...}); - for stdin')
+    ask.add_argument(
+        "--previous",
+        action="append",
+        default=[],
+        metavar="EARLIER",
+        help="an earlier question of the conversation (repeat, oldest first): QUESTION is a follow-up",
+    )
+    ask.add_argument(
+        "--batch",
+        metavar="FILE",
+        help='one question a line (text or {"q": ..., "previous": [...]}); - for stdin',
+    )
     ask.add_argument(
         "--k", type=int, metavar="N", help=f"passages per answer, 1 to {MAX_TOP_K} (CITEBOT_TOP_K)"
     )
@@ -94,12 +106,26 @@ def build_parser() -> argparse.ArgumentParser:
     sources.add_argument("--json", action="store_true", help="print JSON")
 
     evaluate = command("eval", "score retrieval on a question set", library=True)
-    evaluate.add_argument("questions", type=Path, help="JSONL file of {id, q, docs, answer}")
+    evaluate.add_argument(
+        "questions", type=Path, help="JSONL file of {id, q, docs, answer} (and previous, for follow-ups)"
+    )
     evaluate.add_argument("--articles", type=Path, metavar="DIR", help="articles the questions are about")
     evaluate.add_argument(
         "--offtopic", type=Path, metavar="FILE", help="questions the articles cannot answer"
     )
     evaluate.add_argument("--json", action="store_true", help="print JSON")
+
+    feedback = command("feedback", "export the votes on the bot's answers")
+    feedback.add_argument("--json", action="store_true", help="one JSON object a line")
+    feedback.add_argument(
+        "--since", type=_date, metavar="DATE", help="only votes cast from DATE (2026-11-01, or a time)"
+    )
+    feedback.add_argument(
+        "--as-eval",
+        type=Path,
+        metavar="FILE",
+        help="write the confirmed answers to FILE as a `citebot eval` question set",
+    )
 
     info = command("info", "show the effective articles folder, data folder, store and model")
     info.add_argument("--json", action="store_true", help="print JSON")
@@ -119,7 +145,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"citebot: {error}", file=sys.stderr)
         return EXIT_USAGE
-    handlers = {"index": _index, "ask": _ask, "sources": _sources, "eval": _eval, "info": _info, "run": _run}
+    handlers = {
+        "index": _index,
+        "ask": _ask,
+        "sources": _sources,
+        "eval": _eval,
+        "feedback": _feedback,
+        "info": _info,
+        "run": _run,
+    }
     try:
         if getattr(args, "library", None):
             from retrieval.service import check_library
@@ -214,11 +248,18 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
         print(f"citebot: error: --k must be between 1 and {MAX_TOP_K}", file=sys.stderr)
         return EXIT_USAGE
     retriever = _retriever(settings)
+    if args.batch and args.previous:
+        print(
+            'citebot: error: --previous goes with one QUESTION; in a batch, give "previous" per line',
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     if args.question is not None:
         from retrieval.service import clean_question
 
         # Checked before anything else happens, so a bad question changes nothing.
-        clean_question(args.question, settings.max_question_chars)
+        for text in (*(p for p in args.previous if p.strip()), args.question):
+            clean_question(text, settings.max_question_chars)
     if retriever.needs_index():
         if retriever.has_legacy_index():
             print(f"citebot: moving the index in {settings.data_dir} into the store first", file=sys.stderr)
@@ -227,7 +268,7 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
         _with_progress(lambda progress: retriever.ensure_index(progress), quiet=False)
     if args.batch:
         return _ask_batch(retriever, args.batch, args.k)
-    answer = retriever.search(args.question, k=args.k)
+    answer = retriever.search(args.question, k=args.k, previous=args.previous)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
@@ -235,7 +276,8 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _batch_questions(handle: TextIO) -> Iterator[str]:
+def _batch_questions(handle: TextIO) -> Iterator[tuple[str, list[str]]]:
+    """Each line's question and earlier questions (``{"q": ..., "previous": [...]}``, or text)."""
     for line in handle:
         line = line.strip()
         if not line:
@@ -244,11 +286,17 @@ def _batch_questions(handle: TextIO) -> Iterator[str]:
             try:
                 data = json.loads(line)
             except json.JSONDecodeError:
-                yield line
+                yield line, []
                 continue
-            yield str(data.get("q", "")) if isinstance(data, dict) else line
+            if not isinstance(data, dict):
+                yield line, []
+                continue
+            previous = data.get("previous") or []
+            if isinstance(previous, str):
+                previous = [previous]
+            yield str(data.get("q", "")), [str(p) for p in previous] if isinstance(previous, list) else []
         else:
-            yield line
+            yield line, []
 
 
 def _ask_batch(retriever: Retriever, source: str, k: int | None) -> int:
@@ -261,9 +309,9 @@ def _ask_batch(retriever: Retriever, source: str, k: int | None) -> int:
             print(f"citebot: error: cannot read {source}: {error.strerror}", file=sys.stderr)
             return EXIT_FAILURE
     try:
-        for question in _batch_questions(handle):
+        for question, previous in _batch_questions(handle):
             try:
-                data = retriever.search(question, k=k).to_json()
+                data = retriever.search(question, k=k, previous=previous).to_json()
             except QuestionError as error:
                 data = {"question": question, "answered": False, "passages": [], "error": str(error)}
             print(json.dumps(data, ensure_ascii=False), flush=True)
@@ -374,6 +422,51 @@ def _eval(settings: Settings, args: argparse.Namespace) -> int:
     )
     total = sum(s.n for n, s in report.groups.items() if n == "all") + report.offtopic_n
     console.print(f"[dim]{total} questions in {elapsed:.1f} s[/dim]")
+    return EXIT_OK
+
+
+def _date(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (e.g. 2026-11-01)") from None
+
+
+def _feedback(settings: Settings, args: argparse.Namespace) -> int:
+    from retrieval.feedback import FeedbackStore, as_eval
+    from retrieval.layout import DataFolder
+
+    votes = FeedbackStore(DataFolder(settings.data_dir).feedback).votes(since=args.since)
+    if args.as_eval:
+        lines = as_eval(votes)
+        try:
+            args.as_eval.write_text(
+                "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8"
+            )
+        except OSError as error:
+            print(f"citebot: error: cannot write {args.as_eval}: {error.strerror}", file=sys.stderr)
+            return EXIT_FAILURE
+        print(
+            f"Wrote {len(lines)} confirmed questions from {len(votes)} votes to {args.as_eval}; "
+            f"check them, then: citebot eval {args.as_eval}",
+            file=sys.stderr,
+        )
+        return EXIT_OK
+    if args.json:
+        for vote in votes:
+            print(json.dumps(vote.to_json(), ensure_ascii=False))
+        return EXIT_OK
+    if not votes:
+        print("No votes yet.")
+        return EXIT_OK
+    print("time\tvote\tquestion\tconfirmed passage")
+    for vote in votes:
+        confirmed = vote.confirmed
+        where = f"[{confirmed.rank}] {confirmed.source_id}, {confirmed.location}" if confirmed else "-"
+        mark = "up" if vote.vote > 0 else "down"
+        print(
+            f"{vote.voted_at}\t{mark}\t{' / '.join([*vote.answer.previous, vote.answer.question])}\t{where}"
+        )
     return EXIT_OK
 
 

@@ -18,16 +18,19 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import i18n
+from bot.conversation import Conversations
 from bot.errors import explain
 from bot.service import AnswerService
+from bot.views import DYNAMIC_ITEMS
 from bot.watcher import ArticlesWatcher
 from config import Settings
 from retrieval.errors import StoreUnavailableError
+from retrieval.feedback import FeedbackStore
 from retrieval.service import Retriever
 
 log = logging.getLogger(__name__)
 
-COGS = ("bot.cogs.ask", "bot.cogs.sources", "bot.cogs.admin")
+COGS = ("bot.cogs.ask", "bot.cogs.conversation", "bot.cogs.sources", "bot.cogs.admin")
 
 
 class QuestionCooldown:
@@ -73,8 +76,8 @@ class CitebotBot(commands.Bot):
         discord.VoiceClient.warn_dave = False
         intents = discord.Intents.default()
         # Mentions carry their content without the privileged intent; a channel where
-        # every message is a question does not.
-        intents.message_content = settings.ask_channel_id is not None
+        # every message is a question, and plain messages in the bot's threads, do not.
+        intents.message_content = settings.ask_channel_id is not None or settings.thread_replies
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -86,6 +89,7 @@ class CitebotBot(commands.Bot):
         )
         self.settings = settings
         self.service = AnswerService(retriever or Retriever(settings))
+        self.conversations = Conversations(FeedbackStore(self.service.retriever.folder.feedback))
         self.cooldown = QuestionCooldown(settings.cooldown_rate, settings.cooldown_seconds)
         self.watcher: ArticlesWatcher | None = None
         self._watch_task: asyncio.Task[None] | None = None
@@ -95,6 +99,8 @@ class CitebotBot(commands.Bot):
         if not self.service.read_only:
             await self._start_writing()
         await self.tree.set_translator(i18n.CommandTranslator())
+        # The buttons under every answer ever posted, rebuilt from their custom ids.
+        self.add_dynamic_items(*DYNAMIC_ITEMS)
         for name in COGS:
             await self.load_extension(name)
         if self.settings.sync_commands:

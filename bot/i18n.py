@@ -61,6 +61,24 @@ STRINGS: dict[str, dict[str, str]] = {
         "mention_help": (
             "Ask me a question after the mention, e.g. “@citebot what did No Music for ICE demand?”"
         ),
+        "follow_button": "Follow up",
+        "followup_title": "Ask a follow-up question",
+        "followup_label": "Your question",
+        "followup_placeholder": "e.g. And how many people signed it?",
+        "followup_posted": "Answered in {thread}.",
+        "thread_forbidden": (
+            "I can’t answer in a thread here: I need the Create Public Threads and Send Messages in "
+            "Threads permissions in this channel."
+        ),
+        "answer_unknown": "I no longer have this answer’s details; ask again with /ask.",
+        "passage_removed": "That passage has since been removed from the articles; ask again for new ones.",
+        "vote_up": "Thanks, your 👍 is recorded. You can change your vote at any time.",
+        "vote_down": "Thanks, your 👎 is recorded. You can change your vote at any time.",
+        "gold_question": "Was the answer in another passage?",
+        "gold_placeholder": "The passage that answers it",
+        "gold_none": "None of them",
+        "gold_done": "Recorded: passage [{n}] answers it. Thank you!",
+        "gold_none_done": "Recorded: none of these passages answers it. Thank you!",
     },
     "fr": {
         "answered": "Les passages des articles qui y répondent, les meilleurs d’abord.",
@@ -115,6 +133,26 @@ STRINGS: dict[str, dict[str, str]] = {
         "mention_help": (
             "Posez une question après la mention, p. ex. « @citebot qu’exigeait No Music for ICE ? »"
         ),
+        "follow_button": "Poursuivre",
+        "followup_title": "Poser une question de suite",
+        "followup_label": "Votre question",
+        "followup_placeholder": "p. ex. Et combien de personnes l’ont signée ?",
+        "followup_posted": "Réponse dans {thread}.",
+        "thread_forbidden": (
+            "Je ne peux pas répondre dans un fil ici : il me faut les permissions Créer des fils "
+            "publics et Envoyer des messages dans les fils dans ce salon."
+        ),
+        "answer_unknown": "Je n’ai plus les détails de cette réponse ; reposez la question avec /ask.",
+        "passage_removed": (
+            "Ce passage a été retiré des articles depuis ; reposez la question pour les passages actuels."
+        ),
+        "vote_up": "Merci, votre 👍 est enregistré. Vous pouvez changer d’avis à tout moment.",
+        "vote_down": "Merci, votre 👎 est enregistré. Vous pouvez changer d’avis à tout moment.",
+        "gold_question": "La réponse était-elle dans un autre passage ?",
+        "gold_placeholder": "Le passage qui y répond",
+        "gold_none": "Aucun",
+        "gold_done": "Enregistré : le passage [{n}] y répond. Merci !",
+        "gold_none_done": "Enregistré : aucun de ces passages n’y répond. Merci !",
     },
 }
 

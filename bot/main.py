@@ -29,8 +29,8 @@ BAD_TOKEN = (
 )
 UNREACHABLE = "citebot: error: cannot reach Discord ({reason}); check the network connection and try again"
 NO_INTENT = (
-    "citebot: error: CITEBOT_ASK_CHANNEL_ID needs the Message Content intent: enable it in the "
-    "Developer Portal (Bot → Privileged Gateway Intents) or unset the channel"
+    "citebot: error: CITEBOT_ASK_CHANNEL_ID and CITEBOT_THREAD_REPLIES need the Message Content intent: "
+    "enable it in the Developer Portal (Bot → Privileged Gateway Intents), or unset them"
 )
 
 

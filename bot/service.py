@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -81,12 +82,24 @@ class AnswerService:
         """Where articles added to a library are saved."""
         return self.retriever.articles_folder(library or BASE_LIBRARY)
 
+    async def passage_texts(self, passage_ids: Sequence[str], library: str | None = None) -> dict[str, str]:
+        """``{passage id: text}`` of those passages still in the index (an answer's buttons
+        show them again; a passage removed or changed since is missing)."""
+        chunks = await asyncio.to_thread(partial(self.retriever.passages, list(passage_ids), library=library))
+        return {chunk.id: chunk.text for chunk in chunks}
+
     async def ask(
-        self, question: str, k: int | None = None, library: str | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        library: str | None = None,
+        *,
+        previous: Sequence[str] | None = None,
     ) -> tuple[Answer, IndexFacts]:
-        """The answer to ``question`` from the base library and ``library``, and the facts
-        for the footer."""
-        answer = await asyncio.to_thread(partial(self.retriever.search, question, k, library=library))
+        """The answer to ``question`` (a follow-up of ``previous``, oldest first) from the base
+        library and ``library``, and the facts for the footer."""
+        search = partial(self.retriever.search, question, k, library=library, previous=previous)
+        answer = await asyncio.to_thread(search)
         return answer, await self.facts(library)
 
     async def sources(self, library: str | None = None) -> list[SourceInfo]:

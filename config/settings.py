@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     # Everything below is read only by bot/; the retrieval service ignores it.
     # A channel where every message is a question (needs the Message Content intent); unset: off.
     ask_channel_id: int | None = Field(None, ge=0, description="Channel where every message is a question.")
+    # Every message in a thread the bot started is a follow-up question, no mention needed
+    # (needs the Message Content intent); off: only mentions, /ask and the Follow up button.
+    thread_replies: bool = Field(False, description="Answer every message in the bot's threads.")
     # Sync slash commands when the bot starts: to one guild (instant, for testing) or globally.
     sync_commands: bool = Field(True, description="Sync slash commands at start-up.")
     sync_guild_id: int | None = Field(None, ge=0, description="Sync to this guild only (instant).")
@@ -124,7 +127,10 @@ class Settings(BaseSettings):
     @field_validator("articles_dir", "data_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path) -> Path:
-        return value.expanduser()
+        try:
+            return value.expanduser()
+        except RuntimeError:  # "~name" for a user this machine does not know
+            raise ValueError(f"cannot find the home folder in {value}") from None
 
     @field_validator("url_allowlist", "admin_guild_ids", mode="before")
     @classmethod

@@ -1,7 +1,8 @@
 """Scoring retrieval on question sets: hit@k, MRR@5, answered and declined rates.
 
 A question file holds one JSON object a line: ``{"id", "q", "docs", "answer"}``
-(``lang`` optional). A hit is a returned passage whose source matches one of the
+(``lang`` optional; ``previous``, the earlier questions of a conversation, oldest first,
+for a follow-up). A hit is a returned passage whose source matches one of the
 gold ``docs`` (a fragment of the source id) and whose text contains one of the
 gold ``answer`` strings.
 """
@@ -34,6 +35,8 @@ class Question:
     docs: tuple[str, ...] = ()
     answers: tuple[str, ...] = ()
     lang: str = ""
+    #: The conversation's earlier questions, oldest first, for a follow-up.
+    previous: tuple[str, ...] = ()
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -53,6 +56,7 @@ def load_questions(path: Path) -> list[Question]:
                     docs=tuple(data.get("docs", ())),
                     answers=tuple(data.get("answer", ())),
                     lang=str(data.get("lang") or detect_language(data["q"])),
+                    previous=tuple(str(p) for p in data.get("previous") or ()),
                 )
             )
         except (ValueError, KeyError, TypeError, AttributeError) as error:
@@ -160,16 +164,20 @@ class Report:
 
 
 def evaluate(
-    search: Callable[[str], Answer],
+    search: Callable[..., Answer],
     questions: Iterable[Question],
     offtopic: Iterable[Question] = (),
 ) -> Report:
-    """Run every question through ``search`` (which should return at least 5 passages)."""
+    """Run every question through ``search`` (which should return at least 5 passages).
+
+    ``search(q)`` is called with the question; a follow-up's earlier questions are passed
+    as ``previous=`` too.
+    """
     groups: dict[str, Scores] = defaultdict(Scores)
     misses = []
     margins = []
     for question in questions:
-        answer = search(question.q)
+        answer = search(question.q, previous=question.previous) if question.previous else search(question.q)
         rank = first_hit(answer, question)
         for group in (question.lang or "und", "all"):
             groups[group].add(rank, answer.answered, highlight_hit(answer, question))
@@ -182,7 +190,7 @@ def evaluate(
         margins=margins,
     )
     for question in offtopic:
-        answer = search(question.q)
+        answer = search(question.q, previous=question.previous) if question.previous else search(question.q)
         report.offtopic_n += 1
         report.offtopic_declined += int(not answer.answered)
         report.margins.append((question.id, answer.margin, False))
@@ -195,4 +203,4 @@ def evaluate_retriever(
     """Score ``retriever`` (already indexed) on question sets, asking for at least as many
     passages as hit@5 needs."""
     k = max(max(KS), retriever.settings.top_k)
-    return evaluate(lambda q: retriever.search(q, k=k), questions, offtopic)
+    return evaluate(lambda q, previous=None: retriever.search(q, k=k, previous=previous), questions, offtopic)

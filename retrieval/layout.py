@@ -80,6 +80,11 @@ class DataFolder:
         """The embedded Chroma store (unused with a Chroma server)."""
         return self.root / "chroma"
 
+    @property
+    def feedback(self) -> Path:
+        """The answers the bot posted and the votes on them (SQLite, ``retrieval.feedback``)."""
+        return self.root / "feedback.sqlite3"
+
     def for_articles(self, articles: Path) -> DataFolder:
         """A separate index for another articles folder (``citebot eval --articles``), named
         after the folder so that two folders never share one."""

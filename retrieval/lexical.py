@@ -254,13 +254,28 @@ class LexicalIndex:
         self._postings = _Postings(ids, vocab, term_ptr, term_docs, term_tf, lengths.astype(np.float32))
 
 
-def search(indexes: Sequence[LexicalIndex], question: str, n: int) -> list[tuple[str, float]]:
+def search(
+    indexes: Sequence[LexicalIndex], question: str, n: int, *, extra: Mapping[str, float] | None = None
+) -> list[tuple[str, float]]:
     """The ``n`` best passages for ``question`` by BM25 over the indexes taken as one
-    corpus, best first (score > 0 only; ties by passage id)."""
+    corpus, best first (score > 0 only; ties by passage id).
+
+    Args:
+        indexes: searched as one corpus.
+        question: the question; each of its terms counts fully.
+        n: how many passages.
+        extra: more query terms (tokens as :func:`tokenize_query` makes them) with the
+            weight each counts for, e.g. an earlier question's terms at a lower weight; a
+            term of ``question`` keeps its full weight.
+    """
     postings = [index._postings for index in indexes if index._postings.ids]
     if not postings or n <= 0:
         return []
-    tokens = tokenize_query(question)
+    wanted = dict.fromkeys(tokenize_query(question), 1.0)
+    for term, weight in (extra or {}).items():
+        if weight > 0 and term not in wanted:
+            wanted[term] = weight
+    tokens = list(wanted)
     total = sum(len(p.ids) for p in postings)
     avgdl = float(sum(float(p.lengths.sum()) for p in postings)) / total
     df = {t: 0 for t in tokens}
@@ -269,7 +284,7 @@ def search(indexes: Sequence[LexicalIndex], question: str, n: int) -> list[tuple
             term = p.vocab.get(t)
             if term is not None:
                 df[t] += int(p.term_ptr[term + 1] - p.term_ptr[term])
-    idf = {t: float(np.log(1.0 + (total - d + 0.5) / (d + 0.5))) for t, d in df.items() if d}
+    idf = {t: wanted[t] * float(np.log(1.0 + (total - d + 0.5) / (d + 0.5))) for t, d in df.items() if d}
     found: list[tuple[float, str]] = []
     for p in postings:
         terms = [(p.vocab[t], idf[t]) for t in tokens if t in idf and t in p.vocab]

@@ -92,6 +92,8 @@ class Answer:
     question: str
     answered: bool
     passages: list[Passage] = field(default_factory=list)
+    #: The conversation's earlier questions it was searched with, oldest first.
+    previous: tuple[str, ...] = ()
     #: The signals ``answered`` was decided on (see ``retrieval.ranking.Signals``): the
     #: best sentence's cosine similarity (plus the cross-language bonus for a sentence in
     #: another language than the question's), the share of the question's words and of
@@ -105,11 +107,12 @@ class Answer:
 
     def to_json(self) -> dict[str, object]:
         """The answer in the CLI's JSON contract."""
-        return {
-            "question": self.question,
-            "answered": self.answered,
-            "passages": [p.to_json() for p in self.passages],
-        }
+        data: dict[str, object] = {"question": self.question}
+        if self.previous:
+            data["previous"] = list(self.previous)
+        data["answered"] = self.answered
+        data["passages"] = [p.to_json() for p in self.passages]
+        return data
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,16 @@ class Ranker:
         self.weights = weights
         self.candidates = candidates
 
-    def rank(self, question: str, query: np.ndarray, k: int, language: str, view: IndexView) -> list[Ranked]:
+    def rank(
+        self,
+        question: str,
+        query: np.ndarray,
+        k: int,
+        language: str,
+        view: IndexView,
+        *,
+        history_terms: Mapping[str, float] | None = None,
+    ) -> list[Ranked]:
         """Every candidate passage, best first.
 
         Args:
@@ -118,6 +127,8 @@ class Ranker:
                 reach the first ``k`` are not fetched).
             language: the question's language, ``und`` when unknown.
             view: the index's sentence counts and languages.
+            history_terms: BM25 terms of a conversation's earlier questions, with their
+                weights (see :mod:`retrieval.followup`); none by default.
         """
         crossed = crossed_for(language, view.languages)
         asked = self.candidates * SENTENCES_PER_PASSAGE
@@ -126,7 +137,7 @@ class Ranker:
         for sentence in found:
             if sentence.chunk_id in sentences or len(sentences) < self.candidates:
                 sentences.setdefault(sentence.chunk_id, []).append(sentence)
-        bm25 = self._lexical_scores(question)
+        bm25 = self._lexical_scores(question, history_terms)
         missing = [chunk_id for chunk_id in bm25 if chunk_id not in sentences]
         if missing and len(found) == asked:
             missing = self._reachable(missing, sentences, bm25, crossed, k, ceiling=found[-1].similarity)
@@ -142,9 +153,11 @@ class Ranker:
         ranked.sort(key=lambda r: r.score, reverse=True)
         return ranked
 
-    def _lexical_scores(self, question: str) -> dict[str, float]:
+    def _lexical_scores(
+        self, question: str, history_terms: Mapping[str, float] | None = None
+    ) -> dict[str, float]:
         """``{passage id: BM25 over the best BM25 score}`` for the best ``candidates`` passages."""
-        lexical = bm25.search(self.lexical, question, self.candidates)
+        lexical = bm25.search(self.lexical, question, self.candidates, extra=history_terms)
         top = lexical[0][1] if lexical else 0.0
         return {chunk_id: score / top for chunk_id, score in lexical} if top > 0 else {}
 

@@ -19,6 +19,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -26,11 +27,13 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from config import Settings
+from retrieval import followup
 from retrieval import lexical as bm25
 from retrieval.chroma import Chroma
 from retrieval.embedding import Embedder, create_embedder
 from retrieval.embedding.factory import index_identity, model_identity
 from retrieval.errors import IndexBusyError, IndexMismatchError, LibraryError, QuestionError, ReadOnlyError
+from retrieval.followup import FollowUpMethod
 from retrieval.indexer import Indexer, Progress
 from retrieval.layout import BASE_LIBRARY, LIBRARY_NAME, DataFolder, collections
 from retrieval.library import LibraryView, load_view, refresh_view, save_cache
@@ -47,7 +50,7 @@ from retrieval.ranking import (
 )
 from retrieval.registry import LibraryRecord, Registry, WriterLease
 from retrieval.scope import Scope
-from retrieval.store import LibraryStore
+from retrieval.store import LibraryStore, StoredChunk
 from retrieval.tokenization import question_language
 
 log = logging.getLogger(__name__)
@@ -290,7 +293,15 @@ class Retriever:
         """Every library of the store, by name."""
         return self.registry.records()
 
-    def search(self, question: str, k: int | None = None, *, library: str | None = None) -> Answer:
+    def search(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        library: str | None = None,
+        previous: Sequence[str] | None = None,
+        method: FollowUpMethod | None = None,
+    ) -> Answer:
         """The passages that best answer ``question``, best first, with citations.
 
         Args:
@@ -298,6 +309,11 @@ class Retriever:
             k: how many passages; the settings' ``top_k`` by default.
             library: a library searched together with the base one (the settings'
                 ``library`` by default); one that does not exist yet adds nothing.
+            previous: the conversation's earlier questions, oldest first: a follow-up
+                such as "And how many signed it?" is searched with them in mind (see
+                :mod:`retrieval.followup`); blank ones are skipped.
+            method: how the earlier questions are used; :data:`retrieval.followup.DEFAULT`
+                unless a benchmark compares methods.
 
         Returns:
             An :class:`Answer`; ``answered`` is False when nothing relevant was found.
@@ -308,9 +324,11 @@ class Retriever:
             StoreUnavailableError: there is no index, or the Chroma server is down.
         """
         text = clean_question(question, self.settings.max_question_chars)
+        history = [clean_question(p, self.settings.max_question_chars) for p in previous or () if p.strip()]
         k = k or self.settings.top_k
         scope = self._scope(library)
-        ranked = self._ranked(text, k, scope)
+        prepared = followup.prepare(text, history, self.query_vector, method or followup.DEFAULT)
+        ranked = self._ranked(text, k, scope, prepared)
         top, texts = self._shown(ranked, k, scope)
         chunks = {c.id: c for c in scope.get([r.chunk_id for r in top])}
         passages = []
@@ -344,6 +362,7 @@ class Retriever:
         margin = self.rule.margin(signals)
         return Answer(
             question=text,
+            previous=tuple(history),
             answered=bool(passages) and margin >= 0,
             passages=passages,
             similarity=signals.similarity,
@@ -385,6 +404,11 @@ class Retriever:
     def passage_languages(self, *, library: str | None = None) -> dict[str, str]:
         """``{passage id: its article's language}`` for every passage a search reads."""
         return dict(self._scope(library).view.languages)
+
+    def passages(self, ids: Sequence[str], *, library: str | None = None) -> list[StoredChunk]:
+        """Passages by id from the libraries a search with ``library`` reads (those still
+        stored: a passage removed since is missing)."""
+        return self._scope(library, missing_ok=True).get(list(ids))
 
     def sources(self, *, library: str | None = None) -> list[SourceInfo]:
         """Every article a search reads (the base library's, then the named one's), by source id."""
@@ -480,10 +504,15 @@ class Retriever:
                 self._views[name] = view
             return view
 
-    def _ranked(self, text: str, k: int, scope: Scope) -> list[Ranked]:
-        """The ranking of the libraries' indexed passages for the cleaned question ``text``."""
+    def _ranked(
+        self, text: str, k: int, scope: Scope, prepared: followup.PreparedQuery | None = None
+    ) -> list[Ranked]:
+        """The ranking of the libraries' indexed passages for the cleaned question ``text``
+        (asked after earlier questions when ``prepared`` says how)."""
         ranker = Ranker(scope, scope.lexical, self.weights, self.settings.candidates)
-        ranked = ranker.rank(text, self.query_vector(text), k, question_language(text), scope.view)
+        query = prepared.vector if prepared is not None else self.query_vector(text)
+        history_terms = prepared.history_terms if prepared is not None else None
+        ranked = ranker.rank(text, query, k, question_language(text), scope.view, history_terms=history_terms)
         # While a reindex runs, the store holds the new passages of a changed article
         # beside its old ones until its catalog entry is written: show only passages the
         # catalog lists, so one answer never mixes two versions of an article.

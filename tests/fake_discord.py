@@ -22,15 +22,29 @@ Writing a scenario takes a few lines::
     msg = await fake.say(f"{fake.bot_mention} who supports Palantir?", user=admin)
     answer = await fake.reply_to(msg)                          # POST /channels/.../messages
 
+    vote = await fake.click(reply, emoji="👎", user=admin)     # a button with an emoji, no label
+    pick = await fake.select(fake.message_of(await fake.callback(vote)), ["2"], user=admin)
+
+    click = await fake.click(reply, label="Follow up", user=admin)
+    submitted = await fake.submit(click, ["And how many signed it?"], user=admin)  # the modal it opened
+    thread = await fake.thread_of(reply)                       # the thread started from the reply
+    in_thread = await fake.message_in(thread)                  # the bot's first message there
+    msg = await fake.say("and why?", user=admin, channel=thread)
+
 Other helpers: :meth:`autocomplete`, :meth:`attachment` (a file the bot can download
 from the fake CDN, for /add), :meth:`serve` (a page at a URL, for /add url:),
 :meth:`wait_for_request` (any request matching a predicate), and :attr:`requests`
-(everything recorded). Gateway events are sent with :meth:`dispatch`. Every wait is
-bounded by a timeout, so a broken scenario fails fast instead of hanging.
+(everything recorded). :meth:`BotHarness.restart` replaces the bot by a new client
+against the same fake (a process restart, as Discord sees it). Gateway events are sent
+with :meth:`dispatch`. Every wait is bounded by a timeout, so a broken scenario fails
+fast instead of hanging.
 
 What is faked is only what citebot needs: one guild with one text channel, one bot
-user, login, command sync, interactions (slash, autocomplete, buttons), follow-ups and
-channel messages. Unknown routes answer 404 and are recorded too (see ``unhandled``).
+user, login, command sync, interactions (slash, autocomplete, buttons, selects, modals),
+follow-ups, channel messages, and public threads started from a message (announced on the
+gateway with THREAD_CREATE, as Discord does). The bot's permissions are
+:attr:`FakeDiscord.bot_permissions`: without Create Public Threads, starting a thread
+answers 403 like Discord. Unknown routes answer 404 and are recorded too (see ``unhandled``).
 """
 
 from __future__ import annotations
@@ -64,6 +78,10 @@ MEMBER_PERMISSIONS = int(
     ).value
 )
 ADMIN_PERMISSIONS = MEMBER_PERMISSIONS | MANAGE_GUILD
+CREATE_THREADS = int(discord.Permissions(create_public_threads=True).value)
+SEND_IN_THREADS = int(discord.Permissions(send_messages_in_threads=True).value)
+THREAD_PERMISSIONS = CREATE_THREADS | SEND_IN_THREADS
+MISSING_PERMISSIONS = {"message": "Missing Permissions", "code": 50013}
 DEFAULT_TIMEOUT = 60.0  # generous: the machine running the tests may be busy
 
 _snowflakes = itertools.count(1_100_000_000_000_000_000)
@@ -161,10 +179,14 @@ class FakeDiscord:
     guild_locale: str = "en-US"
     #: False: like a portal where the Message Content intent is off (close code 4014)
     allow_message_content: bool = True
+    #: what the bot may do in the channel (interactions report it as ``app_permissions``)
+    bot_permissions: int = ADMIN_PERMISSIONS | THREAD_PERMISSIONS
     requests: list[Recorded] = field(default_factory=list)
     unhandled: list[Recorded] = field(default_factory=list)
     messages: dict[str, Message] = field(default_factory=dict)
     files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    #: public threads by id (a thread started from a message has that message's id)
+    threads: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._runner: web.AppRunner | None = None
@@ -175,6 +197,7 @@ class FakeDiscord:
         self.port = 0
         self.commands: dict[str, dict[str, Any]] = {}
         self.identify: dict[str, Any] = {}
+        self._channel_of_token: dict[str, str] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -255,6 +278,7 @@ class FakeDiscord:
         locale: str,
         dm: bool,
         message: dict[str, Any] | None = None,
+        channel: str | None = None,
         guild_id: str | None = None,
     ) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -265,7 +289,7 @@ class FakeDiscord:
             "version": 1,
             "data": data,
             "locale": locale,
-            "app_permissions": str(ADMIN_PERMISSIONS),
+            "app_permissions": str(self.bot_permissions),
             "entitlements": [],
             "attachment_size_limit": 10 * 1024 * 1024,
         }
@@ -278,15 +302,17 @@ class FakeDiscord:
             )
             payload["channel_id"] = payload["channel"]["id"]
         else:
+            channel = channel or self.channel_id
             guild = guild_id or self.guild_id  # another server the bot is in, when given
             payload.update(
                 guild_id=guild,
-                channel_id=self.channel_id,
+                channel_id=channel,
                 member=user.member_payload(),
                 guild_locale=self.guild_locale,
                 context=0,
                 authorizing_integration_owners={"0": guild},
-                channel={
+                channel=self.threads.get(channel)
+                or {
                     "id": self.channel_id,
                     "type": 0,
                     "guild_id": guild,
@@ -299,6 +325,7 @@ class FakeDiscord:
             )
         if message is not None:
             payload["message"] = message
+        self._channel_of_token[payload["token"]] = payload["channel_id"]
         return payload
 
     def _options(self, options: dict[str, Any], resolved: dict[str, Any]) -> list[dict[str, Any]]:
@@ -325,10 +352,12 @@ class FakeDiscord:
         user: FakeUser,
         locale: str = "en-US",
         dm: bool = False,
+        channel: str | None = None,
         guild_id: str | None = None,
         **options: Any,
     ) -> Interaction:
-        """Run ``/name option=value ...`` as ``user``; returns the interaction to wait on."""
+        """Run ``/name option=value ...`` as ``user`` (in ``channel``, a thread's id, or the
+        text channel); returns the interaction to wait on."""
         resolved: dict[str, Any] = {}
         data: dict[str, Any] = {
             "id": self.commands.get(name, {}).get("id", snowflake()),
@@ -338,7 +367,7 @@ class FakeDiscord:
         }
         if resolved:
             data["resolved"] = resolved
-        payload = self._interaction(2, data, user, locale, dm, guild_id=guild_id)
+        payload = self._interaction(2, data, user, locale, dm, channel=channel, guild_id=guild_id)
         await self.dispatch("INTERACTION_CREATE", payload)
         return Interaction(payload["id"], payload["token"], payload)
 
@@ -362,25 +391,80 @@ class FakeDiscord:
         user: FakeUser,
         label: str | None = None,
         custom_id: str | None = None,
+        emoji: str | None = None,
         locale: str = "en-US",
     ) -> Interaction:
-        """Press a button of ``message`` (by label or custom id) as ``user``."""
+        """Press a button of ``message`` (by label, custom id or emoji) as ``user``."""
         for component in message.components:
             if component.get("type") == 2 and (
-                component.get("label") == label or component.get("custom_id") == custom_id
+                (label is not None and component.get("label") == label)
+                or (custom_id is not None and component.get("custom_id") == custom_id)
+                or (emoji is not None and (component.get("emoji") or {}).get("name") == emoji)
             ):
                 break
         else:
-            raise AssertionError(f"no button {label or custom_id!r} in {message.components}")
+            raise AssertionError(f"no button {label or custom_id or emoji!r} in {message.components}")
         data = {"custom_id": component["custom_id"], "component_type": 2}
-        payload = self._interaction(3, data, user, locale, False, message=message.payload)
+        return await self._component(data, message, user, locale)
+
+    async def select(
+        self, message: Message, values: list[str], *, user: FakeUser, locale: str = "en-US"
+    ) -> Interaction:
+        """Pick ``values`` in the (first) select menu of ``message`` as ``user``."""
+        menu = next((c for c in message.components if c.get("type") == 3), None)
+        if menu is None:
+            raise AssertionError(f"no select menu in {message.components}")
+        known = {option["value"] for option in menu.get("options", [])}
+        assert set(values) <= known, f"{values} not among the options {sorted(known)}"
+        data = {"custom_id": menu["custom_id"], "component_type": 3, "values": values}
+        return await self._component(data, message, user, locale)
+
+    async def _component(
+        self, data: dict[str, Any], message: Message, user: FakeUser, locale: str
+    ) -> Interaction:
+        channel = str(message.payload.get("channel_id") or self.channel_id)
+        payload = self._interaction(3, data, user, locale, False, message=message.payload, channel=channel)
         await self.dispatch("INTERACTION_CREATE", payload)
         return Interaction(payload["id"], payload["token"], payload)
 
-    async def say(self, content: str, *, user: FakeUser) -> Message:
-        """A member posts ``content`` in the channel (mentions of the bot are parsed)."""
+    async def submit(
+        self,
+        opened_by: Interaction,
+        values: dict[str, str] | list[str],
+        *,
+        user: FakeUser,
+        locale: str = "en-US",
+        **kw: Any,
+    ) -> Interaction:
+        """Fill in and submit the modal the bot opened in answer to ``opened_by`` (a click):
+        ``values`` by text input custom id, or in the order of the inputs."""
+        opened = await self.callback(opened_by, **kw)
+        assert opened.json["type"] == 9, f"the bot answered with {opened.json}, not a modal"
+        modal = opened.json["data"]
+        inputs = [c for row in modal["components"] for c in _children(row) if c.get("type") == 4]
+        if isinstance(values, list):
+            values = dict(zip([c["custom_id"] for c in inputs], values, strict=True))
+        rows = [
+            {
+                "type": 1,
+                "components": [
+                    {"type": 4, "custom_id": c["custom_id"], "value": values.get(c["custom_id"], "")}
+                ],
+            }
+            for c in inputs
+        ]
+        data = {"custom_id": modal["custom_id"], "components": rows}
+        message = opened_by.payload.get("message")
+        channel = opened_by.payload.get("channel_id")
+        payload = self._interaction(5, data, user, locale, False, message=message, channel=channel)
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return Interaction(payload["id"], payload["token"], payload)
+
+    async def say(self, content: str, *, user: FakeUser, channel: str | None = None) -> Message:
+        """A member posts ``content`` in the channel, or in ``channel`` (a thread's id);
+        mentions of the bot are parsed."""
         mentions = [self.bot_user.payload()] if self.bot_mention in content else []
-        payload = self._message(content, user, mentions=mentions)
+        payload = self._message(content, user, mentions=mentions, channel_id=channel or self.channel_id)
         payload["member"] = {k: v for k, v in user.member_payload().items() if k != "user"}
         self.messages[payload["id"]] = Message(payload["id"], payload)
         await self.dispatch("MESSAGE_CREATE", payload)
@@ -423,13 +507,39 @@ class FakeDiscord:
 
     async def reply_to(self, message: Message, **kw: Any) -> Message:
         """The bot's reply to a channel message."""
+        channel = message.payload.get("channel_id") or self.channel_id
         recorded = await self.wait_for_request(
             lambda r: (
                 r.method == "POST"
-                and r.path == f"/channels/{self.channel_id}/messages"
+                and r.path == f"/channels/{channel}/messages"
                 and (r.json or {}).get("message_reference", {}).get("message_id")
                 in (message.id, int(message.id))
             ),
+            **kw,
+        )
+        return self.messages[recorded.response["id"]]
+
+    async def thread_of(self, message: Message, **kw: Any) -> str:
+        """The id of the thread the bot started from ``message``."""
+        await self.wait_for_request(
+            lambda r: (
+                r.method == "POST"
+                and r.path.endswith(f"/messages/{message.id}/threads")
+                and r.response is not None
+            ),
+            **kw,
+        )
+        return message.id
+
+    async def message_in(self, channel: str, *, start: int = 0, **kw: Any) -> Message:
+        """The bot's first message posted in ``channel`` (a thread's id) from request ``start`` on."""
+        recorded = await self.wait_for_request(
+            lambda r: (
+                r.method == "POST"
+                and r.path == f"/channels/{channel}/messages"
+                and "id" in (r.response or {})
+            ),
+            start=start,
             **kw,
         )
         return self.messages[recorded.response["id"]]
@@ -669,17 +779,67 @@ class FakeDiscord:
                 },
                 "resource": resource,
             }
-        if m == "POST" and re.fullmatch(rf"/webhooks/{self.app_id}/[^/]+", p):
-            return 200, self._bot_message(body, webhook_id=self.app_id)
-        if re.fullmatch(rf"/webhooks/{self.app_id}/[^/]+/messages/[^/]+", p):
+        if match := re.fullmatch(rf"/webhooks/{self.app_id}/([^/]+)", p):
+            channel = self._channel_of_token.get(match.group(1), self.channel_id)
+            if m == "POST":
+                return 200, self._bot_message(body, webhook_id=self.app_id, channel_id=channel)
+        if match := re.fullmatch(rf"/webhooks/{self.app_id}/([^/]+)/messages/[^/]+", p):
             if m == "DELETE":
                 return 204, None
-            return 200, self._bot_message(body, webhook_id=self.app_id)
-        if m == "POST" and p == f"/channels/{self.channel_id}/messages":
-            return 200, self._bot_message(body)
-        if m == "POST" and p == f"/channels/{self.channel_id}/typing":
-            return 204, None
+            channel = self._channel_of_token.get(match.group(1), self.channel_id)
+            return 200, self._bot_message(body, webhook_id=self.app_id, channel_id=channel)
+        if m == "POST" and (match := re.fullmatch(rf"/channels/{self.channel_id}/messages/(\d+)/threads", p)):
+            return self._start_thread(match.group(1), body)
+        channels = (self.channel_id, *self.threads)
+        if match := re.fullmatch(r"/channels/(\d+)/(messages|typing)", p):
+            channel = match.group(1)
+            if m == "POST" and channel in channels:
+                if channel in self.threads and not self.bot_permissions & (
+                    1 << 38
+                ):  # Send Messages in Threads
+                    return 403, MISSING_PERMISSIONS
+                if match.group(2) == "typing":
+                    return 204, None
+                return 200, self._bot_message(body, channel_id=channel)
         return 404, {"message": "404: Not Found (fake Discord)", "code": 0}
+
+    def _start_thread(self, message_id: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """POST /channels/{channel}/messages/{message}/threads: a public thread whose id is
+        the message's, announced on the gateway like Discord does."""
+        if not self.bot_permissions & CREATE_THREADS:
+            return 403, MISSING_PERMISSIONS
+        if message_id not in self.messages:
+            return 404, {"message": "Unknown Message", "code": 10008}
+        if message_id in self.threads:
+            return 400, {"message": "A thread has already been created for this message", "code": 160004}
+        name = str(body.get("name") or "")
+        assert 1 <= len(name) <= 100, f"a thread name has 1 to 100 characters, not {len(name)}"
+        thread = {
+            "id": message_id,
+            "type": 11,
+            "guild_id": self.guild_id,
+            "parent_id": self.channel_id,
+            "owner_id": self.bot_user.id,
+            "name": name,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "message_count": 0,
+            "member_count": 1,
+            "total_message_sent": 0,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": int(body.get("auto_archive_duration") or 1440),
+                "archive_timestamp": _now(),
+                "locked": False,
+                "create_timestamp": _now(),
+            },
+        }
+        self.threads[message_id] = thread
+        asyncio.get_running_loop().create_task(
+            self.dispatch("THREAD_CREATE", thread | {"newly_created": True})
+        )
+        return 201, thread
 
 
 class BotHarness:
@@ -722,6 +882,22 @@ class BotHarness:
         self._patch.__enter__()
         if self._make_bot is None:
             return  # only the fake: the test runs its own client (e.g. run_bot)
+        await self._launch()
+
+    def restart(self, timeout: float = 180.0) -> None:
+        """Close the bot and start a new one from ``make_bot`` against the same fake Discord
+        (and whatever data folder ``make_bot`` gives it): a restart of the bot's process."""
+
+        async def _restart(*_: Any) -> None:
+            await self.bot.close()
+            if self._task is not None:
+                await asyncio.wait_for(self._task, 30)
+            await self._launch()
+
+        self.run(_restart, timeout=timeout)
+
+    async def _launch(self) -> None:
+        assert self._make_bot is not None
         self.bot = self._make_bot()
         self._task = asyncio.create_task(self.bot.start(self.token))
         waiter = asyncio.create_task(self.bot.wait_until_ready())
@@ -760,3 +936,12 @@ class BotHarness:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(10)
             self.loop.close()
+
+
+def _children(component: dict[str, Any]) -> list[dict[str, Any]]:
+    """A modal row's inputs: an action row's components, or a label's one component."""
+    if "components" in component:
+        return list(component["components"])
+    if "component" in component:
+        return [component["component"]]
+    return [component]

@@ -107,7 +107,7 @@ def test_ask_in_english_cites_the_demands_list(harness: BotHarness) -> None:
     assert re.search(r"\d+ articles · \d+ passages · last indexed \d{4}-\d\d-\d\d", embed["footer"]["text"])
     assert reply.json["allowed_mentions"] == {"parse": []}
     assert embed_violations(embed) == []
-    labels = [c["label"] for c in reply.components]
+    labels = [c.get("label") or c["emoji"]["name"] for c in reply.components]
     assert labels == [
         "[1] in full",
         "[2] in full",
@@ -115,6 +115,16 @@ def test_ask_in_english_cites_the_demands_list(harness: BotHarness) -> None:
         "[4] in full",
         "[5] in full",
         "More passages",
+        "Follow up",
+        "👍",
+        "👎",
+    ]
+    # What a button does is in its custom id; what it acts on is found by the message's id.
+    assert [c["custom_id"] for c in reply.components][-4:] == [
+        "citebot:more",
+        "citebot:follow",
+        "citebot:vote:up",
+        "citebot:vote:down",
     ]
 
 
@@ -169,7 +179,8 @@ def test_french_locale_gets_a_french_interface(harness: BotHarness) -> None:
 
     reply = harness.run(scenario)
     assert reply.json["embeds"][0]["description"].startswith("Les passages des articles")
-    assert reply.components[-1]["label"] == "Plus de passages"
+    labels = {c.get("label") for c in reply.components}
+    assert {"[1] en entier", "Plus de passages", "Poursuivre"} <= labels
 
 
 def test_sources_lists_the_four_seeds_and_source_autocompletes(harness: BotHarness) -> None:
@@ -510,7 +521,7 @@ def test_an_unexpected_error_after_deferring_is_private_and_logged(
     harness: BotHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Any, Message]:
-        async def broken(question: str, k: int | None = None, library: str | None = None) -> Any:
+        async def broken(question: str, k: int | None = None, *args: Any, **options: Any) -> Any:
             raise RuntimeError("the disk caught fire")
 
         saved, bot.service.ask = bot.service.ask, broken

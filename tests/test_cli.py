@@ -94,6 +94,83 @@ def test_batch_keeps_order_and_reports_bad_lines(
     assert all(len(r["passages"]) == 2 for r in rows if "error" not in r)
 
 
+def test_follow_ups_carry_their_earlier_questions_in_ask_batch_and_eval(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    earlier = "Which company did the Amazon employees compare to IBM in the 1940s?"
+    assert main(["ask", "--previous", earlier, "what did it do then?", "--json", "--k", "3"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["previous"] == [earlier] and "IBM" in answer["passages"][0]["text"]
+    assert main(["ask", "--previous", "  ", "Who founded Palantir?", "--json"]) == 0
+    assert "previous" not in json.loads(capsys.readouterr().out)  # a blank earlier question is skipped
+
+    lines = [
+        json.dumps({"q": "what did it do then?", "previous": [earlier]}),
+        json.dumps({"q": "what did it do then?"}),
+    ]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(lines) + "\n"))
+    assert main(["ask", "--batch", "-", "--json", "--k", "2"]) == 0
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert first["previous"] == [earlier] and "previous" not in second
+    assert main(["ask", "--batch", "-", "--previous", earlier]) == 2
+    assert "per line" in capsys.readouterr().err
+
+    questions = tmp_path / "followups.jsonl"
+    questions.write_text(
+        json.dumps({"id": "f", "q": "what did it do then?", "previous": [earlier], "docs": ["5a2e0eb1"],
+                    "answer": ["IBM"]}) + "\n",
+        encoding="utf-8",
+    )  # fmt: skip
+    assert main(["eval", str(questions), "--json"]) == 0
+    assert _json(capsys)["all"]["hit@1"] == 1.0  # type: ignore[index]
+
+
+def test_feedback_exports_votes_and_writes_an_eval_set(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from retrieval.feedback import DOWN, UP, FeedbackStore
+    from retrieval.models import Answer, Passage
+
+    monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))
+    assert main(["feedback"]) == 0
+    assert capsys.readouterr().out == "No votes yet.\n"
+    store = FeedbackStore(DataFolder(tmp_path / "data").feedback)
+    shown = [
+        Passage(n, "a.txt", "a.txt", "A", f"Text {n}. Ship {n} left.", 1.0, "en", f"¶ {n}", f"Ship {n} left.",
+                f"a#{n}")
+        for n in (1, 2)
+    ]  # fmt: skip
+    store.record_answer("10", Answer("Which ship left?", True, shown), shown, server="1")
+    store.record_answer("11", Answer("And then?", True, shown, previous=("Which ship left?",)), shown)
+    member = 987654321098765432
+    store.vote("10", member, UP)
+    store.vote("11", member, DOWN)
+    store.pick("11", member, 2)
+    assert main(["feedback", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["answer"], r["vote"], r["previous"]) for r in rows] == [
+        ("10", "up", []),
+        ("11", "down", ["Which ship left?"]),
+    ]
+    assert rows[1]["gold"]["passage_id"] == "a#2" and str(member) not in rows[1]["user"]
+    assert main(["feedback", "--json", "--since", "2999-01-01"]) == 0
+    assert capsys.readouterr().out == ""
+    assert main(["feedback"]) == 0
+    assert "[2] a.txt, ¶ 2" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:
+        main(["feedback", "--since", "yesterday"])
+    assert refused.value.code == 2 and "not a date" in capsys.readouterr().err
+
+    regression = tmp_path / "regression.jsonl"
+    assert main(["feedback", "--as-eval", str(regression)]) == 0
+    assert "Wrote 2 confirmed questions from 2 votes" in capsys.readouterr().err
+    lines = [json.loads(line) for line in regression.read_text(encoding="utf-8").splitlines()]
+    assert lines[1] == {
+        "id": "feedback-11", "q": "And then?", "docs": ["a.txt"], "answer": ["Ship 2 left."],
+        "previous": ["Which ship left?"],
+    }  # fmt: skip
+
+
 def test_sources_lists_every_article(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     main(["index"])
     capsys.readouterr()

@@ -48,6 +48,7 @@ def test_dotenv_is_read_from_the_working_folder(tmp_path: Path) -> None:
         ("CITEBOT_EMBEDDING_BACKEND", "word2vec", "CITEBOT_EMBEDDING_BACKEND"),
         ("CITEBOT_CHROMA_PORT", "70000", "CITEBOT_CHROMA_PORT"),
         ("CITEBOT_COLLECTION", "x", "CITEBOT_COLLECTION"),
+        ("CITEBOT_DATA_DIR", "~no-such-user-here/citebot", "cannot find the home folder"),
     ],
 )
 def test_invalid_values_give_one_line(
