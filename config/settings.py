@@ -120,6 +120,17 @@ class Settings(BaseSettings):
     admin_guild_ids: Annotated[list[int], NoDecode] = Field(
         default_factory=list, description="Servers whose /add and /reindex write the base library."
     )
+    # News feeds (`citebot feeds`, /feeds): how often the writer polls them, how many new items
+    # one poll takes from a feed, and the longest wait after a feed's consecutive errors.
+    feed_poll_minutes: float = Field(
+        30.0, gt=0.0, le=7 * 24 * 60.0, description="Minutes between feed polls."
+    )
+    feed_max_items_per_poll: int = Field(20, ge=1, le=1000, description="New items one poll takes per feed.")
+    feed_max_backoff_minutes: float = Field(
+        1440.0, gt=0.0, le=30 * 24 * 60.0, description="Longest wait after a feed's errors."
+    )
+    # A channel where the writer bot posts each article a feed brought in; unset: none.
+    announce_channel_id: int | None = Field(None, ge=0, description="Channel announcing feed articles.")
     # Watching the articles folder: changes within this many seconds become one reindex.
     watch_articles: bool = Field(True, description="Reindex when the articles folder changes.")
     watch_debounce_seconds: float = Field(1.0, ge=0.05, le=600.0, description="Quiet time before reindex.")
