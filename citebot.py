@@ -100,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument(
         "--k", type=int, metavar="N", help=f"passages per answer, 1 to {MAX_TOP_K} (CITEBOT_TOP_K)"
     )
+    ask.add_argument(
+        "--since",
+        metavar="DATE",
+        help="only articles published from DATE (2020-02-12, or 7d, 2w, 3m, 1y ago); undated ones are out",
+    )
+    ask.add_argument("--until", metavar="DATE", help="only articles published until DATE (to its end)")
     ask.add_argument("--json", action="store_true", help="print JSON")
 
     sources = command("sources", "list the indexed articles", library=True)
@@ -254,6 +260,9 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    from retrieval.dates import parse_range
+
+    parse_range(args.since, args.until)  # a bad date is refused before anything happens
     if args.question is not None:
         from retrieval.service import clean_question
 
@@ -266,9 +275,10 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
         else:
             print(f"citebot: no index yet; indexing {settings.articles_dir} first", file=sys.stderr)
         _with_progress(lambda progress: retriever.ensure_index(progress), quiet=False)
+    dates = {"since": args.since, "until": args.until}
     if args.batch:
-        return _ask_batch(retriever, args.batch, args.k)
-    answer = retriever.search(args.question, k=args.k, previous=args.previous)
+        return _ask_batch(retriever, args.batch, args.k, dates)
+    answer = retriever.search(args.question, k=args.k, previous=args.previous, **dates)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
@@ -299,7 +309,7 @@ def _batch_questions(handle: TextIO) -> Iterator[tuple[str, list[str]]]:
             yield line, []
 
 
-def _ask_batch(retriever: Retriever, source: str, k: int | None) -> int:
+def _ask_batch(retriever: Retriever, source: str, k: int | None, dates: dict[str, str | None]) -> int:
     if source == "-":
         handle: TextIO = sys.stdin
     else:
@@ -311,7 +321,7 @@ def _ask_batch(retriever: Retriever, source: str, k: int | None) -> int:
     try:
         for question, previous in _batch_questions(handle):
             try:
-                data = retriever.search(question, k=k, previous=previous).to_json()
+                data = retriever.search(question, k=k, previous=previous, **dates).to_json()
             except QuestionError as error:
                 data = {"question": question, "answered": False, "passages": [], "error": str(error)}
             print(json.dumps(data, ensure_ascii=False), flush=True)

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from retrieval.metadata import date_timestamp
+
 
 @dataclass
 class ArticleEntry:
@@ -93,6 +95,15 @@ class Catalog:
     def chunk_languages(self) -> dict[str, str]:
         """``{passage id: language of its article}``."""
         return {chunk: entry.language for entry in self.entries.values() for chunk in entry.chunks}
+
+    def chunk_dates(self) -> dict[str, int]:
+        """``{passage id: its article's publication date, Unix seconds}`` for dated articles."""
+        dates: dict[str, int] = {}
+        for entry in self.entries.values():
+            stamp = date_timestamp(entry.published)
+            if stamp is not None:
+                dates.update(dict.fromkeys(entry.chunks, stamp))
+        return dates
 
     def chunk_ids(self) -> set[str]:
         return {chunk for entry in self.entries.values() for chunk in entry.chunks}

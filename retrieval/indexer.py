@@ -51,6 +51,10 @@ EMBED_BATCH = 16  # passages per encoder round (about 80 sentences)
 MASS_REMOVAL = 0.5
 
 
+#: The optional citation keys of a stored passage (absent when the article does not say).
+CITATION_KEYS = ("url", "published", "author", "site", "published_ts")
+
+
 def chunk_metadata(article: Article, chunk: Chunk, row: Row) -> dict[str, Any]:
     """What a stored passage carries: its citation, and its BM25 row."""
     meta: dict[str, Any] = {
@@ -325,9 +329,20 @@ class Indexer:
             if progress:
                 progress(report.chunks_embedded, len(plan.embed))
         if plan.reuse:
+            # Chroma merges metadata on update: a value the new version lacks is removed (None).
+            cleared = dict.fromkeys(CITATION_KEYS)
             store.update_metadata(
-                [c.id for _, c in plan.reuse], [chunk_metadata(a, c, rows[c.id]) for a, c in plan.reuse]
+                [c.id for _, c in plan.reuse],
+                [{**cleared, **chunk_metadata(a, c, rows[c.id])} for a, c in plan.reuse],
             )
+            # Their sentences stay too: they take the article's date of this version, which
+            # a date filter reads inside Chroma's query.
+            by_stamp: dict[int | None, dict[str, int]] = {}
+            for a, c in plan.reuse:
+                count = counts.get(c.id) or len(sentence_units(c.text, self._embedder().count_tokens))
+                by_stamp.setdefault(a.published_timestamp, {})[c.id] = count
+            for stamp, reused in by_stamp.items():
+                store.date_sentences(reused, stamp)
 
         generation = run.record.generation + 1
         now = datetime.now(UTC).isoformat(timespec="seconds")

@@ -20,7 +20,7 @@ import base64
 import io
 import json
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -255,7 +255,12 @@ class LexicalIndex:
 
 
 def search(
-    indexes: Sequence[LexicalIndex], question: str, n: int, *, extra: Mapping[str, float] | None = None
+    indexes: Sequence[LexicalIndex],
+    question: str,
+    n: int,
+    *,
+    extra: Mapping[str, float] | None = None,
+    allowed: Container[str] | None = None,
 ) -> list[tuple[str, float]]:
     """The ``n`` best passages for ``question`` by BM25 over the indexes taken as one
     corpus, best first (score > 0 only; ties by passage id).
@@ -267,6 +272,8 @@ def search(
         extra: more query terms (tokens as :func:`tokenize_query` makes them) with the
             weight each counts for, e.g. an earlier question's terms at a lower weight; a
             term of ``question`` keeps its full weight.
+        allowed: the only passages that may be returned (a date filter); all when None.
+            The corpus statistics stay those of every passage.
     """
     postings = [index._postings for index in indexes if index._postings.ids]
     if not postings or n <= 0:
@@ -299,6 +306,11 @@ def search(
         norm = K1 * (1.0 - B + B * p.lengths[rows] / avgdl)
         scores = np.bincount(rows, weights=weight * tf / (tf + norm), minlength=len(p.ids))
         candidates = np.unique(rows) if len(rows) < len(p.ids) // 8 else np.flatnonzero(scores)
+        if allowed is not None:
+            inside = np.fromiter((p.ids[int(c)] in allowed for c in candidates), bool, len(candidates))
+            candidates = candidates[inside]
+            if not len(candidates):
+                continue
         values = scores[candidates]
         keep = min(n, len(candidates))
         top = np.argpartition(-values, keep - 1)[:keep]

@@ -13,6 +13,7 @@ swapped in.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,9 @@ class LibraryView:
     lexical: LexicalIndex = field(default_factory=LexicalIndex)
     passages: frozenset[str] = frozenset()
     view: IndexView = field(default_factory=lambda: IndexView({}, {}))
+    #: ``{passage id: its article's publication date, Unix seconds}`` (dated articles only),
+    #: what a date filter keeps BM25 candidates by.
+    dates: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, record: LibraryRecord, catalog: Catalog, lexical: LexicalIndex) -> LibraryView:
@@ -45,6 +49,7 @@ class LibraryView:
             lexical,
             frozenset(catalog.chunk_ids()),
             IndexView(catalog.sentence_counts(), catalog.chunk_languages()),
+            catalog.chunk_dates(),
         )
 
     @property

@@ -12,7 +12,7 @@ for a search, and the benchmarks call the same pieces:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -117,6 +117,7 @@ class Ranker:
         view: IndexView,
         *,
         history_terms: Mapping[str, float] | None = None,
+        allowed: Container[str] | None = None,
     ) -> list[Ranked]:
         """Every candidate passage, best first.
 
@@ -129,15 +130,19 @@ class Ranker:
             view: the index's sentence counts and languages.
             history_terms: BM25 terms of a conversation's earlier questions, with their
                 weights (see :mod:`retrieval.followup`); none by default.
+            allowed: the only passages that may be candidates (a date filter, which the
+                store's sentence query applies too); every passage when None.
         """
         crossed = crossed_for(language, view.languages)
         asked = self.candidates * SENTENCES_PER_PASSAGE
         found = self.store.query_sentences(query, asked)
+        if allowed is not None:
+            found = [s for s in found if s.chunk_id in allowed]
         sentences: dict[str, list[StoredSentence]] = {}
         for sentence in found:
             if sentence.chunk_id in sentences or len(sentences) < self.candidates:
                 sentences.setdefault(sentence.chunk_id, []).append(sentence)
-        bm25 = self._lexical_scores(question, history_terms)
+        bm25 = self._lexical_scores(question, history_terms, allowed)
         missing = [chunk_id for chunk_id in bm25 if chunk_id not in sentences]
         if missing and len(found) == asked:
             missing = self._reachable(missing, sentences, bm25, crossed, k, ceiling=found[-1].similarity)
@@ -154,10 +159,13 @@ class Ranker:
         return ranked
 
     def _lexical_scores(
-        self, question: str, history_terms: Mapping[str, float] | None = None
+        self,
+        question: str,
+        history_terms: Mapping[str, float] | None = None,
+        allowed: Container[str] | None = None,
     ) -> dict[str, float]:
         """``{passage id: BM25 over the best BM25 score}`` for the best ``candidates`` passages."""
-        lexical = bm25.search(self.lexical, question, self.candidates, extra=history_terms)
+        lexical = bm25.search(self.lexical, question, self.candidates, extra=history_terms, allowed=allowed)
         top = lexical[0][1] if lexical else 0.0
         return {chunk_id: score / top for chunk_id, score in lexical} if top > 0 else {}
 

@@ -4,15 +4,20 @@ A :class:`Scope` answers the ranking's questions (nearest sentences, a passage's
 sentences, texts, passages) by asking each library's store and merging, so the
 ranking needs no notion of libraries. With the base library alone it is the base
 library's store, answer for answer.
+
+A scope may be limited to a range of publication dates: its nearest-sentence query
+filters inside Chroma (on the sentences' ``published_ts``), and :attr:`Scope.allowed`
+gives the passages in range by their catalog entries' dates, for the BM25 candidates.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from retrieval.dates import DateRange
 from retrieval.layout import passage_of
 from retrieval.lexical import LexicalIndex
 from retrieval.library import LibraryView
@@ -25,6 +30,8 @@ class Scope:
     """Libraries searched together, first one first (the base library)."""
 
     parts: tuple[tuple[LibraryStore, LibraryView], ...]
+    #: The publication dates searched (open by default: every article, dated or not).
+    dates: DateRange = field(default_factory=DateRange)
 
     @property
     def lexical(self) -> list[LexicalIndex]:
@@ -46,11 +53,25 @@ class Scope:
             languages.update(view.view.languages)
         return IndexView(counts, languages)
 
+    @property
+    def allowed(self) -> frozenset[str] | None:
+        """The passages whose article's date is in :attr:`dates`; None when the range is open."""
+        if not self.dates.bounded:
+            return None
+        return frozenset(
+            chunk_id
+            for _, view in self.parts
+            for chunk_id, stamp in view.dates.items()
+            if self.dates.contains(stamp)
+        )
+
     def query_sentences(self, embedding: np.ndarray, n: int) -> list[StoredSentence]:
-        """The ``n`` sentences nearest to ``embedding`` over every library, most similar first."""
+        """The ``n`` sentences nearest to ``embedding`` over every library (within the
+        scope's dates), most similar first."""
+        where = self.dates.where()
         if len(self.parts) == 1:
-            return self.parts[0][0].query_sentences(embedding, n)
-        found = [s for store, _ in self.parts for s in store.query_sentences(embedding, n)]
+            return self.parts[0][0].query_sentences(embedding, n, where)
+        found = [s for store, _ in self.parts for s in store.query_sentences(embedding, n, where)]
         found.sort(key=lambda s: s.similarity, reverse=True)
         return found[:n]
 

@@ -21,6 +21,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from contextlib import ExitStack
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +32,7 @@ from config import Settings
 from retrieval import followup
 from retrieval import lexical as bm25
 from retrieval.chroma import Chroma
+from retrieval.dates import parse_range
 from retrieval.embedding import Embedder, create_embedder
 from retrieval.embedding.factory import index_identity, model_identity
 from retrieval.errors import IndexBusyError, IndexMismatchError, LibraryError, QuestionError, ReadOnlyError
@@ -301,6 +304,8 @@ class Retriever:
         library: str | None = None,
         previous: Sequence[str] | None = None,
         method: FollowUpMethod | None = None,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
     ) -> Answer:
         """The passages that best answer ``question``, best first, with citations.
 
@@ -314,19 +319,26 @@ class Retriever:
                 :mod:`retrieval.followup`); blank ones are skipped.
             method: how the earlier questions are used; :data:`retrieval.followup.DEFAULT`
                 unless a benchmark compares methods.
+            since: only articles published from then on: an ISO date (``2020-02-12``,
+                from the start of that day, UTC) or date-time, or a time before now
+                (``7d``, ``2w``, ``3m``, ``1y``); see :mod:`retrieval.dates`. The filter
+                runs inside Chroma's query. An article without a date is left out by any
+                date filter.
+            until: only articles published until then (a date: to the end of that day).
 
         Returns:
             An :class:`Answer`; ``answered`` is False when nothing relevant was found.
 
         Raises:
-            QuestionError: the question is empty or too long.
+            QuestionError: the question is empty or too long, or a date cannot be read.
             IndexMismatchError: the index was built with another model.
             StoreUnavailableError: there is no index, or the Chroma server is down.
         """
         text = clean_question(question, self.settings.max_question_chars)
         history = [clean_question(p, self.settings.max_question_chars) for p in previous or () if p.strip()]
         k = k or self.settings.top_k
-        scope = self._scope(library)
+        dates = parse_range(since, until)
+        scope = replace(self._scope(library), dates=dates)
         prepared = followup.prepare(text, history, self.query_vector, method or followup.DEFAULT)
         ranked = self._ranked(text, k, scope, prepared)
         top, texts = self._shown(ranked, k, scope)
@@ -512,7 +524,15 @@ class Retriever:
         ranker = Ranker(scope, scope.lexical, self.weights, self.settings.candidates)
         query = prepared.vector if prepared is not None else self.query_vector(text)
         history_terms = prepared.history_terms if prepared is not None else None
-        ranked = ranker.rank(text, query, k, question_language(text), scope.view, history_terms=history_terms)
+        ranked = ranker.rank(
+            text,
+            query,
+            k,
+            question_language(text),
+            scope.view,
+            history_terms=history_terms,
+            allowed=scope.allowed,
+        )
         # While a reindex runs, the store holds the new passages of a changed article
         # beside its old ones until its catalog entry is written: show only passages the
         # catalog lists, so one answer never mixes two versions of an article.

@@ -64,6 +64,19 @@ def test_ask_builds_the_index_and_prints_the_json_contract(
     assert any(p["source"] == "001_4b0b25bb2bafa5d9.txt" for p in answer["passages"])
 
 
+def test_a_date_filter_leaves_undated_articles_out(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The seeds carry no date: any date filter leaves them all out, in a batch too.
+    assert main(["ask", "Who is Andy Jassy?", "--since", "30d", "--json"]) == 0
+    assert _json(capsys)["passages"] == []  # type: ignore[index]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Who is Andy Jassy?\n"))
+    assert main(["ask", "--batch", "-", "--until", "2100-01-01", "--json"]) == 0
+    assert _json(capsys)["passages"] == []  # type: ignore[index]
+    assert main(["ask", "Who is Andy Jassy?", "--json"]) == 0
+    assert _json(capsys)["passages"]  # type: ignore[index]
+
+
 def test_ask_readable_output_has_numbered_citations(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ask", "Who is Andy Jassy?"]) == 0
     out = capsys.readouterr().out
@@ -200,6 +213,11 @@ def test_errors_are_one_line_and_change_nothing(
     assert "empty" in capsys.readouterr().err
     assert main(["ask", "Amazon " * 500]) == 2
     assert "too long" in capsys.readouterr().err
+    assert main(["ask", "Who is Andy Jassy?", "--since", "lately"]) == 2
+    err = capsys.readouterr().err
+    assert "since: not a date: 'lately'" in err and err.count("\n") == 1
+    assert main(["ask", "Who is Andy Jassy?", "--since", "2021-01-01", "--until", "2020-01-01"]) == 2
+    assert "the range is empty" in capsys.readouterr().err
     assert not Retriever(load_settings()).has_index(), "a refused question indexed nothing"
     assert main(["index", "--articles", str(tmp_path / "nowhere")]) == 1
     err = capsys.readouterr().err

@@ -1,0 +1,158 @@
+"""Publication dates in questions: ``--since`` / ``--until`` bounds, and dates as citations show them.
+
+A bound is an ISO date (``2020-02-12``), an ISO date-time with or without offset, or a
+time before now: ``7d``, ``2w``, ``3m`` (calendar months), ``1y``. ``since`` counts from
+the start of its day and ``until`` to the end of its day (UTC), so ``--since 2020-02-12
+--until 2020-02-12`` is that day. Articles are compared by their ``published_ts`` (see
+:func:`retrieval.metadata.date_timestamp`); an article without a date is outside every
+range.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from retrieval.errors import QuestionError
+from retrieval.metadata import date_timestamp
+
+#: ``7d``, ``2w``, ``3m``, ``1y``: that long before now.
+RELATIVE = re.compile(r"^\s*(\d{1,5})\s*([dwmy])\s*$", re.IGNORECASE)
+#: The metadata key sentences and passages carry their article's date under (Unix seconds).
+TIMESTAMP_KEY = "published_ts"
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+HINT = "use a date such as 2020-02-12, or 7d, 2w, 3m, 1y for that long ago"
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Publication dates a search keeps, as Unix seconds, both ends included; None: open."""
+
+    since: int | None = None
+    until: int | None = None
+
+    @property
+    def bounded(self) -> bool:
+        return self.since is not None or self.until is not None
+
+    def contains(self, stamp: int | None) -> bool:
+        """Whether an article published at ``stamp`` is in range (an undated one never is,
+        unless the range is open at both ends)."""
+        if not self.bounded:
+            return True
+        if stamp is None:
+            return False
+        return (self.since is None or stamp >= self.since) and (self.until is None or stamp <= self.until)
+
+    def where(self) -> dict[str, Any] | None:
+        """The Chroma metadata filter that keeps records in range (a record without the key
+        never matches), or None when the range is open."""
+        clauses: list[dict[str, Any]] = []
+        if self.since is not None:
+            clauses.append({TIMESTAMP_KEY: {"$gte": self.since}})
+        if self.until is not None:
+            clauses.append({TIMESTAMP_KEY: {"$lte": self.until}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def to_json(self) -> dict[str, str | None]:
+        """Both ends as ISO 8601 in UTC (what an answer's buttons search again with)."""
+        return {"since": _iso(self.since), "until": _iso(self.until)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> DateRange:
+        data = data or {}
+        return cls(date_timestamp(data.get("since")), date_timestamp(data.get("until")))
+
+
+def parse_range(
+    since: str | datetime | None, until: str | datetime | None, *, now: datetime | None = None
+) -> DateRange:
+    """The range ``since`` .. ``until`` (each optional).
+
+    Raises:
+        QuestionError: a bound is not a date, or ``since`` comes after ``until``.
+    """
+    now = now or datetime.now(UTC)
+    start = _bound(since, now, end=False, name="since")
+    stop = _bound(until, now, end=True, name="until")
+    if start is not None and stop is not None and start > stop:
+        raise QuestionError(f"the range is empty: since ({_iso(start)}) comes after until ({_iso(stop)})")
+    return DateRange(start, stop)
+
+
+def _bound(value: str | datetime | None, now: datetime, *, end: bool, name: str) -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return int(moment.timestamp())
+    text = value.strip()
+    relative = RELATIVE.match(text)
+    if relative:
+        return int(_ago(now, int(relative[1]), relative[2].lower()).timestamp())
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            day = date.fromisoformat(text)
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return int((start + timedelta(days=1)).timestamp()) - 1 if end else int(start.timestamp())
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise QuestionError(f"{name}: not a date: {text[:40]!r} ({HINT})") from None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+def _ago(now: datetime, count: int, unit: str) -> datetime:
+    if unit == "d":
+        return now - timedelta(days=count)
+    if unit == "w":
+        return now - timedelta(weeks=count)
+    months = count * (12 if unit == "y" else 1)
+    year, month = divmod(now.year * 12 + now.month - 1 - months, 12)
+    if year < 1:
+        raise QuestionError(f"{count}{unit} is too long ago ({HINT})")
+    month += 1
+    day = min(now.day, _days_in(year, month))
+    return now.replace(year=year, month=month, day=day)
+
+
+def _days_in(year: int, month: int) -> int:
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return (following - timedelta(days=1)).day
+
+
+def _iso(stamp: int | None) -> str | None:
+    return None if stamp is None else datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds")
+
+
+def is_day(published: str | None) -> bool:
+    """Whether a publication date is a day without a time (``2020-02-12``)."""
+    return bool(published) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", published or "") is not None
+
+
+def display_stamp(published: str | None) -> int | None:
+    """Unix seconds to show a publication date from (a Discord ``<t:...:D>`` timestamp).
+
+    A day without a time is shown from its noon UTC, so that every time zone from UTC-12
+    to UTC+11 renders the same calendar day (its midnight would be the day before west of
+    Greenwich); a date-time is the moment itself, shown in the reader's zone.
+    """
+    stamp = date_timestamp(published)
+    if stamp is None:
+        return None
+    return stamp + 12 * 3600 if is_day(published) else stamp
+
+
+def short_date(published: str | None) -> str:
+    """``12 Feb 2020`` for an ISO date or date-time (its day as written); "" when unknown."""
+    if not published:
+        return ""
+    match = re.match(r"(\d{4})-(\d{2})-(\d{2})", published.strip())
+    if not match or not 1 <= int(match[2]) <= 12:
+        return ""
+    return f"{int(match[3])} {MONTHS[int(match[2]) - 1]} {match[1]}"
