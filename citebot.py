@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from config import MAX_TOP_K, Settings, SettingsError, load_settings, unknown_variables
 from retrieval.errors import CitebotError, QuestionError
-from retrieval.models import Answer, IndexReport
+from retrieval.models import Answer, IndexReport, Passage
 
 if TYPE_CHECKING:
     from retrieval.service import Retriever
@@ -346,14 +346,32 @@ def _print_answer(answer: Answer) -> None:
     console.print()
     for p in answer.passages:
         console.print(
-            f"[bold cyan][{p.rank}][/bold cyan] [bold]{escape(p.title)}[/bold] — {escape(p.source)}, "
-            f"{escape(p.location)}  [dim](score {p.score:.3f}, {p.language})[/dim]"
+            f"[bold cyan][{p.rank}][/bold cyan] [bold]{escape(p.title)}[/bold] — {escape(_cited(p))}, "
+            f"{escape(p.location)}  [dim](score {p.score:.3f}, {p.language})[/dim]" + _link(p)
         )
         text = escape(p.text)
         if p.highlight:
             text = text.replace(escape(p.highlight), f"[bold yellow]{escape(p.highlight)}[/bold yellow]", 1)
         console.print(text)
         console.print()
+
+
+def _cited(passage: Passage) -> str:
+    """Who published the passage's article and when: ``Le Monde · 12 Feb 2020 · by Jane
+    Doe``; the source (file name or URL) when its metadata names no outlet."""
+    from retrieval.dates import short_date
+
+    parts = [passage.site or passage.source, short_date(passage.published)]
+    if passage.author:
+        parts.append(f"by {passage.author}")
+    return " · ".join(part for part in parts if part)
+
+
+def _link(passage: Passage) -> str:
+    """The article's address on a line of its own, when the citation does not show it already."""
+    from rich.markup import escape
+
+    return f"\n{escape(passage.url)}" if passage.url and passage.site else ""
 
 
 def _sources(settings: Settings, args: argparse.Namespace) -> int:
@@ -368,14 +386,29 @@ def _sources(settings: Settings, args: argparse.Namespace) -> int:
     from rich.table import Table
 
     console = Console()
+    # Newest first (the undated last): a news archive is read by date.
     if not console.is_terminal:  # piped: one tab-separated row per article, never wrapped
-        print("source\ttitle\tlanguage\tchunks\tindexed_at\tlibrary")
+        print("source\ttitle\tpublished\tsite\tlanguage\tchunks\tindexed_at\tlibrary")
         for s in sources:
-            print(f"{s.source_id}\t{s.title}\t{s.language}\t{s.chunks}\t{s.indexed_at}\t{s.library}")
+            print(
+                f"{s.source_id}\t{s.title}\t{s.published or ''}\t{s.site or ''}\t{s.language}\t"
+                f"{s.chunks}\t{s.indexed_at}\t{s.library}"
+            )
         return EXIT_OK
-    table = Table("source", "title", "language", "chunks", "indexed at", "library")
+    from retrieval.dates import short_date
+
+    table = Table("source", "title", "published", "site", "language", "chunks", "indexed at", "library")
     for s in sources:
-        table.add_row(s.source_id, s.title, s.language, str(s.chunks), s.indexed_at, s.library)
+        table.add_row(
+            s.source_id,
+            s.title,
+            short_date(s.published),
+            s.site or "",
+            s.language,
+            str(s.chunks),
+            s.indexed_at,
+            s.library,
+        )
     console.print(table)
     return EXIT_OK
 

@@ -78,6 +78,12 @@ class ShownPassage:
     source: str = ""
     highlight: str = ""
     language: str = ""
+    #: the article's link, date, byline and outlet, for the citation shown again (None:
+    #: unknown, or an answer recorded before they were kept).
+    url: str | None = None
+    published: str | None = None
+    author: str | None = None
+    site: str | None = None
 
     @classmethod
     def of(cls, passage: Passage) -> ShownPassage:
@@ -90,10 +96,14 @@ class ShownPassage:
             source=passage.source,
             highlight=passage.highlight,
             language=passage.language,
+            url=passage.url,
+            published=passage.published,
+            author=passage.author,
+            site=passage.site,
         )
 
     def to_json(self) -> dict[str, object]:
-        return {
+        data: dict[str, object] = {
             "rank": self.rank,
             "source_id": self.source_id,
             "passage_id": self.passage_id,
@@ -103,6 +113,10 @@ class ShownPassage:
             "highlight": self.highlight,
             "language": self.language,
         }
+        for key in ("url", "published", "author", "site"):
+            if getattr(self, key):
+                data[key] = getattr(self, key)
+        return data
 
     def passage(self, text: str) -> Passage:
         """The passage to show again, with its text read from the index."""
@@ -117,6 +131,10 @@ class ShownPassage:
             location=self.location,
             highlight=self.highlight,
             chunk_id=self.passage_id,
+            url=self.url,
+            published=self.published,
+            author=self.author,
+            site=self.site,
         )
 
 

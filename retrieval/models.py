@@ -58,7 +58,11 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Passage:
-    """A ranked passage with everything a citation needs."""
+    """A ranked passage with everything a citation needs.
+
+    ``url``, ``published`` (ISO 8601), ``author`` and ``site`` are its article's, None
+    when the article does not say.
+    """
 
     rank: int
     source: str
@@ -70,6 +74,10 @@ class Passage:
     location: str
     highlight: str = ""
     chunk_id: str = ""
+    url: str | None = None
+    published: str | None = None
+    author: str | None = None
+    site: str | None = None
 
     def to_json(self) -> dict[str, object]:
         """The passage in the CLI's JSON contract."""
@@ -82,6 +90,10 @@ class Passage:
             "language": self.language,
             "location": self.location,
             "highlight": self.highlight,
+            "url": self.url,
+            "published": self.published,
+            "author": self.author,
+            "site": self.site,
         }
 
 
@@ -131,8 +143,17 @@ class SourceInfo:
     author: str | None = None
     site: str | None = None
 
+    @property
+    def published_timestamp(self) -> int | None:
+        return date_timestamp(self.published)
+
     def to_json(self) -> dict[str, object]:
         return asdict(self)
+
+
+def newest_first(sources: list[SourceInfo]) -> list[SourceInfo]:
+    """``sources`` by publication date, newest first; undated ones last, in their order."""
+    return sorted(sources, key=lambda s: (s.published_timestamp is None, -(s.published_timestamp or 0)))
 
 
 @dataclass

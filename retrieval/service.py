@@ -40,7 +40,7 @@ from retrieval.followup import FollowUpMethod
 from retrieval.indexer import Indexer, Progress
 from retrieval.layout import BASE_LIBRARY, LIBRARY_NAME, DataFolder, collections
 from retrieval.library import LibraryView, load_view, refresh_view, save_cache
-from retrieval.models import Answer, IndexReport, Passage, SourceInfo
+from retrieval.models import Answer, IndexReport, Passage, SourceInfo, newest_first
 from retrieval.ranking import (
     AnswerRule,
     Ranked,
@@ -76,6 +76,11 @@ def clean_question(question: str, max_chars: int) -> str:
             f"the question is too long ({len(text):,} characters; the limit is {max_chars:,})"
         )
     return text
+
+
+def _citation(meta: dict[str, object]) -> dict[str, str | None]:
+    """A stored passage's article link, date, byline and outlet (None where it has none)."""
+    return {key: str(meta[key]) if meta.get(key) else None for key in ("url", "published", "author", "site")}
 
 
 def check_library(name: str) -> str:
@@ -364,6 +369,7 @@ class Retriever:
                         r.sentence.text or texts.get(r.sentence.id, ""), text, chunk.text, language
                     ),
                     chunk_id=chunk.id,
+                    **_citation(meta),
                 )
             )
         signals = Signals(
@@ -423,7 +429,8 @@ class Retriever:
         return self._scope(library, missing_ok=True).get(list(ids))
 
     def sources(self, *, library: str | None = None) -> list[SourceInfo]:
-        """Every article a search reads (the base library's, then the named one's), by source id."""
+        """Every article a search reads (the base library's and the named one's): newest
+        first by publication date, then the undated ones by library and source id."""
         infos = []
         for store, view in self._scope(library, missing_ok=True).parts:
             del store
@@ -442,7 +449,7 @@ class Retriever:
                         site=entry.site,
                     )
                 )
-        return infos
+        return newest_first(infos)
 
     # --- this process's view of the store ----------------------------------------------
 

@@ -20,7 +20,20 @@ from retrieval.service import Retriever
 
 from data_paths import DATA, ROOT
 
-PASSAGE_KEYS = {"rank", "source", "title", "text", "score", "language", "location", "highlight"}
+PASSAGE_KEYS = {
+    "rank",
+    "source",
+    "title",
+    "text",
+    "score",
+    "language",
+    "location",
+    "highlight",
+    "url",
+    "published",
+    "author",
+    "site",
+}
 
 
 @pytest.fixture
@@ -75,6 +88,51 @@ def test_a_date_filter_leaves_undated_articles_out(
     assert _json(capsys)["passages"] == []  # type: ignore[index]
     assert main(["ask", "Who is Andy Jassy?", "--json"]) == 0
     assert _json(capsys)["passages"]  # type: ignore[index]
+
+
+def _add_dated_articles(articles: Path) -> None:
+    """Two news articles with their outlet, date, byline and link (sidecars), besides the seeds."""
+    for name, day, text in (
+        ("heron-2019.txt", "2019-05-04", "The heron colony of Lake Annecy grew to 212 nests this spring."),
+        ("heron-2023.txt", "2023-06-01T08:00:00+02:00", "The Lake Annecy herons fell to 96 nests in 2023."),
+    ):
+        (articles / name).write_text(f"Herons of Lake Annecy\n\n{text}\n", encoding="utf-8")
+        meta = {
+            "published": day,
+            "author": "Ana Ruiz",
+            "site": "Alpine Courier",
+            "url": f"https://courier.example/{name[:-4]}",
+        }
+        (articles / f"{name}.meta.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+def test_ask_json_passages_carry_link_date_author_and_site(
+    env: Path, articles: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _add_dated_articles(articles)
+    assert main(["ask", "How many heron nests were there on Lake Annecy?", "--json"]) == 0
+    passages = _json(capsys)["passages"]  # type: ignore[index]
+    news = {p["source"]: p for p in passages if p["site"]}  # type: ignore[union-attr]
+    cited = news["https://courier.example/heron-2023"]
+    assert {key: cited[key] for key in ("url", "published", "author", "site")} == {
+        "url": "https://courier.example/heron-2023",
+        "published": "2023-06-01T08:00:00+02:00",
+        "author": "Ana Ruiz",
+        "site": "Alpine Courier",
+    }
+    seeds = [p for p in passages if not p["site"]]  # type: ignore[union-attr]
+    assert all(p["url"] is p["published"] is p["author"] is None for p in seeds)
+    assert main(["ask", "How many heron nests were there on Lake Annecy?", "--since", "2023-01-01"]) == 0
+    out = capsys.readouterr().out
+    assert "— Alpine Courier · 1 Jun 2023 · by Ana Ruiz, ¶ 1" in out
+    assert "https://courier.example/heron-2023" in out and "heron-2019" not in out
+    assert main(["sources", "--json"]) == 0
+    order = [row["source_id"] for row in _json(capsys)]  # type: ignore[union-attr]
+    assert order[:2] == ["heron-2023.txt", "heron-2019.txt"], "newest first, the undated last"
+    assert main(["sources"]) == 0
+    assert "heron-2023.txt\tHerons of Lake Annecy\t2023-06-01T08:00:00+02:00\tAlpine Courier" in (
+        capsys.readouterr().out
+    )
 
 
 def test_ask_readable_output_has_numbered_citations(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
