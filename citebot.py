@@ -1,4 +1,4 @@
-"""The ``citebot`` command line: index, ask, sources, eval, info and run (the Discord bot).
+"""The ``citebot`` command line: index, ask, sources, eval, feeds, info and run (the Discord bot).
 
 It sits above both halves of the project: it parses arguments, calls the retrieval
 service (:mod:`retrieval`) or starts the bot (:mod:`bot`), and prints. Scripts depend
@@ -133,6 +133,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the confirmed answers to FILE as a `citebot eval` question set",
     )
 
+    feeds = command("feeds", "subscribe to news feeds and poll them (the writer only)")
+    actions = feeds.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def feed_action(name: str, help: str) -> argparse.ArgumentParser:
+        return actions.add_parser(
+            name, help=help, description=help[:1].upper() + help[1:] + ".", parents=[shared, in_library]
+        )
+
+    feed_add = feed_action(
+        "add", "subscribe to the RSS or Atom feed at URL (read once; kept only if it is one)"
+    )
+    feed_add.add_argument("url", metavar="URL")
+    feed_add.add_argument("--json", action="store_true", help="print JSON")
+    feed_list = feed_action("list", "list the feeds subscribed to")
+    feed_list.add_argument("--json", action="store_true", help="print JSON")
+    feed_remove = feed_action("remove", "unsubscribe from a feed (the articles it brought stay)")
+    feed_remove.add_argument("url", metavar="URL")
+    feed_poll = feed_action("poll", "fetch the feeds that are due, save their new items and index them")
+    feed_poll.add_argument("--force", action="store_true", help="poll every feed now, due or not")
+    feed_poll.add_argument("--json", action="store_true", help="print JSON")
+
     info = command("info", "show the effective articles folder, data folder, store and model")
     info.add_argument("--json", action="store_true", help="print JSON")
 
@@ -157,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sources": _sources,
         "eval": _eval,
         "feedback": _feedback,
+        "feeds": _feeds,
         "info": _info,
         "run": _run,
     }
@@ -510,6 +532,76 @@ def _feedback(settings: Settings, args: argparse.Namespace) -> int:
         print(
             f"{vote.voted_at}\t{mark}\t{' / '.join([*vote.answer.previous, vote.answer.question])}\t{where}"
         )
+    return EXIT_OK
+
+
+def _feeds(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from retrieval.layout import BASE_LIBRARY
+    from retrieval.subscriptions import LibraryFeeds
+
+    retriever = _retriever(settings)
+    feeds = LibraryFeeds(retriever)
+    library = settings.library or BASE_LIBRARY
+    if args.action == "add":
+        added = asyncio.run(feeds.add(args.url, library))
+        if args.json:
+            print(json.dumps({**added.to_json(), "library": library}, ensure_ascii=False))
+        else:
+            print(
+                f"Subscribed {library} to {added.title} ({added.url}): {added.items} items now; "
+                "`citebot feeds poll` fetches them."
+            )
+        return EXIT_OK
+    if args.action == "remove":
+        removed = feeds.remove(args.url, library)
+        print(f"Unsubscribed {library} from {removed.title} ({removed.url}); the articles it brought stay.")
+        return EXIT_OK
+    if args.action == "list":
+        subscriptions = feeds.list(library)
+        if args.json:
+            rows = [{**feed.to_json(), "library": library} for feed in subscriptions]
+            print(json.dumps(rows, ensure_ascii=False))
+        elif not subscriptions:
+            print(f"No feeds in {library}: `citebot feeds add URL` subscribes to one.")
+        else:
+            print("title\turl\tlast polled\tnext poll\terrors\tlast error")
+            for feed in subscriptions:
+                print(
+                    f"{feed.title}\t{feed.url}\t{feed.last_polled or '-'}\t{feed.next_poll or 'now'}\t"
+                    f"{feed.errors}\t{feed.last_error or '-'}"
+                )
+        return EXIT_OK
+    report = asyncio.run(feeds.poll(library, force=args.force))
+    # Indexed whatever this poll or an earlier, interrupted one saved (a no-op when nothing is new).
+    folder = retriever.articles_folder(library)
+    indexed: IndexReport = _with_progress(
+        lambda progress: retriever.index(
+            folder, progress=progress, library=None if library == BASE_LIBRARY else library
+        ),
+        quiet=args.json,
+    )
+    report.errors.extend(
+        f"{name}: not indexed: {indexed.skipped[name]}" for name in report.added if name in indexed.skipped
+    )
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False))
+        return EXIT_OK
+    if not report.feeds:
+        print(f"No feed of {library} is due (`--force` polls them all now).")
+    for result in report.feeds:
+        print(
+            f"{result.title} ({result.url}): "
+            + (f"failed: {result.error}" if result.error else f"{result.new} new")
+        )
+    for problem in report.errors:
+        if not any(problem == f"{r.url}: {r.error}" for r in report.feeds):
+            print(f"citebot: warning: {problem}", file=sys.stderr)
+    print(
+        f"Indexed {len(indexed.added) + len(indexed.changed)} new or changed articles into {library} "
+        f"({indexed.chunks_embedded} passages embedded in {indexed.seconds:.2f} s)"
+    )
     return EXIT_OK
 
 

@@ -45,6 +45,12 @@ def registry_collection(prefix: str) -> str:
     return f"{prefix}-libraries"
 
 
+def feeds_collection(prefix: str) -> str:
+    """The collection of news feed subscriptions, every library's (a library's own
+    collections are ``<prefix>--<library>...``, so no library name can collide with it)."""
+    return f"{prefix}-feeds"
+
+
 @dataclass(frozen=True)
 class DataFolder:
     """The files of one index under ``root`` (``CITEBOT_DATA_DIR``)."""

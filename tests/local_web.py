@@ -1,12 +1,20 @@
-"""A small web server on 127.0.0.1 for download tests: pages set by the test, requests recorded."""
+"""A small web server on 127.0.0.1 for download tests: pages set by the test, requests recorded.
+
+Also what a news site serves (:func:`news_page`, :func:`rss_feed`), and :class:`SiteThread`,
+the server on an event loop of its own for tests whose code under test runs its own loop
+(the command line's ``asyncio.run``).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
+from xml.sax.saxutils import escape
 
 from aiohttp import web
 from multidict import CIMultiDictProxy
@@ -99,3 +107,50 @@ class LocalSite:
     ) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+
+class SiteThread:
+    """A :class:`LocalSite` served from a thread with its own event loop: ``start()``, set
+    ``site.pages``, ``stop()``."""
+
+    def __init__(self) -> None:
+        self.site = LocalSite()
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="local-web", daemon=True)
+
+    def start(self) -> LocalSite:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.site.__aenter__(), self.loop).result(30)
+        return self.site
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.site.__aexit__(None, None, None), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
+
+
+def news_page(title: str, paragraphs: list[str], *, published: str, author: str, site_name: str) -> str:
+    """An article page as news sites write them: the date, byline and outlet in the markup."""
+    body = "".join(f"<p>{escape(text)}</p>" for text in paragraphs)
+    return (
+        f"<!doctype html><html><head><title>{escape(title)} | {escape(site_name)}</title>"
+        f'<meta property="article:published_time" content="{published}">'
+        f'<meta name="author" content="{escape(author)}">'
+        f'<meta property="og:site_name" content="{escape(site_name)}"></head><body>'
+        "<nav><a href='/'>Home</a> <a href='/subscribe'>Subscribe</a></nav>"
+        f"<article><h1>{escape(title)}</h1>{body}</article>"
+        "<footer>Copyright. Cookie settings.</footer></body></html>"
+    )
+
+
+def rss_feed(title: str, items: list[dict[str, str]]) -> str:
+    """An RSS 2.0 document; each item's keys become its elements (title, link, guid, pubDate...)."""
+    parts = "".join(
+        "<item>" + "".join(f"<{key}>{escape(value)}</{key}>" for key, value in item.items()) + "</item>"
+        for item in items
+    )
+    return (
+        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel>"
+        f"<title>{escape(title)}</title><link>http://example.org/</link>{parts}</channel></rss>"
+    )

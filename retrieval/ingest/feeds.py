@@ -186,7 +186,8 @@ class Feeds:
     """The feeds subscribed to: add, list, remove, poll.
 
     Args:
-        store: where subscriptions are kept (:class:`~retrieval.ingest.registry.FeedRegistry`).
+        store: where subscriptions are kept (a :class:`~retrieval.ingest.registry.SubscriptionStore`:
+            Chroma for citebot, see :mod:`retrieval.subscriptions`; or a JSON file).
         options: limits and timings; the defaults otherwise.
         clock: the present, in UTC (tests move it).
     """

@@ -6,7 +6,9 @@ file serialises edits (``citebot feeds add`` and the bot's ``/feeds`` may run at
 same time), and a second one keeps two polls from downloading the same items.
 
 The polling logic sees only :class:`SubscriptionStore`'s four methods, so the
-subscriptions can move elsewhere (into Chroma, next to the index) without touching it.
+subscriptions can live elsewhere without touching it: citebot itself keeps them in
+Chroma, next to the index (:mod:`retrieval.subscriptions`); this file-backed store
+serves a feed folder without an index (and the ingest tests).
 """
 
 from __future__ import annotations
@@ -75,7 +77,8 @@ class Subscription:
 
 
 class SubscriptionStore(Protocol):
-    """Where subscriptions live. :class:`FeedRegistry` keeps them in a JSON file."""
+    """Where subscriptions live. :class:`FeedRegistry` keeps them in a JSON file,
+    :class:`retrieval.subscriptions.StoredSubscriptions` in Chroma."""
 
     def load(self) -> dict[str, Subscription]:
         """Every subscription, by URL."""
