@@ -18,6 +18,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "closest": "The closest passages, which may not answer it:",
         "closest_label": "closest",
         "no_passages": "The index is empty: nothing has been indexed yet.",
+        "no_passages_dated": "No article published in those dates matches (undated articles are left out).",
         "footer": (
             "{articles} articles · {passages} passages · last indexed {indexed} · "
             "citebot quotes, it never writes"
@@ -38,6 +39,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "field_passages": "Passages",
         "field_indexed": "Indexed",
         "field_url": "Address",
+        "field_site": "Outlet",
+        "field_published": "Published",
+        "field_author": "Author",
         "reindex_done": (
             "Reindexed: {added} added, {changed} changed, {removed} removed, {unchanged} unchanged "
             "({embedded} passages embedded in {seconds:.1f} s)."
@@ -86,6 +90,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "closest": "Les passages les plus proches, qui n’y répondent peut-être pas :",
         "closest_label": "le plus proche",
         "no_passages": "L’index est vide : rien n’a encore été indexé.",
+        "no_passages_dated": (
+            "Aucun article publié à ces dates ne correspond (les articles sans date sont exclus)."
+        ),
         "footer": (
             "{articles} articles · {passages} passages · indexé le {indexed} · "
             "citebot cite, il n’écrit jamais"
@@ -106,6 +113,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "field_passages": "Passages",
         "field_indexed": "Indexé",
         "field_url": "Adresse",
+        "field_site": "Média",
+        "field_published": "Publié",
+        "field_author": "Auteur",
         "reindex_done": (
             "Réindexé : {added} ajoutés, {changed} modifiés, {removed} supprimés, {unchanged} inchangés "
             "({embedded} passages vectorisés en {seconds:.1f} s)."
@@ -182,6 +192,12 @@ COMMAND_TEXT_FR: dict[str, str] = {
     ),
     "Your question, in English or French": "Votre question, en français ou en anglais",
     "How many passages (default 5)": "Combien de passages (5 par défaut)",
+    "Only articles published from this date: 2020-02-12, or 7d, 2w, 3m, 1y ago": (
+        "Seulement les articles publiés depuis cette date : 2020-02-12, ou il y a 7d, 2w, 3m, 1y"
+    ),
+    "Only articles published until this date: 2020-02-12, or 7d, 2w, 3m, 1y ago": (
+        "Seulement les articles publiés jusqu’à cette date : 2020-02-12, ou il y a 7d, 2w, 3m, 1y"
+    ),
     "List the indexed articles": "Lister les articles indexés",
     "Show one indexed article": "Afficher un article indexé",
     "The article (start typing its title or file name)": (

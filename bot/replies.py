@@ -6,6 +6,11 @@ mention neutralising, markdown escaping) is unit- and property-tested directly.
 Discord's limits: message content 2000 characters; embed title 256, description 4096,
 field name 256, field value 1024, footer 2048, 25 fields, and 6000 characters for all
 embeds of one message together.
+
+A news citation is ``[n] Title — Outlet, place`` in the field name (names render plain
+text only) and, first in the field's value, the publication date as a Discord timestamp
+(``<t:UNIX:D>``: each member's client shows it in their own language and time zone) and
+a link to the article.
 """
 
 from __future__ import annotations
@@ -14,11 +19,13 @@ import math
 import re
 from datetime import datetime
 from typing import TYPE_CHECKING
+from urllib.parse import quote, urlsplit
 
 import discord
 from discord.utils import escape_markdown
 
 from bot.i18n import t
+from retrieval.dates import display_stamp
 from retrieval.models import Answer, Passage, SourceInfo
 
 if TYPE_CHECKING:
@@ -32,6 +39,8 @@ FIELD_VALUE_LIMIT = 1024
 FOOTER_LIMIT = 2048
 FIELDS_LIMIT = 25
 EMBED_TOTAL_LIMIT = 6000
+#: The longest address a citation links to (Discord refuses an embed ``url`` beyond 2048).
+URL_LIMIT = 2000
 #: Slack kept under the 6000 total so rounding never tips a message over.
 TOTAL_MARGIN = 16
 ELLIPSIS = "…"
@@ -126,10 +135,60 @@ def snippet(passage: Passage, limit: int) -> str:
 
 
 def citation(passage: Passage, label: str | None = None) -> str:
-    """``[n] title — source, place``: how every passage is cited."""
+    """``[n] title — outlet, place``: how every passage is cited (a field name, so plain
+    text: no link, no timestamp). The outlet is the site the article names, else its
+    source (the file name, or the URL)."""
     head = f"[{passage.rank}]" if label is None else f"[{passage.rank}, {label}]"
     place = f", {passage.location}" if passage.location else ""
-    return clip(neutralise(f"{head} {passage.title} — {passage.source}{place}"), FIELD_NAME_LIMIT)
+    where = passage.site or passage.source
+    return clip(neutralise(f"{head} {passage.title} — {where}{place}"), FIELD_NAME_LIMIT)
+
+
+def link_target(url: str | None) -> str | None:
+    """``url`` safe inside a markdown link and an embed's ``url``: http(s) only, no user
+    part, and the characters that would end the link, ping or break markdown
+    (``( ) < > @ `` spaces...) percent-encoded; None when it is not a web address."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+        return None
+    host = parts.hostname + (f":{parts.port}" if parts.port else "")
+    safe_chars = "/?#[]!$&'*+,;=%~-._:"
+    rebuilt = f"{parts.scheme.lower()}://{quote(host, safe='.-:[]')}{quote(parts.path, safe=safe_chars)}"
+    if parts.query:
+        rebuilt += "?" + quote(parts.query, safe=safe_chars)
+    return rebuilt if len(rebuilt) <= URL_LIMIT else None
+
+
+def _link(url: str | None) -> str:
+    """``[host](url)``: the article's address as a short link; "" without one."""
+    target = link_target(url)
+    if target is None:
+        return ""
+    host = (urlsplit(target).hostname or "").removeprefix("www.")
+    return f"[{safe(host) or '↗'}]({target})"
+
+
+def _timestamp(published: str | None) -> str:
+    """A Discord timestamp of the publication day (``<t:...:D>``), which every member's
+    client shows in their own language and time zone; "" when unknown."""
+    stamp = display_stamp(published)
+    return f"<t:{stamp}:D>" if stamp is not None else ""
+
+
+def byline(passage: Passage | SourceInfo, limit: int) -> str:
+    """The line under a citation: ``<t:...:D> · author · [host](url)``, within ``limit``
+    characters (the author goes first when it does not fit, then the link, then the
+    date: never half a link); "" when the article gives none of them."""
+    parts = [_timestamp(passage.published), safe(clip(passage.author or "", 80)), _link(passage.url)]
+    for drop in (None, 1, 2, 0):
+        if drop is not None:
+            parts[drop] = ""
+        line = " · ".join(part for part in parts if part)
+        if len(line) <= limit:
+            return line
+    return ""
 
 
 def _when(iso: str) -> str:
@@ -179,24 +238,27 @@ def passages_embed(
     if passages:
         per_field = max(1, min(FIELD_VALUE_LIMIT, budget // len(passages)))
         for name, passage in zip(names, passages, strict=True):
-            embed.add_field(name=name, value=snippet(passage, per_field) or ELLIPSIS, inline=False)
+            # The date and link go first in the value: field names cannot hold either.
+            line = byline(passage, per_field // 2)
+            text = snippet(passage, per_field - len(line) - 1 if line else per_field) or ELLIPSIS
+            embed.add_field(name=name, value=f"{line}\n{text}" if line else text, inline=False)
     if footer:
         embed.set_footer(text=footer)
     return embed
 
 
-def answer_embed(answer: Answer, facts: IndexFacts, language: str) -> discord.Embed:
+def answer_embed(answer: Answer, facts: IndexFacts, language: str, dated: bool = False) -> discord.Embed:
     """The reply to a question: the question, numbered citations, a footer with index facts.
 
     When nothing answered the question it says so first, and the few closest passages
-    that follow are labelled as such.
+    that follow are labelled as such. ``dated``: the search was limited to a date range
+    (so no passage at all means none in that range, not an empty index).
     """
     title = neutralise(answer.question)
     footer = footer_text(facts, language)
     if not answer.passages:
-        return passages_embed(
-            title, t(language, "no_passages"), [], footer, colour=discord.Colour.light_grey()
-        )
+        empty = t(language, "no_passages_dated" if dated else "no_passages")
+        return passages_embed(title, empty, [], footer, colour=discord.Colour.light_grey())
     if answer.answered:
         return passages_embed(
             title, t(language, "answered"), answer.passages, footer, colour=discord.Colour.blue()
@@ -215,11 +277,15 @@ def answer_embed(answer: Answer, facts: IndexFacts, language: str) -> discord.Em
 def full_passage_embed(passage: Passage, language: str) -> discord.Embed:
     """One passage in full (as far as 4096 characters go), its best sentence in bold."""
     title = clip(neutralise(f"[{passage.rank}] {passage.title}"), TITLE_LIMIT)
-    source = clip(
-        neutralise(f"{passage.source}" + (f", {passage.location}" if passage.location else "")), FOOTER_LIMIT
-    )
+    where = passage.site or passage.source
+    source = clip(neutralise(where + (f", {passage.location}" if passage.location else "")), FOOTER_LIMIT)
+    line = byline(passage, 600)
+    text = snippet(passage, DESCRIPTION_LIMIT - len(line) - 2 if line else DESCRIPTION_LIMIT)
     embed = discord.Embed(
-        title=title, description=snippet(passage, DESCRIPTION_LIMIT), colour=discord.Colour.blue()
+        title=title,
+        description=f"{line}\n\n{text}" if line else text,
+        colour=discord.Colour.blue(),
+        url=link_target(passage.url),
     )
     embed.set_footer(text=source)
     return embed
@@ -245,7 +311,11 @@ def sources_embed(sources: list[SourceInfo], page: int, language: str) -> discor
         line = t(
             language, "source_line", lang=_language(info), chunks=info.chunks, indexed=_when(info.indexed_at)
         )
-        value = f"`{clip(neutralise(info.source_id), 150)}`\n{line}"
+        value = f"`{clip(neutralise(info.source_id), 150)}`"
+        published = " · ".join(p for p in (_timestamp(info.published), clip(safe(info.site or ""), 100)) if p)
+        if published:
+            value += f"\n{published}"
+        value += f"\n{line}"
         if info.url:
             value += f"\n{clip(neutralise(info.url), 250)}"
         embed.add_field(name=clip(_title(info), 150), value=clip(value, FIELD_VALUE_LIMIT), inline=False)
@@ -254,11 +324,19 @@ def sources_embed(sources: list[SourceInfo], page: int, language: str) -> discor
 
 
 def source_embed(info: SourceInfo, language: str) -> discord.Embed:
-    """One article's details."""
-    embed = discord.Embed(title=clip(_title(info), TITLE_LIMIT), colour=discord.Colour.blue())
+    """One article's details: its outlet, date, byline and link when it has them."""
+    embed = discord.Embed(
+        title=clip(_title(info), TITLE_LIMIT), colour=discord.Colour.blue(), url=link_target(info.url)
+    )
     embed.add_field(
         name=t(language, "field_id"), value=clip(f"`{neutralise(info.source_id)}`", FIELD_VALUE_LIMIT)
     )
+    if info.site:
+        embed.add_field(name=t(language, "field_site"), value=clip(safe(info.site), 200))
+    if info.published and _timestamp(info.published):
+        embed.add_field(name=t(language, "field_published"), value=_timestamp(info.published))
+    if info.author:
+        embed.add_field(name=t(language, "field_author"), value=clip(safe(info.author), 300))
     embed.add_field(name=t(language, "field_language"), value=_language(info))
     embed.add_field(name=t(language, "field_passages"), value=str(info.chunks))
     embed.add_field(name=t(language, "field_indexed"), value=_when(info.indexed_at))

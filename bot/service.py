@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 
 from config import Settings
+from retrieval.dates import DateRange
 from retrieval.layout import BASE_LIBRARY
 from retrieval.models import Answer, IndexReport, SourceInfo
 from retrieval.service import Retriever
@@ -95,10 +96,13 @@ class AnswerService:
         library: str | None = None,
         *,
         previous: Sequence[str] | None = None,
+        dates: DateRange | None = None,
     ) -> tuple[Answer, IndexFacts]:
         """The answer to ``question`` (a follow-up of ``previous``, oldest first) from the base
-        library and ``library``, and the facts for the footer."""
-        search = partial(self.retriever.search, question, k, library=library, previous=previous)
+        library and ``library``, among the articles published within ``dates`` (all by
+        default), and the facts for the footer."""
+        bounds = dates.moments() if dates is not None else {}
+        search = partial(self.retriever.search, question, k, library=library, previous=previous, **bounds)
         answer = await asyncio.to_thread(search)
         return answer, await self.facts(library)
 

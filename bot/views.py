@@ -27,6 +27,7 @@ from bot.errors import UserFacingError, explain
 from bot.i18n import t
 from bot.replies import answer_embed, clip, full_passage_embed, message_text, neutralise, passages_embed
 from config import MAX_TOP_K
+from retrieval.dates import DateRange
 from retrieval.feedback import AnswerRecord
 from retrieval.models import Answer, Passage
 from retrieval.service import clean_question
@@ -134,7 +135,10 @@ class MoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"citebot:m
         shown = int(record.state.get("shown", len(record.passages)))
         k = min(MAX_TOP_K, shown + MORE_STEP)
         library = record.state.get("library")
-        answer, _ = await _bot(interaction).service.ask(record.question, k, library, previous=record.previous)
+        dates = DateRange.from_json(record.state.get("dates"))
+        answer, _ = await _bot(interaction).service.ask(
+            record.question, k, library, previous=record.previous, dates=dates
+        )
         extra = answer.passages[shown:k]
         if not extra:
             await interaction.followup.send(t(language, "no_more"), ephemeral=True)
@@ -328,10 +332,12 @@ async def post_answer(
     *,
     server: int | None,
     channel: int | None,
+    dates: DateRange | None = None,
     **send_options: Any,
 ) -> discord.Message:
-    """Send ``answer`` with its buttons through ``send`` and remember it by its message id."""
-    embed = answer_embed(answer, facts, language)
+    """Send ``answer`` with its buttons through ``send`` and remember it by its message id
+    (with the date range it was searched in, which "More passages" searches again)."""
+    embed = answer_embed(answer, facts, language, dated=dates is not None and dates.bounded)
     shown = answer.passages[: len(embed.fields)]
     async with bot.conversations.posting():
         message = await send(embed=embed, view=answer_view(shown, language), **send_options)
@@ -342,7 +348,12 @@ async def post_answer(
             server=server,
             channel=channel,
             # What the buttons search again: the server's library (and the base one).
-            state={"shown": len(shown), "language": language, "library": bot.service.library_for(server)},
+            state={
+                "shown": len(shown),
+                "language": language,
+                "library": bot.service.library_for(server),
+                **({"dates": dates.to_json()} if dates is not None and dates.bounded else {}),
+            },
         )
     return message
 

@@ -59,6 +59,13 @@ class DateRange:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
+    def moments(self) -> dict[str, datetime | None]:
+        """``{"since": ..., "until": ...}`` as times, what ``Retriever.search`` takes."""
+        return {
+            name: None if stamp is None else datetime.fromtimestamp(stamp, UTC)
+            for name, stamp in (("since", self.since), ("until", self.until))
+        }
+
     def to_json(self) -> dict[str, str | None]:
         """Both ends as ISO 8601 in UTC (what an answer's buttons search again with)."""
         return {"since": _iso(self.since), "until": _iso(self.until)}

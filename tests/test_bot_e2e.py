@@ -321,6 +321,52 @@ def test_add_url_then_answerable_with_the_url_as_source(harness: BotHarness) -> 
     assert "non-public address" in private.json["content"] and private.json["flags"] == EPHEMERAL
 
 
+def test_a_news_article_is_cited_with_its_outlet_date_and_link_and_filtered_by_date(
+    harness: BotHarness,
+) -> None:
+    page = (
+        "<html><head><title>Salt marsh flamingos return to the Camargue</title>"
+        '<meta property="article:published_time" content="2024-04-03">'
+        '<meta name="author" content="Inès Roux"><meta property="og:site_name" content="Delta Times">'
+        "</head><body><article><h1>Salt marsh flamingos return to the Camargue</h1>"
+        "<p>Ornithologists counted 14,000 breeding pairs of greater flamingos in the salt marshes "
+        "of the Camargue this spring, the highest count in ten years.</p>"
+        "<p>The birds nest on an island in the Fangassier lagoon, which rangers keep closed to visitors.</p>"
+        "</article></body></html>"
+    )
+    question = "How many flamingo pairs bred in the Camargue salt marshes?"
+
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Message, Message, Message, Any]:
+        admin = fake.member("admin", manage_guild=True)
+        url = fake.serve("camargue-flamingos.html", page.encode())
+        await fake.followup(await fake.slash("add", user=admin, url=url))
+        answer = await ask(fake, question)
+        recent = await ask(fake, question, since="2024-04-01", until="2024-04-30")
+        later = await ask(fake, question, since="2030-01-01")
+        shown = await fake.callback(
+            await fake.slash("source", user=admin, name="127-0-0-1-camargue-flamingos.html")
+        )
+        return answer, recent, later, shown
+
+    answer, recent, later, shown = harness.run(scenario)
+    first = fields(answer)[0]
+    assert first["name"].startswith("[1] Salt marsh flamingos return to the Camargue — Delta Times, ¶")
+    line = first["value"].splitlines()[0]
+    url = f"{harness.fake.base_url}/files/camargue-flamingos.html"
+    # The date as a Discord timestamp (each member's locale), then the byline and the link.
+    assert line == f"<t:1712145600:D> · Inès Roux · [127.0.0.1]({url})"
+    assert embed_violations(answer.json["embeds"][0]) == []
+    assert [f["name"].split(" — ")[1].split(",")[0] for f in fields(recent)] == ["Delta Times"]
+    assert later.json["embeds"][0]["description"].startswith("No article published in those dates")
+    detail = shown.json["data"]["embeds"][0]
+    assert detail["url"] == url
+    assert {f["name"]: f["value"] for f in detail["fields"]}.items() >= {
+        "Outlet": "Delta Times",
+        "Published": "<t:1712145600:D>",
+        "Author": "Inès Roux",
+    }.items()
+
+
 def test_article_dropped_in_the_folder_is_picked_up_without_restart(harness: BotHarness) -> None:
     article = (
         "Glassblowers of Murano fight the gas bill\n\n"

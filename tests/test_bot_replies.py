@@ -15,6 +15,7 @@ from bot.replies import (
     FIELD_VALUE_LIMIT,
     SOURCES_PER_PAGE,
     answer_embed,
+    byline,
     citation,
     clip,
     embed_violations,
@@ -23,6 +24,7 @@ from bot.replies import (
     neutralise,
     passages_embed,
     snippet,
+    source_embed,
     sources_embed,
 )
 from bot.service import IndexFacts
@@ -51,7 +53,12 @@ RAW_MENTION = re.compile(r"@(everyone|here)|<@[!&]?\d+>|<#\d+>")
 
 
 def passage(
-    rank: int, text: str, highlight: str = "", title: str = "A title", source: str = "a.txt"
+    rank: int,
+    text: str,
+    highlight: str = "",
+    title: str = "A title",
+    source: str = "a.txt",
+    **citation: str | None,
 ) -> Passage:
     return Passage(
         rank=rank,
@@ -63,7 +70,20 @@ def passage(
         language="en",
         location="¶ 1–2",
         highlight=highlight,
+        **citation,  # type: ignore[arg-type]
     )
+
+
+URLS = st.one_of(
+    st.none(),
+    st.text(max_size=40),
+    st.builds(lambda path: "https://www.example.org/" + path, TEXT),
+    st.just("https://example.org/a_(b)?q=@everyone&x=<@&1>"),
+    st.just("http://x.example/" + "long/" * 600),
+)
+DATES = st.one_of(
+    st.none(), st.text(max_size=30), st.just("2020-02-12"), st.just("2020-02-12T09:30:00+01:00")
+)
 
 
 @st.composite
@@ -74,7 +94,15 @@ def answers(draw: st.DrawFn) -> Answer:
         text = draw(TEXT)
         start = draw(st.integers(0, len(text)))
         end = draw(st.integers(start, len(text)))
-        passages.append(passage(rank, text, text[start:end], title=draw(TEXT), source=draw(TEXT) or "x.txt"))
+        citation = {
+            "url": draw(URLS),
+            "published": draw(DATES),
+            "author": draw(st.one_of(st.none(), TEXT)),
+            "site": draw(st.one_of(st.none(), TEXT)),
+        }
+        passages.append(
+            passage(rank, text, text[start:end], title=draw(TEXT), source=draw(TEXT) or "x.txt", **citation)
+        )
     return Answer(question=draw(TEXT) or "q", answered=draw(st.booleans()), passages=passages)
 
 
@@ -88,6 +116,7 @@ def test_any_answer_fits_discord_and_pings_no_one(answer: Answer, language: str)
         full = full_passage_embed(p, language)
         assert embed_violations(full) == []
         assert not RAW_MENTION.search(str(full.to_dict()))
+        assert full.url is None or (full.url.startswith(("http://", "https://")) and len(full.url) <= 2048)
 
 
 @settings(max_examples=200, deadline=None)
@@ -140,6 +169,71 @@ def test_neutralise_makes_every_mention_inert_and_keeps_the_text_readable() -> N
 def test_citation_format() -> None:
     assert citation(passage(3, "t", title="Title", source="b.txt")) == "[3] Title — b.txt, ¶ 1–2"
     assert citation(passage(2, "t"), label="closest") == "[2, closest] A title — a.txt, ¶ 1–2"
+
+
+NEWS = {
+    "url": "https://www.lemonde.fr/planete/article/2020/02/12/a_(b).html?at=@everyone",
+    "published": "2020-02-12",
+    "author": "Jane *Doe*",
+    "site": "Le Monde",
+}
+
+
+def test_a_news_citation_names_the_outlet_and_puts_date_and_link_first_in_the_value() -> None:
+    cited = passage(1, "Body text. The key claim.", "The key claim.", title="Floods in Paris", **NEWS)
+    assert citation(cited) == "[1] Floods in Paris — Le Monde, ¶ 1–2"
+    embed = answer_embed(Answer("q", True, [cited]), FACTS, "en")
+    line, text = (embed.fields[0].value or "").split("\n", 1)
+    # Noon UTC of the day: the same calendar day in every member's time zone and language.
+    assert line == (
+        "<t:1581508800:D> · Jane \\*Doe\\* · "
+        "[lemonde.fr](https://www.lemonde.fr/planete/article/2020/02/12/a_%28b%29.html?at=%40everyone)"
+    )
+    assert text == "Body text. **The key claim.**"
+    full = full_passage_embed(cited, "fr")
+    assert full.url == "https://www.lemonde.fr/planete/article/2020/02/12/a_%28b%29.html?at=%40everyone"
+    assert (full.description or "").startswith(
+        "<t:1581508800:D> · "
+    ) and full.footer.text == "Le Monde, ¶ 1–2"
+    moment = passage(1, "x", published="2020-02-12T23:30:00-05:00")
+    assert byline(moment, 100) == "<t:1581568200:D>"  # a time is the moment, in the reader's zone
+    assert byline(passage(1, "x", url="javascript:alert(1)", published="soon"), 100) == ""
+
+
+@settings(max_examples=150, deadline=None)
+@given(URLS, DATES, st.one_of(st.none(), TEXT), st.integers(0, 700))
+def test_a_byline_fits_and_its_link_is_whole(
+    url: str | None, published: str | None, author: str | None, limit: int
+) -> None:
+    line = byline(passage(1, "x", url=url, published=published, author=author), limit)
+    assert len(line) <= limit and not RAW_MENTION.search(line)
+    links = re.findall(r"\[[^\]]*\]\((https?://[^()\s<>@]+)\)", line)
+    assert len(links) == line.count("](https://") + line.count("](http://") <= 1
+
+
+def test_a_byline_that_does_not_fit_drops_the_author_then_the_link_never_half_a_link() -> None:
+    cited = passage(1, "x", **NEWS)
+    whole = byline(cited, 1000)
+    assert byline(cited, len(whole)) == whole
+    without_author = byline(cited, len(whole) - 1)
+    assert "Jane" not in without_author and without_author.endswith("%40everyone)")
+    assert byline(cited, len(without_author) - 1) == "<t:1581508800:D>"
+    assert byline(cited, 10) == ""
+
+
+def test_sources_show_date_and_outlet_and_source_shows_author_and_link() -> None:
+    info = SourceInfo("lemonde.html", "Floods in Paris", "fr", 3, "2026-11-26T09:40:00+00:00", **NEWS)
+    value = sources_embed([info], 0, "en").fields[0].value or ""
+    assert value.splitlines()[:2] == ["`lemonde.html`", "<t:1581508800:D> · Le Monde"]
+    detail = source_embed(info, "fr")
+    fields = {f.name: f.value for f in detail.fields}
+    assert fields["Média"] == "Le Monde" and fields["Publié"] == "<t:1581508800:D>"
+    assert (
+        fields["Auteur"] == "Jane \\*Doe\\*"
+        and detail.url
+        and detail.url.startswith("https://www.lemonde.fr/")
+    )
+    assert embed_violations(detail) == []
 
 
 def test_twenty_five_maximal_passages_share_the_6000_budget() -> None:

@@ -1,4 +1,5 @@
-"""Asking: /ask, a mention of the bot, or any message in the configured ask channel.
+"""Asking: /ask (with optional ``since:`` / ``until:`` dates), a mention of the bot, or any
+message in the configured ask channel.
 
 The cog only parses input, defers, calls the service off the event loop and posts the
 answer with its buttons (:mod:`bot.views`). In a thread the bot started, /ask and a
@@ -21,6 +22,7 @@ from bot.i18n import t
 from bot.mentions import mentions, strip_mentions
 from bot.views import post_answer, reply_with_answer
 from config import MAX_TOP_K
+from retrieval.dates import parse_range
 from retrieval.service import clean_question
 
 if TYPE_CHECKING:
@@ -30,6 +32,8 @@ log = logging.getLogger(__name__)
 
 #: Discord's own limit on a string option; the service checks CITEBOT_MAX_QUESTION_CHARS.
 QUESTION_OPTION_MAX = 6000
+#: A date option: ``2020-02-12T09:30:00+01:00`` at the longest.
+DATE_OPTION_MAX = 40
 
 
 def _check_cooldown(interaction: discord.Interaction) -> bool:
@@ -44,22 +48,30 @@ class AskCog(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="ask", description="Answer a question with cited passages from the articles")
-    @app_commands.describe(question="Your question, in English or French", k="How many passages (default 5)")
+    @app_commands.describe(
+        question="Your question, in English or French",
+        k="How many passages (default 5)",
+        since="Only articles published from this date: 2020-02-12, or 7d, 2w, 3m, 1y ago",
+        until="Only articles published until this date: 2020-02-12, or 7d, 2w, 3m, 1y ago",
+    )
     @app_commands.check(_check_cooldown)
     async def ask(
         self,
         interaction: discord.Interaction,
         question: app_commands.Range[str, 1, QUESTION_OPTION_MAX],
         k: app_commands.Range[int, 1, MAX_TOP_K] | None = None,
+        since: app_commands.Range[str, 1, DATE_OPTION_MAX] | None = None,
+        until: app_commands.Range[str, 1, DATE_OPTION_MAX] | None = None,
     ) -> None:
         language = i18n.for_interaction(interaction)
-        # An unusable question is refused privately, before anything public appears.
+        # An unusable question or date is refused privately, before anything public appears.
         clean_question(question, self.bot.settings.max_question_chars)
+        dates = parse_range(since, until)
         await interaction.response.defer(thinking=True)
         interaction.extras["public_defer"] = True
         previous = await self.bot.conversations.history(interaction.channel_id)
         library = self.bot.service.library_for(interaction.guild_id)
-        answer, facts = await self.bot.service.ask(question, k, library, previous=previous)
+        answer, facts = await self.bot.service.ask(question, k, library, previous=previous, dates=dates)
         send = partial(interaction.followup.send, wait=True)
         await post_answer(
             self.bot,
@@ -69,6 +81,7 @@ class AskCog(commands.Cog):
             language,
             server=interaction.guild_id,
             channel=interaction.channel_id,
+            dates=dates,
         )
         interaction.extras["followed_up"] = True
 
