@@ -20,6 +20,7 @@ from discord.ext import commands
 from bot import i18n
 from bot.conversation import Conversations
 from bot.errors import explain
+from bot.feeds import FeedPoller
 from bot.service import AnswerService
 from bot.views import DYNAMIC_ITEMS
 from bot.watcher import ArticlesWatcher
@@ -30,7 +31,7 @@ from retrieval.service import Retriever
 
 log = logging.getLogger(__name__)
 
-COGS = ("bot.cogs.ask", "bot.cogs.conversation", "bot.cogs.sources", "bot.cogs.admin")
+COGS = ("bot.cogs.ask", "bot.cogs.conversation", "bot.cogs.sources", "bot.cogs.admin", "bot.cogs.feeds")
 
 
 class QuestionCooldown:
@@ -62,15 +63,25 @@ class CitebotTree(app_commands.CommandTree["CitebotBot"]):
 
 
 class CitebotBot(commands.Bot):
-    """The bot: slash commands, mentions, and a watcher that keeps the index fresh.
+    """The bot: slash commands, mentions, a watcher that keeps the index fresh, and (in the
+    writer) a poller that brings the news feeds' new articles in.
 
     Args:
         settings: the bot's and the retrieval service's settings.
         retriever: the retrieval service; built from ``settings`` when omitted.
+        feed_poll_seconds: seconds between rounds of feed polls; ``CITEBOT_FEED_POLL_MINUTES``
+            by default (tests shorten it).
         **options: passed to :class:`discord.Client` (tests shorten ``guild_ready_timeout``).
     """
 
-    def __init__(self, settings: Settings, retriever: Retriever | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        retriever: Retriever | None = None,
+        *,
+        feed_poll_seconds: float | None = None,
+        **options: Any,
+    ) -> None:
         # The bot has no voice: without this, every start warns that PyNaCl and davey are missing.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
@@ -93,6 +104,10 @@ class CitebotBot(commands.Bot):
         self.cooldown = QuestionCooldown(settings.cooldown_rate, settings.cooldown_seconds)
         self.watcher: ArticlesWatcher | None = None
         self._watch_task: asyncio.Task[None] | None = None
+        self.feed_poll_seconds = feed_poll_seconds or settings.feed_poll_minutes * 60
+        #: The writer's feed poller; None in a read-only bot.
+        self.feed_poller: FeedPoller | None = None
+        self._poll_task: asyncio.Task[None] | None = None
         self._writing: ExitStack | None = None
 
     async def setup_hook(self) -> None:
@@ -126,6 +141,9 @@ class CitebotBot(commands.Bot):
             await self.service.reindex("start-up")
         except StoreUnavailableError as error:
             log.warning("start-up reindex skipped: %s", error)
+        # Feeds after the catch-up: the first round finds the index current.
+        self.feed_poller = FeedPoller(self, self.feed_poll_seconds)
+        self._poll_task = asyncio.create_task(self.feed_poller.run(), name="citebot-feeds")
 
     async def sync_commands(self) -> list[app_commands.AppCommand]:
         """Register the slash commands with Discord: one guild (instant) or globally."""
@@ -139,6 +157,15 @@ class CitebotBot(commands.Bot):
         return synced
 
     async def close(self) -> None:
+        if self.feed_poller is not None:
+            self.feed_poller.stop()
+        if self._poll_task is not None:
+            try:
+                await asyncio.wait_for(self._poll_task, timeout=5)
+            except (TimeoutError, asyncio.CancelledError):
+                self._poll_task.cancel()
+            except Exception:  # noqa: BLE001, S110 - already logged by the poller
+                pass
         if self.watcher is not None:
             self.watcher.stop()
         if self._watch_task is not None:

@@ -42,6 +42,18 @@ STRINGS: dict[str, dict[str, str]] = {
         "field_site": "Outlet",
         "field_published": "Published",
         "field_author": "Author",
+        "announce": "New: {title}",
+        "feed_added": (
+            "Subscribed to **{title}** (<{url}>), which lists {items} items now; its new articles are "
+            "fetched and indexed in a moment, then every {minutes:g} minutes."
+        ),
+        "feed_removed": "Unsubscribed from **{title}** (<{url}>); the articles it brought stay.",
+        "feeds_title": "News feeds of this server ({count})",
+        "feeds_empty": "This server follows no news feed yet: `/feeds add url:` subscribes to one.",
+        "feed_line": "**{title}** <{url}> · last polled {polled} · {state}",
+        "feed_never": "not yet",
+        "feed_ok": "ok",
+        "feed_failing": "{errors} failed polls in a row: {error}",
         "reindex_done": (
             "Reindexed: {added} added, {changed} changed, {removed} removed, {unchanged} unchanged "
             "({embedded} passages embedded in {seconds:.1f} s)."
@@ -116,6 +128,18 @@ STRINGS: dict[str, dict[str, str]] = {
         "field_site": "Média",
         "field_published": "Publié",
         "field_author": "Auteur",
+        "announce": "Nouveau : {title}",
+        "feed_added": (
+            "Abonné à **{title}** (<{url}>), qui liste {items} articles pour l’instant ; ses nouveaux "
+            "articles sont récupérés et indexés dans un instant, puis toutes les {minutes:g} minutes."
+        ),
+        "feed_removed": "Désabonné de **{title}** (<{url}>) ; les articles qu’il a apportés restent.",
+        "feeds_title": "Flux d’actualités de ce serveur ({count})",
+        "feeds_empty": "Ce serveur ne suit encore aucun flux : `/feeds add url:` en ajoute un.",
+        "feed_line": "**{title}** <{url}> · relevé {polled} · {state}",
+        "feed_never": "pas encore",
+        "feed_ok": "ok",
+        "feed_failing": "{errors} relevés échoués d’affilée : {error}",
         "reindex_done": (
             "Réindexé : {added} ajoutés, {changed} modifiés, {removed} supprimés, {unchanged} inchangés "
             "({embedded} passages vectorisés en {seconds:.1f} s)."
@@ -210,6 +234,16 @@ COMMAND_TEXT_FR: dict[str, str] = {
         "Ajouter un article : joindre un fichier .txt/.md/.html ou donner une URL"
     ),
     "A .txt, .md or .html file": "Un fichier .txt, .md ou .html",
+    "This server's news feeds (RSS or Atom)": "Les flux d’actualités de ce serveur (RSS ou Atom)",
+    "Subscribe to a news feed: its new articles are indexed as they come": (
+        "S’abonner à un flux d’actualités : ses nouveaux articles sont indexés à mesure"
+    ),
+    "The feed's address (RSS or Atom)": "L’adresse du flux (RSS ou Atom)",
+    "List this server's news feeds": "Lister les flux d’actualités de ce serveur",
+    "Unsubscribe from a news feed (its articles stay)": (
+        "Se désabonner d’un flux d’actualités (ses articles restent)"
+    ),
+    "The feed's address, as listed by /feeds list": "L’adresse du flux, comme /feeds list l’affiche",
     "The address of an article page": "L’adresse de la page d’un article",
 }
 

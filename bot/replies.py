@@ -357,6 +357,20 @@ def _language(info: SourceInfo) -> str:
     return clip(neutralise(info.language.strip()), 16) or "?"
 
 
+def announcement(info: SourceInfo, language: str) -> str:
+    """A short post for an article a feed brought in: ``New: title (<link>) — outlet, date``,
+    mentions inert and markdown escaped (the title comes from the article), within 2000
+    characters; the link in ``<>`` so that no preview unfolds under every post."""
+    head = t(language, "announce", title=f"**{clip(safe(_title(info)), 300)}**")
+    where = [clip(safe(info.site or ""), 100), _timestamp(info.published)]
+    tail = " — " + ", ".join(part for part in where if part) if any(where) else ""
+    target = link_target(info.url)
+    link = f" (<{target}>)" if target is not None else ""
+    if len(head) + len(link) + len(tail) > CONTENT_LIMIT:
+        link = ""  # an address too long to post whole is left out, never cut
+    return clip(head + link + tail, CONTENT_LIMIT)
+
+
 def message_text(text: str) -> str:
     """Plain message content from untrusted text, within 2000 characters, mentions inert."""
     return clip(neutralise(text), CONTENT_LIMIT)

@@ -2,8 +2,8 @@
 
 Every call into :class:`retrieval.service.Retriever` (the model, Chroma, BM25) runs in a
 worker thread through :func:`asyncio.to_thread`, so the gateway heartbeat and other
-users' questions never wait on it. Reindexes (from /reindex, /add and the folder
-watcher) are serialised by one :class:`asyncio.Lock`; searches do not take it, since the
+users' questions never wait on it. Reindexes (from /reindex, /add, the folder watcher and
+feed polls) are serialised by one :class:`asyncio.Lock`; searches do not take it, since the
 retriever is safe to search while it indexes.
 """
 
@@ -19,9 +19,12 @@ from pathlib import Path
 
 from config import Settings
 from retrieval.dates import DateRange
+from retrieval.ingest.feeds import AddedFeed, PollReport
+from retrieval.ingest.registry import Subscription
 from retrieval.layout import BASE_LIBRARY
 from retrieval.models import Answer, IndexReport, SourceInfo
 from retrieval.service import Retriever
+from retrieval.subscriptions import LibraryFeeds
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,8 @@ class AnswerService:
 
     def __init__(self, retriever: Retriever) -> None:
         self.retriever = retriever
+        #: The news feeds of every library (kept in the store; changed by the writer only).
+        self.feeds = LibraryFeeds(retriever)
         self._index_lock = asyncio.Lock()
         self._facts: dict[str | None, IndexFacts] = {}
         self.reindex_count = 0
@@ -137,6 +142,30 @@ class AnswerService:
                 time.perf_counter() - started,
             )
             return report
+
+    # --- news feeds ----------------------------------------------------------------------
+
+    async def add_feed(self, url: str, library: str | None) -> AddedFeed:
+        """Subscribe a library (None: the base one) to a feed; its items come with the next poll."""
+        return await self.feeds.add(url, library or BASE_LIBRARY)
+
+    async def list_feeds(self, library: str | None) -> list[Subscription]:
+        return await asyncio.to_thread(partial(self.feeds.list, library or BASE_LIBRARY))
+
+    async def remove_feed(self, url: str, library: str | None) -> Subscription:
+        return await asyncio.to_thread(partial(self.feeds.remove, url, library or BASE_LIBRARY))
+
+    async def poll_feeds(self, library: str) -> tuple[PollReport, list[SourceInfo]]:
+        """Poll a library's feeds that are due, index what they brought, and return the poll's
+        report with the articles it brought that are now indexed (in the order saved)."""
+        report = await self.feeds.poll(library)
+        if not report.added:
+            return report, []
+        await self.reindex("feeds", None if library == BASE_LIBRARY else library)
+        # Whoever indexed them (this reindex, or the folder watcher's before it), they are in
+        # the catalog now, unless the indexer skipped them.
+        held = {s.source_id: s for s in await self.sources(library) if s.library == library}
+        return report, [held[name] for name in report.added if name in held]
 
     @property
     def indexing(self) -> bool:

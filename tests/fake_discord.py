@@ -18,6 +18,7 @@ Writing a scenario takes a few lines::
 
     listing = await fake.callback(await fake.slash("sources", user=admin))
     await fake.click(fake.message_of(listing), label="Next", user=admin)
+    added = await fake.followup(await fake.slash("feeds", subcommand="add", user=admin, url=feed_url))
 
     msg = await fake.say(f"{fake.bot_mention} who supports Palantir?", user=admin)
     answer = await fake.reply_to(msg)                          # POST /channels/.../messages
@@ -41,7 +42,8 @@ fast instead of hanging.
 
 What is faked is only what citebot needs: one guild with one text channel, one bot
 user, login, command sync, interactions (slash, autocomplete, buttons, selects, modals),
-follow-ups, channel messages, and public threads started from a message (announced on the
+follow-ups, channel messages (the bot's own posts too, such as feed announcements), and
+public threads started from a message (announced on the
 gateway with THREAD_CREATE, as Discord does). The bot's permissions are
 :attr:`FakeDiscord.bot_permissions`: without Create Public Threads, starting a thread
 answers 403 like Discord. Unknown routes answer 404 and are recorded too (see ``unhandled``).
@@ -354,16 +356,21 @@ class FakeDiscord:
         dm: bool = False,
         channel: str | None = None,
         guild_id: str | None = None,
+        subcommand: str | None = None,
         **options: Any,
     ) -> Interaction:
         """Run ``/name option=value ...`` as ``user`` (in ``channel``, a thread's id, or the
-        text channel); returns the interaction to wait on."""
+        text channel), or ``/name subcommand option=value ...`` for a command group;
+        returns the interaction to wait on."""
         resolved: dict[str, Any] = {}
+        given = self._options(options, resolved)
+        if subcommand is not None:
+            given = [{"name": subcommand, "type": 1, "options": given}]
         data: dict[str, Any] = {
             "id": self.commands.get(name, {}).get("id", snowflake()),
             "name": name,
             "type": 1,
-            "options": self._options(options, resolved),
+            "options": given,
         }
         if resolved:
             data["resolved"] = resolved

@@ -95,7 +95,7 @@ async def add_file(fake: FakeDiscord, name: str, text: str) -> Message:
 
 def test_commands_are_synced_with_admin_commands_hidden_from_members(harness: BotHarness) -> None:
     commands = harness.fake.commands
-    assert {"ask", "sources", "source", "reindex", "add"} <= set(commands)
+    assert {"ask", "sources", "source", "reindex", "add", "feeds"} <= set(commands)
     for admin in ("reindex", "add"):
         assert int(commands[admin]["default_member_permissions"]) == 1 << 5  # Manage Server
         assert commands[admin]["contexts"] == [0]  # guild only
@@ -755,20 +755,28 @@ def test_a_read_only_bot_answers_and_refuses_to_write(tmp_path: Path, embedder: 
     replica.start()
     try:
 
-        async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Message, Any, Any]:
+        async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Message, list[Any], Any]:
             admin = fake.member("admin", manage_guild=True)
             answer = await ask(fake, "What did No Music for ICE demand?")
             reindex = await fake.callback(await fake.slash("reindex", user=admin))
             add = await fake.callback(
                 await fake.slash("add", user=admin, file=fake.attachment("x.txt", b"Some news\n\nText."))
             )
-            return answer, reindex, add
+            url = fake.serve("feed.xml", b"<rss version='2.0'><channel><title>x</title></channel></rss>")
+            feeds = [
+                await fake.callback(await fake.slash("feeds", subcommand=action, user=admin, url=url))
+                for action in ("add", "remove")
+            ]
+            listed = await fake.callback(await fake.slash("feeds", subcommand="list", user=admin))
+            assert bot.feed_poller is None, "a replica polls no feed"
+            return answer, [reindex, add, *feeds], listed
 
-        answer, reindex, add = replica.run(scenario)
+        answer, refusals, listed = replica.run(scenario)
     finally:
         replica.stop()
     assert any(DEMANDS in name for name in cited_sources(answer)[:3])
-    for refused in (reindex, add):
+    assert listed.json["data"]["content"].startswith("This server follows no news feed yet")
+    for refused in refusals:
         assert refused.json["data"]["flags"] == EPHEMERAL
         assert "read-only replica" in refused.json["data"]["content"]
         assert "where the index is written" in refused.json["data"]["content"]

@@ -14,6 +14,7 @@ from bot.replies import (
     ELLIPSIS,
     FIELD_VALUE_LIMIT,
     SOURCES_PER_PAGE,
+    announcement,
     answer_embed,
     byline,
     citation,
@@ -234,6 +235,31 @@ def test_sources_show_date_and_outlet_and_source_shows_author_and_link() -> None
         and detail.url.startswith("https://www.lemonde.fr/")
     )
     assert embed_violations(detail) == []
+
+
+def test_an_announcement_is_short_inert_and_never_cuts_its_link() -> None:
+    info = SourceInfo("a.html", "Floods @everyone in <@&12> Paris", "en", 3, "", **NEWS)
+    text = announcement(info, "fr")
+    assert text == (
+        "Nouveau : **Floods @\u200beveryone in <@&\u200b12> Paris** "
+        "(<https://www.lemonde.fr/planete/article/2020/02/12/a_%28b%29.html?at=%40everyone>) — "
+        "Le Monde, <t:1581508800:D>"
+    )
+    bare = announcement(SourceInfo("b.txt", "", "en", 1, ""), "en")
+    assert bare == "New: **b.txt**"
+    huge = announcement(SourceInfo("c", "t " * 900, "en", 1, "", url="https://x.example/" + "p" * 1900), "en")
+    assert len(huge) <= CONTENT_LIMIT and "https://" not in huge
+
+
+@settings(max_examples=100, deadline=None)
+@given(TEXT, URLS, DATES, st.one_of(st.none(), TEXT), st.sampled_from(["en", "fr"]))
+def test_any_announcement_fits_and_pings_no_one(
+    title: str, url: str | None, published: str | None, site: str | None, language: str
+) -> None:
+    text = announcement(
+        SourceInfo("x", title, "en", 1, "", url=url, published=published, site=site), language
+    )
+    assert 0 < len(text) <= CONTENT_LIMIT and not RAW_MENTION.search(text)
 
 
 def test_twenty_five_maximal_passages_share_the_6000_budget() -> None:

@@ -2,7 +2,7 @@
 
 Both are checked twice, as Discord's ``default_permissions`` only hides a command in
 the UI (a server can override it, and raw interactions ignore it): the real check is
-``admin_only`` below, which refuses direct messages and members without Manage Server.
+:func:`bot.checks.admin_only`, which refuses direct messages and members without Manage Server.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import i18n
+from bot.checks import admin_only
 from bot.errors import UserFacingError
 from bot.i18n import t
 from bot.replies import clip, neutralise
@@ -33,25 +34,6 @@ if TYPE_CHECKING:
     from bot.app import CitebotBot
 
 log = logging.getLogger(__name__)
-
-
-def _admin_check(interaction: discord.Interaction) -> bool:
-    if interaction.guild_id is None:
-        raise app_commands.NoPrivateMessage()
-    if not interaction.permissions.manage_guild:
-        raise app_commands.MissingPermissions(["manage_guild"])
-    return True
-
-
-def admin_only():  # type: ignore[no-untyped-def]
-    """Manage Server, in a server: shown only to admins, and enforced on every call."""
-
-    def decorate(func):  # type: ignore[no-untyped-def]
-        func = app_commands.check(_admin_check)(func)
-        func = app_commands.default_permissions(manage_guild=True)(func)
-        return app_commands.guild_only()(func)
-
-    return decorate
 
 
 def report_text(report: IndexReport, language: str) -> str:
