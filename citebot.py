@@ -574,14 +574,17 @@ def _feeds(settings: Settings, args: argparse.Namespace) -> int:
                 )
         return EXIT_OK
     report = asyncio.run(feeds.poll(library, force=args.force))
-    # Indexed whatever this poll or an earlier, interrupted one saved (a no-op when nothing is new).
+    # Indexes whatever this poll, or an earlier one cut short, saved (a no-op when nothing is
+    # new); a library whose feeds have brought nothing yet has no folder to index.
     folder = retriever.articles_folder(library)
-    indexed: IndexReport = _with_progress(
-        lambda progress: retriever.index(
-            folder, progress=progress, library=None if library == BASE_LIBRARY else library
-        ),
-        quiet=args.json,
-    )
+    indexed = IndexReport()
+    if report.added or (folder.is_dir() and any(folder.iterdir())):
+        indexed = _with_progress(
+            lambda progress: retriever.index(
+                folder, progress=progress, library=None if library == BASE_LIBRARY else library
+            ),
+            quiet=args.json,
+        )
     report.errors.extend(
         f"{name}: not indexed: {indexed.skipped[name]}" for name in report.added if name in indexed.skipped
     )

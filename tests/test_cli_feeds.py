@@ -199,3 +199,21 @@ def test_a_read_only_process_lists_feeds_and_refuses_the_rest(
         assert code == 1 and out == "" and err.count("\n") == 1
         assert "read-only" in err and "where the writer runs" in err
     assert site.count("/other.xml") == 0 and site.count("/news/bats-2024") == 0
+
+
+def test_a_feed_that_fails_is_reported_and_waits_longer(
+    env: Path, site: LocalSite, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site.page("/gone.xml", rss_feed("Gone Gazette", []), "application/rss+xml")
+    url = site.url("/gone.xml")
+    assert run(capsys, "feeds", "add", url, "--library", "news")[0] == 0
+    del site.pages["/gone.xml"]
+    code, out, _ = run(capsys, "feeds", "poll", "--library", "news", "--json")
+    report = json.loads(out)
+    [result] = report["feeds"]
+    assert code == 0 and report["added"] == [] and "HTTP 404" in result["error"]
+    assert report["errors"] == [f"{url}: {result['error']}"]
+    [listed] = json.loads(run(capsys, "feeds", "list", "--library", "news", "--json")[1])
+    assert listed["errors"] == 1 and listed["last_error"] == result["error"] and listed["next_poll"]
+    code, out, _ = run(capsys, "feeds", "poll", "--library", "news", "--force")
+    assert code == 0 and f"Gone Gazette ({url}): failed: " in out
