@@ -601,10 +601,13 @@ def _feeds(settings: Settings, args: argparse.Namespace) -> int:
     for problem in report.errors:
         if not any(problem == f"{r.url}: {r.error}" for r in report.feeds):
             print(f"citebot: warning: {problem}", file=sys.stderr)
-    print(
-        f"Indexed {len(indexed.added) + len(indexed.changed)} new or changed articles into {library} "
-        f"({indexed.chunks_embedded} passages embedded in {indexed.seconds:.2f} s)"
-    )
+    if indexed.modified:
+        print(
+            f"Indexed {len(indexed.added) + len(indexed.changed)} new or changed articles into {library} "
+            f"({indexed.chunks_embedded} passages embedded in {indexed.seconds:.2f} s)"
+        )
+    elif report.feeds:
+        print("Nothing new to index.")
     return EXIT_OK
 
 
