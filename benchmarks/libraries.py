@@ -14,7 +14,7 @@ on the same data, so the ratios hold though absolute times would differ with rea
 sentences. Each layout is built once in ``--dir`` and queried in a fresh process:
 the first question to each library (its index loaded), then warm questions.
 
-    python benchmarks/libraries.py [--libraries 100] [--articles 100] [--sentences 25]
+    python benchmarks/libraries.py [--libraries 100] [--articles 100] [--sentences 25] [--reuse]
 """
 
 from __future__ import annotations
@@ -142,6 +142,7 @@ def main() -> int:
     parser.add_argument("--questions", type=int, default=300)
     parser.add_argument("--layouts", default="filter,collections,databases")
     parser.add_argument("--dir", type=Path, default=HERE / ".cache" / "libraries")
+    parser.add_argument("--reuse", action="store_true", help="query layouts built by an earlier run")
     parser.add_argument("--query", nargs=2, metavar=("LAYOUT", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     libraries = ["base"] + [f"guild-{n}" for n in range(args.libraries)]
@@ -151,7 +152,7 @@ def main() -> int:
     per_library = args.articles * args.sentences
     for layout in args.layouts.split(","):
         path = args.dir / layout
-        built = build(layout, path, libraries, per_library)
+        built = float("nan") if args.reuse and path.exists() else build(layout, path, libraries, per_library)
         child = subprocess.run(
             [
                 sys.executable,

@@ -1,12 +1,14 @@
 """The catalog: which article versions a library holds, with their passages and metadata.
 
 One :class:`ArticleEntry` per article, stored as a record of the library's
-``-articles`` collection in Chroma (see :mod:`retrieval.store`), so that every
-process reads the same catalog from the store and none needs a file of another's.
-An entry is written once the article's passages and sentences are stored: it is
-what makes them visible to searches. A removed article leaves a tombstone (an
-entry marked removed, with the generation of the run that removed it) so that
-processes following the library incrementally learn of the removal.
+``-articles`` collection in Chroma (see :mod:`retrieval.store`): the entry as JSON in
+the record's document, its generation in the metadata (what a process that follows
+the library asks for). Every process reads the same catalog from the store and none
+needs a file of another's. An entry carries its passages' BM25 rows, packed, so the
+catalog is all a process reads to rebuild BM25. It is written once the article's
+passages and sentences are stored: it is what makes them visible to searches. A
+removed article leaves a tombstone (a record marked removed, with the generation of
+the run that removed it) so that processes following the library learn of it.
 """
 
 from __future__ import annotations
@@ -38,29 +40,26 @@ class ArticleEntry:
     site: str | None = None
     #: the run (library generation) that wrote this version.
     generation: int = 0
+    #: the BM25 rows of ``chunks``, in order (:func:`retrieval.lexical.pack_rows`).
+    rows: str = ""
 
-    def to_metadata(self) -> dict[str, Any]:
-        """As Chroma metadata: no None values, lists as JSON."""
-        data: dict[str, Any] = {}
-        for key, value in asdict(self).items():
-            if value is None:
-                continue
-            data[key] = json.dumps(value) if isinstance(value, list) else value
-        data["removed"] = False
-        return data
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_record(self) -> tuple[str, dict[str, Any]]:
+        """As a Chroma record: the entry as JSON (the document) and what is filtered on."""
+        return json.dumps(self.to_json(), ensure_ascii=False), {
+            "generation": self.generation,
+            "removed": False,
+        }
 
     @classmethod
-    def from_metadata(cls, meta: Mapping[str, Any]) -> ArticleEntry:
-        """Read back :meth:`to_metadata`; raises ValueError on a record that is not an entry."""
+    def from_json(cls, data: Mapping[str, Any]) -> ArticleEntry:
+        """Read back :meth:`to_json`; raises ValueError on anything else."""
         try:
-            values: dict[str, Any] = {}
-            for item in fields(cls):
-                if item.name not in meta:
-                    continue
-                value = meta[item.name]
-                values[item.name] = json.loads(value) if item.name in {"chunks", "sentences"} else value
-            return cls(**values)
-        except (TypeError, json.JSONDecodeError) as error:
+            names = {item.name for item in fields(cls)}
+            return cls(**{key: value for key, value in data.items() if key in names})
+        except (TypeError, AttributeError) as error:
             raise ValueError(f"not a catalog entry ({error})") from None
 
 

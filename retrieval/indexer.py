@@ -34,8 +34,8 @@ from retrieval.chunking import chunk_article, sentence_units
 from retrieval.embedding import Embedder
 from retrieval.errors import ArticlesDirError, MassRemovalError
 from retrieval.layout import DataFolder, sentence_id
-from retrieval.lexical import LexicalIndex, Row
-from retrieval.library import LibraryView
+from retrieval.lexical import LexicalIndex, pack_rows
+from retrieval.library import LibraryView, catalog_index
 from retrieval.manifest import read_manifest
 from retrieval.models import Article, Chunk, IndexReport
 from retrieval.plan import ArticleUpdate, IndexPlan, files_to_read, plan_index
@@ -55,8 +55,8 @@ MASS_REMOVAL = 0.5
 CITATION_KEYS = ("url", "published", "author", "site", "published_ts")
 
 
-def chunk_metadata(article: Article, chunk: Chunk, row: Row) -> dict[str, Any]:
-    """What a stored passage carries: its citation, and its BM25 row."""
+def chunk_metadata(article: Article, chunk: Chunk) -> dict[str, Any]:
+    """What a stored passage carries: its citation."""
     meta: dict[str, Any] = {
         "source_id": article.source_id,
         "source": article.citation_source,
@@ -65,8 +65,6 @@ def chunk_metadata(article: Article, chunk: Chunk, row: Row) -> dict[str, Any]:
         "location": chunk.location,
         "position": chunk.position,
         "article_sha256": article.sha256,
-        "terms": row.encode(),
-        "length": row.length,
     }
     for key in ("url", "published", "author", "site"):
         value = getattr(article, key, None)
@@ -243,8 +241,7 @@ class Indexer:
         elif current is not None:
             lexical = current.lexical.copy()
         else:  # a library this process has not read yet (one just adopted from the earlier layout)
-            lexical = LexicalIndex()
-            lexical.apply(self.store.rows(sorted(catalog.chunk_ids())), terms=self.store.terms(0))
+            lexical = catalog_index(catalog, self.store.terms(0))
         self.store.open(self.model_identity)
         # The vocabulary only grows, block after block: start from every word stored, even
         # those of a run that died before using them, so no block is ever written twice.
@@ -272,11 +269,16 @@ class Indexer:
             {c.id: (c.text, str(c.metadata.get("language", "und"))) for c in chunks}, remove=()
         )
         self.store.append_terms(0, lexical.terms)
-        self.store.update_metadata(
-            list(rows), [{"terms": r.encode(), "length": r.length} for r in rows.values()]
-        )
         for entry in entries.values():
             entry.generation = 1
+            kept = [n for n, c in enumerate(entry.chunks) if c in rows]
+            if len(kept) < len(entry.chunks):  # passages a crash lost: the article is read again
+                entry.sha256 = ""
+                entry.sentences = (
+                    [entry.sentences[n] for n in kept] if len(entry.sentences) == len(entry.chunks) else []
+                )
+                entry.chunks = [entry.chunks[n] for n in kept]
+            entry.rows = pack_rows([rows[c] for c in entry.chunks])
         self.store.write_entries(entries, (), 1)
         record = LibraryRecord(
             library,
@@ -324,7 +326,7 @@ class Indexer:
         for start in range(0, len(plan.embed), EMBED_BATCH):
             batch = plan.embed[start : start + EMBED_BATCH]
             counts.update(
-                _embed_batch(batch, store, self._embedder(), rows, report, self.settings.sentence_context)
+                _embed_batch(batch, store, self._embedder(), report, self.settings.sentence_context)
             )
             if progress:
                 progress(report.chunks_embedded, len(plan.embed))
@@ -332,8 +334,7 @@ class Indexer:
             # Chroma merges metadata on update: a value the new version lacks is removed (None).
             cleared = dict.fromkeys(CITATION_KEYS)
             store.update_metadata(
-                [c.id for _, c in plan.reuse],
-                [{**cleared, **chunk_metadata(a, c, rows[c.id])} for a, c in plan.reuse],
+                [c.id for _, c in plan.reuse], [{**cleared, **chunk_metadata(a, c)} for a, c in plan.reuse]
             )
             # Their sentences stay too: they take the article's date of this version, which
             # a date filter reads inside Chroma's query.
@@ -366,6 +367,7 @@ class Indexer:
                 author=getattr(a, "author", None),
                 site=getattr(a, "site", None),
                 generation=generation,
+                rows=pack_rows([rows[c.id] for c in update.chunks]),
             )
         store.write_entries(entries, plan.removed, generation)
         for name in plan.removed:
@@ -380,7 +382,6 @@ def _embed_batch(
     batch: list[tuple[Article, Chunk]],
     store: LibraryStore,
     embedder: Embedder,
-    rows: dict[str, Row],
     report: IndexReport,
     context: str,
 ) -> dict[str, int]:
@@ -407,7 +408,7 @@ def _embed_batch(
     store.upsert(
         [c.id for _, c in batch],
         [c.text for _, c in batch],
-        [chunk_metadata(a, c, rows[c.id]) for a, c in batch],
+        [chunk_metadata(a, c) for a, c in batch],
     )
     report.chunks_embedded += len(batch)
     report.sentences_embedded += len(distinct)

@@ -20,6 +20,7 @@ import base64
 import io
 import json
 import zipfile
+import zlib
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,15 +44,50 @@ class Row:
     counts: np.ndarray  # (n,) int32
     length: int
 
-    def encode(self) -> str:
-        """The ids and counts as one short ASCII string (for Chroma metadata)."""
-        pairs = np.stack([self.terms, self.counts]).astype("<i4")
-        return base64.b64encode(pairs.tobytes()).decode("ascii")
 
-    @classmethod
-    def decode(cls, text: str, length: int) -> Row:
-        pairs = np.frombuffer(base64.b64decode(text), dtype="<i4").reshape(2, -1)
-        return cls(pairs[0].astype(np.int32), pairs[1].astype(np.int32), int(length))
+def pack_rows(rows: Sequence[Row]) -> str:
+    """Several rows (an article's passages, in order) as one short ASCII string: term ids
+    sorted and delta-coded, counts, sizes and lengths, compressed."""
+    order = [np.argsort(r.terms, kind="stable") for r in rows]
+    ids = [r.terms[o].astype(np.int64) for r, o in zip(rows, order)]
+    deltas = [np.diff(i, prepend=0) for i in ids]
+    parts = [
+        np.asarray([len(rows)], dtype="<u4"),
+        np.asarray([len(r.terms) for r in rows], dtype="<u4"),
+        np.asarray([r.length for r in rows], dtype="<u4"),
+        np.concatenate(deltas or [np.zeros(0)]).astype("<u4"),
+        np.concatenate([r.counts[o] for r, o in zip(rows, order)] or [np.zeros(0)]).astype("<u4"),
+    ]
+    return base64.b64encode(zlib.compress(b"".join(p.tobytes() for p in parts), 6)).decode("ascii")
+
+
+def unpack_rows(text: str) -> list[Row]:
+    """The rows :func:`pack_rows` packed.
+
+    Raises:
+        ValueError: ``text`` is not such a string.
+    """
+    try:
+        data = np.frombuffer(zlib.decompress(base64.b64decode(text, validate=True)), dtype="<u4")
+    except (ValueError, zlib.error) as error:
+        raise ValueError(f"not packed BM25 rows ({error})") from None
+    if not len(data):
+        raise ValueError("not packed BM25 rows (empty)")
+    n = int(data[0])
+    sizes, lengths = data[1 : 1 + n].astype(np.int64), data[1 + n : 1 + 2 * n]
+    total = int(sizes.sum())
+    if len(sizes) != n or len(data) != 1 + 2 * n + 2 * total:
+        raise ValueError("not packed BM25 rows (sizes do not add up)")
+    deltas, counts = data[1 + 2 * n : 1 + 2 * n + total], data[1 + 2 * n + total :]
+    bounds = np.concatenate(([0], np.cumsum(sizes)))
+    return [
+        Row(
+            np.cumsum(deltas[bounds[k] : bounds[k + 1]].astype(np.int64)).astype(np.int32),
+            counts[bounds[k] : bounds[k + 1]].astype(np.int32),
+            int(lengths[k]),
+        )
+        for k in range(n)
+    ]
 
 
 @dataclass(frozen=True)

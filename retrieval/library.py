@@ -2,23 +2,22 @@
 
 A :class:`LibraryView` is an immutable snapshot: the library's catalog, the passages
 a search may show (those of the catalog's entries), their languages and sentence
-counts, and a BM25 index built from the rows stored with the passages (no word is
+counts, and a BM25 index built from the rows the catalog entries carry (no word is
 tokenised to build it). :func:`load_view` builds one from the store, starting from
 this process's cache file when it has one; :func:`refresh_view` brings a view to a
-newer generation by reading only the catalog records written since, and the rows
-of their passages. Searches keep using the old snapshot until the new one is
-swapped in.
+newer generation by reading only the catalog records written since. Searches keep
+using the old snapshot until the new one is swapped in.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from retrieval.catalog import Catalog
-from retrieval.lexical import LexicalIndex
+from retrieval.catalog import ArticleEntry, Catalog
+from retrieval.lexical import LexicalIndex, Row, unpack_rows
 from retrieval.ranking import IndexView
 from retrieval.registry import LibraryRecord
 from retrieval.store import LibraryStore
@@ -67,17 +66,9 @@ def load_view(store: LibraryStore, record: LibraryRecord, cache: Path | None) ->
                 return refresh_view(cached, store, record)
             except ValueError as error:
                 log.info("cache of %s not used (%s); rebuilding it from the store", record.name, error)
-    records = store.catalog()
-    catalog = Catalog(records.entries)
-    rows = store.rows(sorted(catalog.chunk_ids()))
-    missing = catalog.chunk_ids() - rows.keys()
-    lexical = LexicalIndex()
-    lexical.apply(rows, terms=store.terms(0))
-    if missing:  # passages stored before rows were kept: the writer adds theirs on its next run
-        log.warning(
-            "%s: %d passages have no BM25 row yet; they are found by meaning only", record.name, len(missing)
-        )
-    view = LibraryView.of(record, catalog, lexical)
+    catalog = Catalog(store.catalog().entries)
+    # Words last: every entry read above refers only to words stored before it.
+    view = LibraryView.of(record, catalog, catalog_index(catalog, store.terms(0), name=record.name))
     if cache is not None:
         save_cache(view, cache)
     return view
@@ -102,14 +93,39 @@ def refresh_view(current: LibraryView, store: LibraryStore, record: LibraryRecor
         if old is not None:
             gone.update(old.chunks)
     entries.update(changes.entries)
-    wanted = sorted({c for e in changes.entries.values() for c in e.chunks})
-    rows = store.rows(wanted)
+    rows = entry_rows(changes.entries, record.name)
     # Words last: every row read above refers only to words stored before it.
     terms = store.terms(len(current.lexical.terms))
     lexical = current.lexical.copy()
     kept = {c for e in entries.values() for c in e.chunks}
     lexical.apply(rows, remove=gone - kept, terms=terms)
     return LibraryView.of(record, Catalog(entries), lexical)
+
+
+def entry_rows(entries: Mapping[str, ArticleEntry], name: str = "") -> dict[str, Row]:
+    """``{passage id: BM25 row}`` of the entries' passages; an entry whose rows cannot be
+    read leaves its passages to be found by meaning only (logged)."""
+    rows: dict[str, Row] = {}
+    for source_id, entry in entries.items():
+        try:
+            unpacked = unpack_rows(entry.rows)
+        except ValueError as error:
+            log.warning("%s: %s has no usable BM25 rows (%s)", name, source_id, error)
+            continue
+        if len(unpacked) != len(entry.chunks):
+            log.warning(
+                "%s: %s has %d BM25 rows for %d passages", name, source_id, len(unpacked), len(entry.chunks)
+            )
+            continue
+        rows.update(zip(entry.chunks, unpacked))
+    return rows
+
+
+def catalog_index(catalog: Catalog, terms: Sequence[str], name: str = "") -> LexicalIndex:
+    """The BM25 index of a catalog's passages, from the rows its entries carry."""
+    lexical = LexicalIndex()
+    lexical.apply(entry_rows(catalog.entries, name), terms=terms)
+    return lexical
 
 
 def save_cache(view: LibraryView, path: Path) -> None:
@@ -121,7 +137,7 @@ def save_cache(view: LibraryView, path: Path) -> None:
             "epoch": view.record.epoch,
             "identity": view.record.identity,
             "generation": view.generation,
-            "catalog": {name: entry.to_metadata() for name, entry in view.catalog.entries.items()},
+            "catalog": {name: entry.to_json() for name, entry in view.catalog.entries.items()},
         }
         view.lexical.save(path, meta)
     except OSError as error:
@@ -129,8 +145,6 @@ def save_cache(view: LibraryView, path: Path) -> None:
 
 
 def _read_cache(path: Path, record: LibraryRecord) -> LibraryView | None:
-    from retrieval.catalog import ArticleEntry
-
     loaded = LexicalIndex.load(path)
     if loaded is None:
         return None
@@ -142,7 +156,7 @@ def _read_cache(path: Path, record: LibraryRecord) -> LibraryView | None:
     if not isinstance(generation, int) or generation > record.generation or not isinstance(catalog, dict):
         return None
     try:
-        entries = {str(name): ArticleEntry.from_metadata(data) for name, data in catalog.items()}
+        entries = {str(name): ArticleEntry.from_json(data) for name, data in catalog.items()}
     except (ValueError, AttributeError):
         return None
     cached = LibraryRecord(**{**record.__dict__, "generation": generation, "dirty": False})

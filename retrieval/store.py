@@ -4,10 +4,9 @@ Four collections per library (names in :func:`retrieval.layout.collections`):
 
 - ``sentences``: what a question is matched against. Each sentence's vector, its
   text, and its passage id (also in the id itself, ``PASSAGE.N``).
-- ``passages``: what is shown. Text, citation metadata and the passage's BM25 row
-  (term ids and counts, see :class:`retrieval.lexical.Row`); no vector is searched.
-- ``articles``: the catalog (:class:`retrieval.catalog.ArticleEntry` per article,
-  tombstones for removed ones).
+- ``passages``: what is shown. Text and citation metadata; no vector is searched.
+- ``articles``: the catalog (:class:`retrieval.catalog.ArticleEntry` per article, with
+  its passages' BM25 rows; tombstones for removed ones).
 - ``terms``: the library's BM25 vocabulary, in blocks of consecutive term ids.
 
 Sentences are written before their passage and deleted after it, so a stored
@@ -30,7 +29,6 @@ from retrieval.catalog import ArticleEntry, tombstone
 from retrieval.chroma import Chroma, placeholder_vectors
 from retrieval.errors import StoreUnavailableError
 from retrieval.layout import Collections, passage_of, sentence_ids
-from retrieval.lexical import Row
 
 log = logging.getLogger(__name__)
 
@@ -132,22 +130,6 @@ class LibraryStore:
             StoredChunk(id=i, text=text or "", metadata=dict(meta or {}))
             for i, text, meta in zip(result["ids"], result["documents"], result["metadatas"])
         ]
-
-    def rows(self, ids: Sequence[str] | None = None) -> dict[str, Row]:
-        """The BM25 rows of the given passages (every passage when ``ids`` is None); a
-        passage stored without one (an index from before rows were kept) is left out."""
-        collection = self._require(self.names.passages)
-        if ids is None:
-            pages: Iterable[dict[str, Any]] = self.chroma.pages(collection, ["metadatas"])
-        else:
-            pages = [self.chroma.get(collection, ids, ["metadatas"])]
-        rows: dict[str, Row] = {}
-        for page in pages:
-            for chunk_id, meta in zip(page["ids"], page["metadatas"]):
-                meta = meta or {}
-                if "terms" in meta:
-                    rows[chunk_id] = Row.decode(str(meta["terms"]), int(meta.get("length", 1)))
-        return rows
 
     def delete(self, ids: Sequence[str]) -> None:
         """Delete passages and their sentences.
@@ -271,14 +253,13 @@ class LibraryStore:
         if collection is None:
             return CatalogRecords(entries, removed)
         where = None if since is None else {"generation": {"$gt": since}}
-        for page in self.chroma.pages(collection, ["metadatas"], where=where):
-            for name, meta in zip(page["ids"], page["metadatas"]):
-                meta = meta or {}
-                if meta.get("removed"):
+        for page in self.chroma.pages(collection, ["documents", "metadatas"], where=where):
+            for name, document, meta in zip(page["ids"], page["documents"], page["metadatas"]):
+                if (meta or {}).get("removed"):
                     removed.add(name)
                     continue
                 try:
-                    entries[name] = ArticleEntry.from_metadata(meta)
+                    entries[name] = ArticleEntry.from_json(json.loads(document or ""))
                 except ValueError as error:
                     log.warning("catalog record %s ignored: %s", name, error)
         return CatalogRecords(entries, removed)
@@ -288,10 +269,12 @@ class LibraryStore:
     ) -> None:
         """Record new article versions, and tombstones for ``removed`` ones."""
         collection = self._require(self.names.articles)
+        records = [entry.to_record() for entry in entries.values()]
         names = [*entries, *removed]
-        metadatas = [e.to_metadata() for e in entries.values()] + [tombstone(generation) for _ in removed]
+        documents = [document for document, _ in records] + ["" for _ in removed]
+        metadatas = [meta for _, meta in records] + [tombstone(generation) for _ in removed]
         if names:
-            self.chroma.upsert(collection, names, None, None, metadatas)
+            self.chroma.upsert(collection, names, None, documents, metadatas)
 
     def forget_entries(self, names: Sequence[str]) -> None:
         """Delete catalog records outright (entries whose passages are gone)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from retrieval.catalog import Catalog
-from retrieval.lexical import LexicalIndex
+from retrieval.library import catalog_index, entry_rows
 from retrieval.service import Retriever
 
 
@@ -23,13 +23,12 @@ def assert_consistent(
         "stale record counts"
     )
     assert store.all_ids() == catalog_ids, "Chroma passages differ from the catalog"
-    # BM25 is rebuilt by any process from the rows stored with the passages and the words.
-    rows = store.rows(sorted(catalog_ids))
+    # BM25 is rebuilt by any process from the rows the catalog entries carry and the words.
+    rows = entry_rows(catalog.entries)
     assert set(rows) == catalog_ids, "a passage lacks its BM25 row"
     terms = store.terms(0)
     assert all(int(r.terms.max(initial=-1)) < len(terms) for r in rows.values()), "a row uses an unknown word"
-    derived = LexicalIndex()
-    derived.apply(rows, terms=terms)
+    derived = catalog_index(catalog, terms)
     assert derived.ids == catalog_ids and len(derived) == len(catalog_ids)
     owners = [passage for passage in store.sentence_vectors()[0]]
     assert set(owners) == catalog_ids, "a passage lacks its sentences, or a sentence its passage"

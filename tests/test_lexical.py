@@ -11,7 +11,7 @@ import pytest
 
 from retrieval.chunking import split_sentences
 from retrieval.layout import DataFolder
-from retrieval.lexical import LexicalIndex, Row, coverage, search
+from retrieval.lexical import LexicalIndex, coverage, pack_rows, search, unpack_rows
 from retrieval.tokenization import question_language, tokenize, tokenize_query
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -120,7 +120,8 @@ def test_rows_rebuild_the_same_index_elsewhere() -> None:
     writer = LexicalIndex()
     writer.update(add=_corpus(6, 60), remove=[])
     later = writer.update(add={"late": ("Palantir, late and again", "en")}, remove=["p6-3"])
-    rows = {i: Row.decode(writer.row(i).encode(), writer.row(i).length) for i in writer.ids}
+    ids = sorted(writer.ids)
+    rows = dict(zip(ids, unpack_rows(pack_rows([writer.row(i) for i in ids]))))
     reader = LexicalIndex()
     reader.apply(rows, terms=writer.terms)
     assert set(later) == {"late"}
@@ -184,3 +185,11 @@ def test_words_about_the_archive_are_not_searched_nor_counted(tmp_path: Path) ->
 )
 def test_question_language(question: str, language: str) -> None:
     assert question_language(question) == language
+
+
+def test_packed_rows_are_checked() -> None:
+    with pytest.raises(ValueError, match="not packed BM25 rows"):
+        unpack_rows("not base64!")
+    with pytest.raises(ValueError, match="not packed BM25 rows"):
+        unpack_rows(pack_rows([])[:-8] + "AAAAAAAA")
+    assert unpack_rows(pack_rows([])) == []

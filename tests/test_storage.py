@@ -26,6 +26,14 @@ from legacy import make_legacy
 DISTRACTORS = DATA / "distractors"
 
 
+@pytest.fixture
+def shared_model(monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> None:
+    """CLI commands in this process use the session's model (one load, vectors remembered)."""
+    import citebot
+
+    monkeypatch.setattr(citebot, "_retriever", lambda settings: Retriever(settings, embedder=embedder))
+
+
 def _library_folder(tmp_path: Path, name: str, *articles: str) -> Path:
     folder = tmp_path / name
     folder.mkdir()
@@ -68,7 +76,11 @@ def test_removing_a_few_articles_needs_no_consent(retriever: Retriever, articles
 
 
 def test_the_cli_says_how_to_allow_a_mass_removal(
-    monkeypatch: pytest.MonkeyPatch, articles: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch,
+    articles: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    shared_model: None,
 ) -> None:
     monkeypatch.setenv("CITEBOT_ARTICLES_DIR", str(articles))
     monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))
@@ -113,7 +125,11 @@ def test_a_library_is_searched_with_the_base_never_with_another(retriever: Retri
 
 
 def test_the_cli_takes_a_library_on_index_ask_sources_and_eval(
-    monkeypatch: pytest.MonkeyPatch, articles: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch,
+    articles: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    shared_model: None,
 ) -> None:
     monkeypatch.setenv("CITEBOT_ARTICLES_DIR", str(articles))
     monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))

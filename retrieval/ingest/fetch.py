@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
-import os
 import re
 import socket
 import unicodedata
@@ -31,6 +30,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 from retrieval.articles import SIDECAR_SUFFIX
+from retrieval.layout import atomic_write
 
 ALLOWED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 #: Content types of article pages, and the suffix a page of each type is saved with.
@@ -306,12 +306,6 @@ def save_article(folder: Path, name: str, data: bytes, meta: dict[str, Any] | No
     target = folder / name
     if meta:
         # The sidecar first: the watcher then sees the article complete with its URL.
-        _atomic_write(folder / (name + SIDECAR_SUFFIX), json.dumps(meta, ensure_ascii=False).encode())
-    _atomic_write(target, data)
+        atomic_write(folder / (name + SIDECAR_SUFFIX), json.dumps(meta, ensure_ascii=False).encode())
+    atomic_write(target, data)
     return target
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.part")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
