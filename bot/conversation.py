@@ -91,18 +91,24 @@ class Conversations:
         """The answer posted as ``message_id``; None when it is not known."""
         record = await asyncio.to_thread(self.store.answer, str(message_id))
         if record is None and self._posting:
-            waits = [asyncio.create_task(done.wait()) for done in self._posting]
-            _, pending = await asyncio.wait(waits, timeout=POSTING_WAIT)
-            for task in pending:
-                task.cancel()
+            await self._settled()
             record = await asyncio.to_thread(self.store.answer, str(message_id))
         return record
+
+    async def _settled(self) -> None:
+        """Wait (a little at most) for the answers being sent to be remembered."""
+        waits = [asyncio.create_task(done.wait()) for done in self._posting]
+        _, pending = await asyncio.wait(waits, timeout=POSTING_WAIT)
+        for task in pending:
+            task.cancel()
 
     async def history(self, channel_id: int | None) -> list[str] | None:
         """The questions asked so far in a thread the bot started, oldest first; None for
         any other channel."""
         if channel_id is None:
             return None
+        if self._posting:  # the answer just posted in the thread counts once remembered
+            await self._settled()
         return await asyncio.to_thread(self.store.conversation, str(channel_id))
 
     async def thread_started(self, message_id: int | str, thread_id: int) -> None:
