@@ -116,6 +116,11 @@ def sentence_ids(passage_id: str, count: int) -> list[str]:
     return [sentence_id(passage_id, n) for n in range(count)]
 
 
+def sentence_number(sentence: str) -> int:
+    """A sentence's place in its passage (0 for the first), from its id."""
+    return int(sentence.rpartition(".")[2] or 0)
+
+
 def passage_of(sentence: str) -> str:
     """The passage a sentence id belongs to."""
     return sentence.rpartition(".")[0]

@@ -5,8 +5,8 @@ for a search, and the benchmarks call the same pieces:
 
 - :class:`Ranker` gathers candidate passages from the sentences nearest the question
   and from BM25, and scores each by its best sentence (:class:`Weights`);
-- :func:`distinct` keeps one passage per best sentence;
-- :func:`highlight` picks the sentence shown in bold;
+- :mod:`retrieval.rerank` (the second stage) reorders the first candidates, keeps one
+  passage per bold sentence and picks that sentence;
 - :class:`AnswerRule` decides whether the passages answer the question.
 """
 
@@ -19,9 +19,8 @@ from typing import Protocol
 import numpy as np
 
 from retrieval import lexical as bm25
-from retrieval.highlight import best_sentence
 from retrieval.lexical import LexicalIndex
-from retrieval.store import StoredSentence, sentence_key
+from retrieval.store import StoredSentence
 
 #: Sentences fetched per wanted passage, so that ``candidates`` distinct passages come back.
 SENTENCES_PER_PASSAGE = 3
@@ -32,7 +31,9 @@ class SentenceSource(Protocol):
 
     def query_sentences(self, embedding: np.ndarray, n: int) -> list[StoredSentence]: ...
 
-    def sentences_counted(self, counts: dict[str, int], embedding: np.ndarray) -> list[StoredSentence]: ...
+    def sentences_counted(
+        self, counts: dict[str, int], embedding: np.ndarray, texts: bool = False
+    ) -> list[StoredSentence]: ...
 
     def sentences_of(self, chunk_ids: Sequence[str], embedding: np.ndarray) -> list[StoredSentence]: ...
 
@@ -207,33 +208,6 @@ def crossed_for(language: str, languages: Mapping[str, str]) -> Callable[[str], 
     if language == "und":
         return lambda chunk_id: False
     return lambda chunk_id: languages.get(chunk_id, "und") not in (language, "und")
-
-
-def distinct(ranked: list[Ranked], k: int, texts: Mapping[str, str]) -> list[Ranked]:
-    """The first ``k`` passages, skipping any whose best sentence a better passage already
-    showed (overlapping passages of one article, or a story reprinted in several, match
-    by the same sentence). ``texts`` holds the best sentences' text by sentence id where
-    the store did not return it."""
-    seen: set[str] = set()
-    kept: list[Ranked] = []
-    for r in ranked:
-        text = r.sentence.text or texts.get(r.sentence.id, "")
-        key = r.sentence.key or (sentence_key(text) if text else r.sentence.id)
-        if key in seen:
-            continue
-        seen.add(key)
-        kept.append(r)
-        if len(kept) == k:
-            break
-    return kept
-
-
-def highlight(sentence: str, question: str, passage: str, language: str) -> str:
-    """The passage's sentence to show in bold: the one it was matched by, when it reads as
-    is in the passage, else the one sharing the most words with the question."""
-    if sentence and sentence in passage:
-        return sentence
-    return best_sentence(question, passage, language)
 
 
 @dataclass(frozen=True)

@@ -75,11 +75,13 @@ class Scope:
         found.sort(key=lambda s: s.similarity, reverse=True)
         return found[:n]
 
-    def sentences_counted(self, counts: dict[str, int], embedding: np.ndarray) -> list[StoredSentence]:
+    def sentences_counted(
+        self, counts: dict[str, int], embedding: np.ndarray, texts: bool = False
+    ) -> list[StoredSentence]:
         return [
             s
             for store, ids in self._split(list(counts))
-            for s in store.sentences_counted({c: counts[c] for c in ids}, embedding)
+            for s in store.sentences_counted({c: counts[c] for c in ids}, embedding, texts)
         ]
 
     def sentences_of(self, chunk_ids: Sequence[str], embedding: np.ndarray) -> list[StoredSentence]:

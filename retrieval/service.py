@@ -38,7 +38,7 @@ from retrieval.embedding.factory import index_identity, model_identity
 from retrieval.errors import IndexBusyError, IndexMismatchError, LibraryError, QuestionError, ReadOnlyError
 from retrieval.followup import FollowUpMethod
 from retrieval.indexer import Indexer, Progress
-from retrieval.layout import BASE_LIBRARY, LIBRARY_NAME, DataFolder, collections
+from retrieval.layout import BASE_LIBRARY, LIBRARY_NAME, DataFolder, collections, sentence_number
 from retrieval.library import LibraryView, load_view, refresh_view, save_cache
 from retrieval.models import Answer, IndexReport, Passage, SourceInfo, newest_first
 from retrieval.ranking import (
@@ -48,12 +48,12 @@ from retrieval.ranking import (
     Signals,
     Weights,
     best_similarity,
-    distinct,
-    highlight,
 )
 from retrieval.registry import LibraryRecord, Registry, WriterLease
+from retrieval.rerank import DEFAULT as RERANK_DEFAULT
+from retrieval.rerank import Candidate, Reranked, rerank
 from retrieval.scope import Scope
-from retrieval.store import LibraryStore, StoredChunk
+from retrieval.store import LibraryStore, StoredChunk, StoredSentence
 from retrieval.tokenization import question_language
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,7 @@ class Retriever:
         self.folder = DataFolder(settings.data_dir)
         self.weights = Weights(settings.lexical_weight, settings.cross_language_bonus)
         self.rule = AnswerRule(settings.min_score, settings.coverage_weight, settings.name_weight)
+        self.reranking = RERANK_DEFAULT
         self._embedder = embedder
         self._chroma: Chroma | None = None
         self._registry: Registry | None = None
@@ -345,30 +346,23 @@ class Retriever:
         dates = parse_range(since, until)
         scope = replace(self._scope(library), dates=dates)
         prepared = followup.prepare(text, history, self.query_vector, method or followup.DEFAULT)
-        ranked = self._ranked(text, k, scope, prepared)
-        top, texts = self._shown(ranked, k, scope)
-        chunks = {c.id: c for c in scope.get([r.chunk_id for r in top])}
+        query = prepared.vector if prepared is not None else self.query_vector(text)
+        ranked = self._ranked(text, max(k, self.reranking.depth), scope, prepared)
         passages = []
-        for r in top:
-            chunk = chunks.get(r.chunk_id)
-            if chunk is None:  # deleted by a reindex between the two reads
-                continue
-            meta = chunk.metadata
-            language = str(meta.get("language", "und"))
+        for r in self._shown(text, ranked, k, scope, query):
+            meta = r.metadata
             passages.append(
                 Passage(
                     rank=len(passages) + 1,
                     source=str(meta.get("source", meta.get("source_id", ""))),
                     source_id=str(meta.get("source_id", "")),
                     title=str(meta.get("title", "")),
-                    text=chunk.text,
+                    text=r.candidate.text,
                     score=r.score,
-                    language=language,
+                    language=str(meta.get("language", "und")),
                     location=str(meta.get("location", "")),
-                    highlight=highlight(
-                        r.sentence.text or texts.get(r.sentence.id, ""), text, chunk.text, language
-                    ),
-                    chunk_id=chunk.id,
+                    highlight=r.highlight,
+                    chunk_id=r.candidate.ranked.chunk_id,
                     **_citation(meta),
                 )
             )
@@ -546,21 +540,61 @@ class Retriever:
         passages = scope.passages
         return [r for r in ranked if r.chunk_id in passages]
 
-    def _shown(self, ranked: list[Ranked], k: int, scope: Scope) -> tuple[list[Ranked], dict[str, str]]:
-        """The ``k`` passages to show (one per best sentence) and the best sentences' text.
+    def _shown(
+        self, text: str, ranked: list[Ranked], k: int, scope: Scope, query: np.ndarray
+    ) -> list[Reranked]:
+        """The ``k`` passages to show, one per bold sentence: the first ``depth`` candidates
+        in the second stage's order (:mod:`retrieval.rerank`), then the rest in the first
+        stage's, read a few more than needed at a time."""
+        language = question_language(text)
+        head = ranked[: self.reranking.depth]
+        shown = rerank(text, language, self._read(head, scope, query), self.reranking)
+        seen = {r.key for r in shown}
+        start = len(head)
+        while len(shown) < k and start < len(ranked):
+            batch = ranked[start : start + 2 * (k - len(shown))]
+            start += len(batch)
+            for r in rerank(text, language, self._read(batch, scope, query), None):
+                if r.key not in seen:
+                    seen.add(r.key)
+                    shown.append(r)
+        return shown[:k]
 
-        The text tells passages matched by one sentence apart and is highlighted: read it
-        for a few passages more than shown, and for the rest in one more read if those
-        were not enough (at most two round trips to a server).
-        """
-        head = ranked[: 3 * k]
-        texts = scope.sentence_texts([r.sentence.id for r in head if not r.sentence.text])
-        top = distinct(head, k, texts)
-        if len(top) < k and len(head) < len(ranked):
-            rest = ranked[len(head) :]
-            texts.update(scope.sentence_texts([r.sentence.id for r in rest if not r.sentence.text]))
-            top = distinct(ranked, k, texts)
-        return top, texts
+    def _read(self, ranked: list[Ranked], scope: Scope, query: np.ndarray) -> list[Candidate]:
+        """What the second stage reads of ``ranked``: the passages and every sentence of
+        each, with its text and cosine to ``query`` (two reads). A passage deleted by a
+        reindex between the reads is left out."""
+        if not ranked:
+            return []
+        ids = [r.chunk_id for r in ranked]
+        chunks = {c.id: c for c in scope.get(ids)}
+        counts = scope.view.sentence_counts
+        if all(i in counts for i in ids):
+            found = scope.sentences_counted({i: counts[i] for i in ids}, query, texts=True)
+        else:  # an index written before the counts were kept
+            found = scope.sentences_of(ids, query)
+        sentences: dict[str, list[StoredSentence]] = {}
+        for sentence in found:
+            sentences.setdefault(sentence.chunk_id, []).append(sentence)
+        candidates = []
+        for r in ranked:
+            chunk = chunks.get(r.chunk_id)
+            if chunk is None:
+                continue
+            meta = chunk.metadata
+            group = sorted(sentences.get(r.chunk_id, []), key=lambda s: sentence_number(s.id))
+            source = f"{meta.get('source_id', '')} {meta.get('source', '')}"
+            title = str(meta.get("title", ""))
+            candidates.append(Candidate(r, source, title, chunk.text, tuple(group), meta))
+        return candidates
+
+    def second_stage_input(self, question: str, depth: int, *, library: str | None = None) -> list[Candidate]:
+        """The first ``depth`` candidates of ``question`` as the second stage reads them
+        (for ``benchmarks/rerank.py``)."""
+        text = clean_question(question, self.settings.max_question_chars)
+        scope = self._scope(library)
+        ranked = self._ranked(text, depth, scope)
+        return self._read(ranked[:depth], scope, self.query_vector(text))
 
     def _check_writable(self) -> None:
         if self.read_only:

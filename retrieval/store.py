@@ -192,13 +192,16 @@ class LibraryStore:
         result = self.chroma.get(self._require(self.names.sentences), ids, ["documents"])
         return {i: d or "" for i, d in zip(result["ids"], result["documents"])}
 
-    def sentences_counted(self, counts: dict[str, int], embedding: np.ndarray) -> list[StoredSentence]:
+    def sentences_counted(
+        self, counts: dict[str, int], embedding: np.ndarray, texts: bool = False
+    ) -> list[StoredSentence]:
         """Every sentence of the passages in ``{passage id: sentence count}``, with its
-        similarity to ``embedding`` (text left out): a lookup by id, no filter scan."""
+        similarity to ``embedding`` (and its text when ``texts``): a lookup by id, no filter scan."""
         ids = [s for chunk_id, count in counts.items() for s in sentence_ids(chunk_id, count)]
         if not ids:
             return []
-        return _scored(self.chroma.get(self._require(self.names.sentences), ids, ["embeddings"]), embedding)
+        include = ["embeddings", "documents"] if texts else ["embeddings"]
+        return _scored(self.chroma.get(self._require(self.names.sentences), ids, include), embedding)
 
     def sentences_of(self, chunk_ids: Sequence[str], embedding: np.ndarray) -> list[StoredSentence]:
         """Every sentence of the given passages, with its similarity to ``embedding``."""

@@ -1,4 +1,4 @@
-"""The ranking's pieces on their own: fusion, one passage per sentence, highlight, the answer rule."""
+"""The ranking's pieces on their own: fusion, languages, the answer rule."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from retrieval.ranking import (
     Weights,
     best_similarity,
     crossed_for,
-    distinct,
-    highlight,
 )
 from retrieval.store import StoredSentence
 
@@ -32,28 +30,6 @@ def test_a_passage_is_crossed_only_when_both_languages_are_known_and_differ() ->
     crossed = crossed_for("en", languages)
     assert [crossed(c) for c in ("fr1", "en1", "und1", "missing")] == [True, False, False, False]
     assert not crossed_for("und", languages)("fr1")
-
-
-def test_one_passage_per_best_sentence() -> None:
-    ranked = [
-        _ranked("p1", "p1.0", 0.9, "The lighthouse will be lit in May."),
-        _ranked("p2", "p2.3", 0.9, "The lighthouse will be lit in May."),  # a reprint, or an overlap
-        _ranked("p3", "p3.1", 0.8),  # text not read yet: given in ``texts``
-        _ranked("p4", "p4.0", 0.7, "Harbour fees rise."),
-    ]
-    kept = distinct(ranked, k=3, texts={"p3.1": "Boats avoid the entrance."})
-    assert [r.chunk_id for r in kept] == ["p1", "p3", "p4"]
-    assert [r.chunk_id for r in distinct(ranked, k=1, texts={})] == ["p1"]
-
-
-def test_the_highlight_is_the_matching_sentence_or_the_closest_in_words() -> None:
-    passage = "Bees declined. The survey counted wild bees in Europe. Farmers were worried."
-    assert highlight("Farmers were worried.", "q", passage, "en") == "Farmers were worried."
-    assert (
-        highlight("", "How were wild bees counted?", passage, "en")
-        == "The survey counted wild bees in Europe."
-    )
-    assert highlight("A sentence of another version.", "nothing shared", passage, "en") == ""
 
 
 def test_the_answer_rule_adds_weighted_word_and_name_coverage() -> None:

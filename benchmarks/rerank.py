@@ -1,0 +1,206 @@
+"""The second stage of the ranking, measured: which passage comes first, which sentence is bold.
+
+For every question of the seeds sets (seeds_dev, seeds_check, seeds_users; with the
+distractor articles of ``benchmarks/data/distractors`` indexed beside the seeds, and
+without) and of squad_dev, the first stage's candidates are gathered once with every
+sentence of each (its cosine to the question and its text). Then the second stage
+(:mod:`retrieval.rerank`) is scored with its weights chosen by k-fold
+cross-validation (the questions of every set pooled, each set spread over the folds):
+in each fold the weights that maximise hit@1 (then highlight@1, then MRR@5) on the other
+folds are scored on the held-out fold. A plateau's middle is taken among ties.
+
+    python benchmarks/rerank.py [--folds 5] [--depth 12]
+
+Prints, per set: the first stage alone, the second stage with the default weights
+(``retrieval.rerank.DEFAULT``), and cross-validated; hit@1, hit@3, hit@5, MRR@5 and
+highlight@1 (the first passage is a hit and its bold sentence holds a gold answer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import random
+import shutil
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from config import load_settings
+from retrieval.evaluation import Question, load_questions
+from retrieval.rerank import DEFAULT, Candidate, RerankWeights, rerank
+from retrieval.service import Retriever, clean_question
+from retrieval.tokenization import question_language
+
+DATA = HERE / "data"
+SEEDS_SETS = ("seeds_dev", "seeds_check", "seeds_users")
+
+
+@dataclass
+class Item:
+    set: str
+    question: Question
+    text: str
+    language: str
+    candidates: list[Candidate]
+
+
+def corpus(cache: Path, distractors: bool) -> Path:
+    folder = cache / ("articles-distractors" if distractors else "articles-seeds")
+    if not folder.exists():
+        folder.mkdir(parents=True)
+        for file in (ROOT / "seeds").iterdir():
+            shutil.copy(file, folder / file.name)
+        if distractors:
+            for file in (DATA / "distractors").iterdir():
+                shutil.copy(file, folder / file.name)
+    return folder
+
+
+def gather(retriever: Retriever, name: str, questions: list[Question], depth: int) -> list[Item]:
+    items = []
+    for question in questions:
+        text = clean_question(question.q, retriever.settings.max_question_chars)
+        candidates = retriever.second_stage_input(text, depth)
+        items.append(Item(name, question, text, question_language(text), candidates))
+    return items
+
+
+def is_hit(candidate: Candidate, question: Question) -> bool:
+    text = candidate.text.casefold()
+    return any(d in candidate.source for d in question.docs) and any(
+        a.casefold() in text for a in question.answers
+    )
+
+
+def score(items: list[Item], weights: RerankWeights | None) -> np.ndarray:
+    """hit@1, hit@3, hit@5, MRR@5, highlight@1 over ``items`` (first stage alone when
+    ``weights`` is None)."""
+    totals = np.zeros(5)
+    for item in items:
+        ordered = rerank(item.text, item.language, item.candidates, weights)
+        shown = ordered[:5]
+        hits = [is_hit(c.candidate, item.question) for c in shown]
+        first = hits.index(True) if True in hits else None
+        if first is not None:
+            totals += [first == 0, first < 3, 1, 1 / (first + 1), 0]
+            bold = shown[0].highlight.casefold()
+            totals[4] += first == 0 and any(a.casefold() in bold for a in item.question.answers)
+    return totals / max(len(items), 1)
+
+
+GRID = {
+    "cue": [0.0, 0.01, 0.02, 0.03, 0.04],
+    "listing": [0.0, 0.06, 0.12, 0.18],
+}
+
+
+def grid() -> list[RerankWeights]:
+    names = list(GRID)
+    return [replace(DEFAULT, **dict(zip(names, values))) for values in itertools.product(*GRID.values())]
+
+
+def choose(items: list[Item], candidates: list[RerankWeights]) -> RerankWeights:
+    results = [(tuple(score(items, w)[[0, 4, 3]]), n) for n, w in enumerate(candidates)]
+    top = max(r for r, _ in results)
+    best = [candidates[n] for r, n in results if r == top]
+    return best[(len(best) - 1) // 2]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--depth", type=int, default=DEFAULT.depth, help="candidates the second stage reads")
+    parser.add_argument("--data-dir", type=Path, default=HERE / ".cache" / "rerank")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--no-squad", action="store_true", help="leave squad_dev out (faster)")
+    args = parser.parse_args()
+
+    embedder = None
+    items: dict[str, list[Item]] = {}
+    seeds_questions = {name: load_questions(DATA / f"{name}.jsonl") for name in SEEDS_SETS}
+    for distractors in (False, True):
+        articles = corpus(args.data_dir, distractors)
+        tag = "+distractors" if distractors else ""
+        retriever = Retriever(
+            load_settings(articles_dir=articles, data_dir=args.data_dir / f"index{tag or '-seeds'}"),
+            embedder=embedder,
+        )
+        retriever.index()
+        embedder = retriever.embedder
+        for name, questions in seeds_questions.items():
+            items[name + tag] = gather(retriever, name + tag, questions, args.depth)
+    if not args.no_squad:
+        retriever = Retriever(
+            load_settings(
+                articles_dir=DATA / "squad_dev" / "articles", data_dir=args.data_dir / "index-squad"
+            ),
+            embedder=embedder,
+        )
+        retriever.index()
+        items["squad_dev"] = gather(
+            retriever, "squad_dev", load_questions(DATA / "squad_dev" / "questions.jsonl"), args.depth
+        )
+
+    # Folds over the sets without distractors (the same questions with distractors share a fold).
+    rng = random.Random(args.seed)
+    fold_of: dict[str, list[int]] = {}
+    for name in [*SEEDS_SETS, *(["squad_dev"] if "squad_dev" in items else [])]:
+        folds = [i % args.folds for i in range(len(items[name]))]
+        rng.shuffle(folds)
+        fold_of[name] = fold_of[name + "+distractors"] = folds
+    train_sets = [*SEEDS_SETS, *(["squad_dev"] if "squad_dev" in items else [])]
+    candidates = grid()
+    cv = {name: np.zeros(5) for name in items}
+    chosen = []
+    for fold in range(args.folds):
+        train = [it for name in train_sets for it, f in zip(items[name], fold_of[name]) if f != fold]
+        weights = choose(train, candidates)
+        chosen.append(weights)
+        for name, group in items.items():
+            test = [it for it, f in zip(group, fold_of[name]) if f == fold]
+            cv[name] += score(test, weights) * len(test)
+    on_all = choose([it for name in train_sets for it in items[name]], candidates)
+    print(json.dumps({"chosen_on_all": _w(on_all), "cv_choices": [_w(w) for w in chosen]}), flush=True)
+    union = {
+        "seeds_union": [it for n in SEEDS_SETS for it in items[n]],
+        "seeds_union+distractors": [it for n in SEEDS_SETS for it in items[n + "+distractors"]],
+    }
+    for name, group in [*items.items(), *union.items()]:
+        if name in union:
+            parts = [n + ("+distractors" if name.endswith("distractors") else "") for n in SEEDS_SETS]
+            cv_row = sum(cv[p] for p in parts) / len(group)
+        else:
+            cv_row = cv[name] / len(group)
+        row = {
+            "set": name,
+            "questions": len(group),
+            "first_stage": _r(score(group, None)),
+            "default": _r(score(group, DEFAULT)),
+            "cv": _r(cv_row),
+        }
+        print(json.dumps(row), flush=True)
+    return 0
+
+
+def _r(values: np.ndarray) -> dict[str, float]:
+    return {
+        k: round(float(v), 3) for k, v in zip(("hit@1", "hit@3", "hit@5", "MRR@5", "highlight@1"), values)
+    }
+
+
+def _w(weights: RerankWeights) -> dict[str, float]:
+    return {name: getattr(weights, name) for name in GRID}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,247 @@
+"""The second stage of the ranking: the first passage is the one that answers.
+
+The first stage (:class:`retrieval.ranking.Ranker`) scores a passage by its one
+sentence closest to the question. Close is not the same as answering: a lede that
+names the same people and the same events is close to most questions about them.
+For the first ``depth`` candidates the second stage reads every sentence (text and
+cosine) and adds to the first stage's score when the passage holds the kind of
+answer asked for: "how many"/"combien" wants a number, "when"/"quand" a date, "what
+are the demands"/"quels sont" a list. Among the passage's sentences nearly as close
+as its best, one that holds that kind of answer is the one shown in bold; a list asked
+for is shown whole ("…four demands of Amazon:" and the items after it), as it reads
+in the passage's text.
+
+Measured and left out (``benchmarks/rerank.py``, cross-validated on the seeds sets):
+the best neighbouring sentence's cosine, the question's words in the title or in the
+passage, and a penalty for fragments; none raised held-out hit@1.
+
+The weights are fitted by cross-validation (``benchmarks/rerank.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from retrieval.highlight import best_sentence
+from retrieval.ranking import Ranked
+from retrieval.store import StoredSentence, sentence_key
+
+
+@dataclass(frozen=True)
+class RerankWeights:
+    """How much each second-stage signal adds to the first stage's score.
+
+    Attributes:
+        depth: how many first-stage candidates are read and reordered.
+        cue: added when the passage's best sentences hold the kind of answer asked for.
+        listing: when a list is asked for, how much closer the best sentence may be
+            than the passage's list for the list to be shown (and the passage cued).
+    """
+
+    depth: int = 12
+    cue: float = 0.02
+    listing: float = 0.12
+
+
+DEFAULT = RerankWeights()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A first-stage candidate with what the second stage reads of it.
+
+    Attributes:
+        ranked: the first stage's result.
+        source: its article's source id and source (file name or URL).
+        title: its article's title.
+        text: the passage's text.
+        metadata: the passage's stored metadata (its citation).
+        sentences: every sentence it is matched by, in reading order, with its cosine
+            to the question and its text.
+    """
+
+    ranked: Ranked
+    source: str
+    title: str
+    text: str
+    sentences: tuple[StoredSentence, ...]
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reranked:
+    """A candidate's second-stage score and the part of its text to show in bold."""
+
+    candidate: Candidate
+    score: float
+    highlight: str
+    key: str  # one passage per bold sentence is shown
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        return self.candidate.metadata
+
+
+_NUMBER_WORDS = (
+    "one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty "
+    "hundred hundreds thousand thousands million millions billion dozen dozens "
+    "un une deux trois quatre cinq six sept huit neuf dix onze douze vingt trente quarante "
+    "cinquante cent cents centaine centaines mille milliers million millions milliard dizaine dizaines"
+)
+_NUMBER = re.compile(r"\d|\b(?:" + "|".join(_NUMBER_WORDS.split()) + r")\b", re.IGNORECASE)
+_MONTHS = (
+    "january february march april may june july august september october november december "
+    "janvier février fevrier mars avril mai juin juillet août aout septembre octobre novembre décembre "
+    "monday tuesday wednesday thursday friday saturday sunday lundi mardi mercredi jeudi vendredi "
+    "samedi dimanche yesterday today tomorrow hier demain week semaine"
+)
+_DATE = re.compile(r"\b(?:1[89]\d\d|20\d\d)\b|\b(?:" + "|".join(_MONTHS.split()) + r")\b", re.IGNORECASE)
+_ASKS_NUMBER = re.compile(
+    r"\b(?:how (?:many|much|long|old)|what (?:number|percentage|share|amount)"
+    r"|combien|quel(?:le)? (?:nombre|montant|part))\b",
+    re.IGNORECASE,
+)
+_ASKS_DATE = re.compile(
+    r"\b(?:when|what (?:year|date|day)|which (?:year|date|day)|quand"
+    r"|(?:en |à |a )?quel(?:le)? (?:année|annee|date|jour))\b",
+    re.IGNORECASE,
+)
+_ASKS_LIST = re.compile(
+    r"\b(?:what (?:are|were)|which (?:are|were)|list|name the|quels sont|quelles sont|quels étaient"
+    r"|quelles étaient|demands?|requests?|revendications?|demandes?|exigences?|conditions?)\b",
+    re.IGNORECASE,
+)
+_ITEM = re.compile(r"\s*(?:[*•\-–—]|\d{1,2}[.)])\s+")
+
+
+def cue_of(question: str) -> str:
+    """The kind of answer ``question`` asks for: ``number``, ``date``, ``list`` or ``""``."""
+    if _ASKS_NUMBER.search(question):
+        return "number"
+    if _ASKS_DATE.search(question):
+        return "date"
+    if _ASKS_LIST.search(question):
+        return "list"
+    return ""
+
+
+def rerank(
+    question: str, language: str, candidates: Sequence[Candidate], weights: RerankWeights | None = DEFAULT
+) -> list[Reranked]:
+    """The candidates in their second-stage order (the first stage's when ``weights`` is
+    None), one per bold sentence, each with the part of its text to show in bold.
+
+    Args:
+        question: the cleaned question.
+        language: its language (for the fallback highlight).
+        candidates: the first stage's best, best first.
+        weights: the second stage's weights.
+    """
+    cue = cue_of(question)
+    scored = []
+    for candidate in candidates:
+        bold, cued = _read(candidate, cue, weights)
+        score = candidate.ranked.score + (weights.cue * cued if weights is not None else 0.0)
+        highlight = bold or best_sentence(question, candidate.text, language)
+        scored.append(
+            Reranked(
+                candidate,
+                score,
+                highlight,
+                sentence_key(highlight) if highlight else candidate.ranked.chunk_id,
+            )
+        )
+    if weights is not None:
+        scored.sort(key=lambda r: r.score, reverse=True)
+    seen: set[str] = set()
+    kept = []
+    for r in scored:
+        if r.key not in seen:
+            seen.add(r.key)
+            kept.append(r)
+    return kept
+
+
+def _read(candidate: Candidate, cue: str, weights: RerankWeights | None) -> tuple[str, bool]:
+    """The passage's bold text, and whether it holds the kind of answer asked for."""
+    sentences = candidate.sentences
+    if not sentences:
+        text = candidate.ranked.sentence.text
+        return (text if text and text in candidate.text else ""), False
+    sims = [s.similarity for s in sentences]
+    best = max(range(len(sentences)), key=sims.__getitem__)
+    top = sims[best]
+    if weights is None:
+        return _span(candidate.text, sentences[best].text, extend=False), False
+    if cue == "list":
+        # A list asked for, and a list here ("…four demands of Amazon:" and its items):
+        # the list is the answer when any of its lines is nearly as close as the best sentence.
+        for n, sentence in enumerate(sentences):
+            if not _holds(candidate.text, sentence.text, cue):
+                continue
+            items = [m for m in range(n + 1, len(sentences)) if _ITEM.match(sentences[m].text)]
+            block = max([sims[n], *(sims[m] for m in items[:12])])
+            if block + weights.listing >= top:
+                return _span(candidate.text, sentence.text), True
+        return _span(candidate.text, sentences[best].text), False
+    # The sentence shown: the closest, unless one nearly as close holds the kind of answer asked for.
+    shown = max(
+        range(len(sentences)),
+        key=lambda n: sims[n] + weights.cue * _holds(candidate.text, sentences[n].text, cue),
+    )
+    cued = any(_holds(candidate.text, s.text, cue) for s in sentences if s.similarity >= top - 0.03)
+    return _span(candidate.text, sentences[shown].text), cued
+
+
+def _holds(passage: str, sentence: str, cue: str) -> bool:
+    if cue == "number":
+        return bool(_NUMBER.search(sentence))
+    if cue == "date":
+        return bool(_DATE.search(sentence))
+    if cue == "list":
+        return sentence.rstrip().endswith(":") and _items_after(passage, sentence) > 0
+    return False
+
+
+def _items_after(passage: str, sentence: str) -> int:
+    start, end = _find(passage, sentence)
+    return 0 if start < 0 else _list_end(passage, end) - end
+
+
+def _list_end(passage: str, end: int) -> int:
+    """Where the list items (paragraphs opening with ``*``, ``-``, ``1.``...) that follow
+    ``passage[:end]`` end; ``end`` when none follows."""
+    if not passage.startswith("\n\n", end):
+        return end
+    for paragraph in passage[end:].split("\n\n")[1:]:
+        if not _ITEM.match(paragraph):
+            break
+        end = passage.index(paragraph, end) + len(paragraph)
+    return end
+
+
+def _find(passage: str, sentence: str) -> tuple[int, int]:
+    """Where ``sentence`` reads in ``passage`` (whitespace may differ: a unit joins a short
+    fragment to the next paragraph's sentence); (-1, -1) when it does not."""
+    at = passage.find(sentence)
+    if at >= 0:
+        return at, at + len(sentence)
+    words = sentence.split()
+    if not words:
+        return -1, -1
+    match = re.search(r"\s+".join(re.escape(w) for w in words), passage)
+    return (match.start(), match.end()) if match else (-1, -1)
+
+
+def _span(passage: str, sentence: str, extend: bool = True) -> str:
+    """``sentence`` as it reads in ``passage``, with the list it introduces when it ends
+    with a colon and list items follow; empty when it does not read in the passage."""
+    start, end = _find(passage, sentence)
+    if start < 0:
+        return ""
+    if extend and passage[start:end].rstrip().endswith(":"):
+        end = _list_end(passage, end)
+    return passage[start:end]

@@ -1,0 +1,94 @@
+"""The second stage on its own: the kind of answer asked for, the bold text, one passage per bold text."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.ranking import Ranked
+from retrieval.rerank import DEFAULT, Candidate, cue_of, rerank
+from retrieval.store import StoredSentence
+
+
+def candidate(chunk: str, score: float, text: str, sentences: list[tuple[str, float]]) -> Candidate:
+    stored = tuple(StoredSentence(f"{chunk}.{n}", chunk, s, sim) for n, (s, sim) in enumerate(sentences))
+    best = max(stored, key=lambda s: s.similarity)
+    return Candidate(Ranked(chunk, score, best), f"{chunk} {chunk}.txt", "Title", text, stored)
+
+
+DEMANDS = (
+    "Hundreds of artists signed the letter.",
+    "The letter makes four demands of Amazon:",
+    "* Terminate existing contracts",
+    "* Reject future engagements.",
+)
+LISTED = candidate(
+    "list",
+    0.80,
+    "\n\n".join(DEMANDS),
+    [(DEMANDS[0], 0.80), (DEMANDS[1], 0.70), (DEMANDS[2], 0.72), (DEMANDS[3], 0.71)],
+)
+LEDE = candidate(
+    "lede", 0.81, "The musicians boycott the festival.", [("The musicians boycott the festival.", 0.81)]
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "cue"),
+    [
+        ("How many names did the letter have?", "number"),
+        ("Combien de noms comptait la lettre ?", "number"),
+        ("When did the account first tweet?", "date"),
+        ("En quelle année la pétition a-t-elle été signée ?", "date"),
+        ("What did No Music for ICE demand?", "list"),
+        ("Quelles sont les revendications des employés ?", "list"),
+        ("Why did the artists sign?", ""),
+    ],
+)
+def test_the_kind_of_answer_asked_for(question: str, cue: str) -> None:
+    assert cue_of(question) == cue
+
+
+def test_a_list_asked_for_puts_the_passage_holding_it_first_and_bolds_the_whole_list() -> None:
+    first, second = rerank("What did the letter demand?", "en", [LEDE, LISTED])
+    assert first.candidate is LISTED and second.candidate is LEDE
+    assert first.highlight == "\n\n".join(DEMANDS[1:])  # as it reads in the passage: the intro and its items
+    assert first.score == pytest.approx(0.80 + DEFAULT.cue)
+
+
+def test_without_a_cue_the_first_stage_order_and_the_closest_sentence_stand() -> None:
+    first, second = rerank("Why did the artists sign the letter?", "en", [LEDE, LISTED])
+    assert (first.candidate, second.candidate) == (LEDE, LISTED)
+    assert second.highlight == DEMANDS[0]
+
+
+def test_a_number_asked_for_bolds_a_sentence_holding_one_when_nearly_as_close() -> None:
+    text = "The letter was published on a Monday. By then 475 people had signed it."
+    passage = candidate(
+        "p",
+        0.9,
+        text,
+        [("The letter was published on a Monday.", 0.86), ("By then 475 people had signed it.", 0.85)],
+    )
+    [only] = rerank("How many people signed the letter?", "en", [passage])
+    assert only.highlight == "By then 475 people had signed it."
+    [plain] = rerank("Who published the letter?", "en", [passage])
+    assert plain.highlight == "The letter was published on a Monday."
+
+
+def test_one_passage_per_bold_sentence() -> None:
+    shared = "The lighthouse will be lit in May."
+    reprint = [candidate(c, s, shared, [(shared, s)]) for c, s in (("a", 0.9), ("b", 0.89))]
+    other = candidate("c", 0.5, "Harbour fees rise.", [("Harbour fees rise.", 0.5)])
+    assert [
+        r.candidate.ranked.chunk_id for r in rerank("When is the lighthouse lit?", "en", [*reprint, other])
+    ] == [
+        "a",
+        "c",
+    ]
+
+
+def test_a_sentence_that_does_not_read_in_the_passage_falls_back_to_the_closest_in_words() -> None:
+    passage = "Bees declined. The survey counted wild bees in Europe. Farmers were worried."
+    stale = candidate("p", 0.9, passage, [("A sentence of another version.", 0.9)])
+    [only] = rerank("How were wild bees counted?", "en", [stale])
+    assert only.highlight == "The survey counted wild bees in Europe."
