@@ -13,6 +13,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -30,6 +31,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("citebot")
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+#: ``citebot ask`` shows about this many characters of a passage, its highlighted sentence and
+#: the text around it (``--full``: all of it); one at most a fifth longer is shown whole.
+EXCERPT_CHARS = 500
+ELLIPSIS = "…"
+#: Where a sentence ends: ``.!?…`` and any closing quotes before a space, or a line break.
+_SENTENCE_END = re.compile(r"[.!?…][\"'»”’)\]]*(?=\s)|(?=\n)")
 
 
 def _version() -> str:
@@ -106,7 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="only articles published from DATE (2020-02-12, or 7d, 2w, 3m, 1y ago); undated ones are out",
     )
     ask.add_argument("--until", metavar="DATE", help="only articles published until DATE (to its end)")
-    ask.add_argument("--json", action="store_true", help="print JSON")
+    ask.add_argument(
+        "--full",
+        action="store_true",
+        help=f"show each passage whole (by default about {EXCERPT_CHARS} characters around its "
+        "highlighted sentence, cut on a sentence or word boundary, … marking a cut)",
+    )
+    ask.add_argument("--json", action="store_true", help="print JSON (always each passage's whole text)")
+    ask.epilog = (
+        "Each passage's highlighted sentence, the one it was found by, is marked **like this** "
+        "(in bold too in a terminal)."
+    )
 
     sources = command("sources", "list the indexed articles", library=True)
     sources.add_argument("--json", action="store_true", help="print JSON")
@@ -304,7 +321,7 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
-        _print_answer(answer)
+        _print_answer(answer, full=args.full)
     return EXIT_OK
 
 
@@ -353,11 +370,67 @@ def _ask_batch(retriever: Retriever, source: str, k: int | None, dates: dict[str
     return EXIT_OK
 
 
-def _print_answer(answer: Answer) -> None:
+def _excerpt(text: str, highlight: str, chars: int | None = EXCERPT_CHARS) -> tuple[str, str, str]:
+    """``text`` as (before, highlighted sentence, after), cut to about ``chars`` characters
+    around the sentence, on a sentence or word boundary, "…" marking each cut.
+
+    Whole when ``chars`` is None, when the text is at most a fifth longer than ``chars``,
+    and when the highlight is not in it (then as ``(text, "", "")``). A sentence longer
+    than ``chars`` is kept whole, with nothing around it.
+    """
+    highlight = highlight.strip()
+    at = text.find(highlight) if highlight else -1
+    if at < 0:
+        return text, "", ""
+    before, after = text[:at], text[at + len(highlight) :]
+    if chars is None or len(text) <= chars * 6 // 5:
+        return before, highlight, after
+    room = max(0, chars - len(highlight))
+    # Half the room on each side; a side that needs less leaves the rest to the other.
+    after_room = min(len(after), max(room // 2, room - len(before)))
+    before_room = min(len(before), room - after_room)
+    return _text_before(before, before_room), highlight, _text_after(after, after_room)
+
+
+def _text_before(text: str, room: int) -> str:
+    """The end of ``text`` in at most ``room`` characters (and "… "), starting on a sentence
+    when one starts in the first half of that room, else on a word when one does."""
+    if len(text) <= room or not text.strip():
+        return text
+    start = len(text) - room
+    sentences = [m.end() for m in _SENTENCE_END.finditer(text) if start <= m.end() <= start + room // 2]
+    words = [m.start() for m in re.finditer(r"\s", text[start - 1 : start + room // 2 + 1])]
+    if sentences:
+        start = min(sentences)
+    elif words:
+        start += min(words) - 1
+    return f"{ELLIPSIS} {text[start:].lstrip()}"
+
+
+def _text_after(text: str, room: int) -> str:
+    """The start of ``text`` in at most ``room`` characters (and " …"), ending a sentence
+    when one ends in the second half of that room, else a word when one does."""
+    if len(text) <= room or not text.strip():
+        return text
+    end = room
+    sentences = [m.end() for m in _SENTENCE_END.finditer(text[: room + 1]) if room // 2 <= m.end() <= room]
+    words = [m.start() for m in re.finditer(r"\s", text[: room + 1]) if m.start() >= room // 2]
+    if sentences:
+        end = max(sentences)
+    elif words:
+        end = max(words)
+    kept = text[:end].rstrip()
+    return f"{kept} {ELLIPSIS}" if kept else f" {ELLIPSIS}"
+
+
+def _print_answer(answer: Answer, full: bool = False) -> None:
+    """The answer for a reader: each passage cited, its highlighted sentence marked ``**…**``
+    (and bold in a terminal; the markers stay when piped), and, unless ``full``, cut to
+    about :data:`EXCERPT_CHARS` characters around that sentence."""
     from rich.console import Console
     from rich.markup import escape
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, emoji=False)  # article text as written: no :codes: as emoji
     console.soft_wrap = not console.is_terminal  # piped output keeps passages on their own lines
     console.print(f"[bold]Q:[/bold] {escape(answer.question)}")
     if not answer.passages:
@@ -371,10 +444,9 @@ def _print_answer(answer: Answer) -> None:
             f"[bold cyan][{p.rank}][/bold cyan] [bold]{escape(p.title)}[/bold] — {escape(_cited(p))}, "
             f"{escape(p.location)}  [dim](score {p.score:.3f}, {p.language})[/dim]" + _link(p)
         )
-        text = escape(p.text)
-        if p.highlight:
-            text = text.replace(escape(p.highlight), f"[bold yellow]{escape(p.highlight)}[/bold yellow]", 1)
-        console.print(text)
+        before, best, after = _excerpt(p.text, p.highlight, None if full else EXCERPT_CHARS)
+        marked = f"[bold yellow]**{escape(best)}**[/bold yellow]" if best else ""
+        console.print(escape(before) + marked + escape(after))
         console.print()
 
 

@@ -92,14 +92,19 @@ def clip(text: str, limit: int) -> str:
 
 
 def clip_start(text: str, limit: int) -> str:
-    """The end of ``text`` in at most ``limit`` characters, "…" in front when cut."""
+    """The end of ``text`` in at most ``limit`` characters, "…" in front when cut, at a word
+    boundary when one is near; never starts on a character whose escape backslash was cut off."""
     if limit <= 0:
         return ""
     if len(text) <= limit:
         return text
     if limit == 1:
         return ELLIPSIS
-    cut = text[len(text) - (limit - 1) :]
+    start = len(text) - (limit - 1)
+    head = text[:start]
+    if (len(head) - len(head.rstrip("\\"))) % 2:
+        start += 1  # the cut would drop an escape backslash and free the character it escaped
+    cut = text[start:]
     space = cut.find(" ")
     if 0 <= space < 20:
         cut = cut[space:]

@@ -19,11 +19,13 @@ from bot.replies import (
     byline,
     citation,
     clip,
+    clip_start,
     embed_violations,
     full_passage_embed,
     message_text,
     neutralise,
     passages_embed,
+    safe,
     snippet,
     source_embed,
     sources_embed,
@@ -129,6 +131,31 @@ def test_clip_respects_the_limit_and_marks_the_cut(text: str, limit: int) -> Non
         assert out == text
     else:
         assert out.endswith(ELLIPSIS) and not out[:-1].endswith("\\")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(TEXT, st.text(alphabet="*_~|`\\ x", max_size=400)), st.integers(1, 400))
+def test_clip_start_keeps_the_end_with_its_escapes_and_marks_the_cut(text: str, limit: int) -> None:
+    source = safe(text)
+    out = clip_start(source, limit)
+    assert len(out) <= limit
+    if len(source) <= limit:
+        assert out == source
+        return
+    assert out.startswith(ELLIPSIS)
+    kept = out[len(ELLIPSIS) :]
+    assert source.endswith(kept)
+    # A character whose escape backslash was cut off would be markdown again.
+    cut_off = source[: len(source) - len(kept)]
+    assert (len(cut_off) - len(cut_off.rstrip("\\"))) % 2 == 0
+
+
+def test_a_cut_through_escaped_stars_leaves_no_bare_star_before_the_bold_sentence() -> None:
+    text = "x" * 30 + " " + "*" * 200 + " The key claim. " + "y " * 300
+    for limit in range(90, 140):
+        out = snippet(passage(1, text, "The key claim."), limit)
+        before = out.split("**The key claim.**")[0]
+        assert before.startswith(ELLIPSIS) and before[len(ELLIPSIS) :].startswith(("\\", " ")), out
 
 
 @settings(max_examples=200, deadline=None)
