@@ -193,7 +193,7 @@ def _read(candidate: Candidate, cue: str, weights: RerankWeights | None) -> tupl
         key=lambda n: sims[n] + weights.cue * _holds(candidate.text, sentences[n].text, cue),
     )
     cued = any(_holds(candidate.text, s.text, cue) for s in sentences if s.similarity >= top - 0.03)
-    return _span(candidate.text, sentences[shown].text), cued
+    return _span(candidate.text, sentences[shown].text, extend=False), cued
 
 
 def _holds(passage: str, sentence: str, cue: str) -> bool:

@@ -51,9 +51,9 @@ from retrieval.ranking import (
 )
 from retrieval.registry import LibraryRecord, Registry, WriterLease
 from retrieval.rerank import DEFAULT as RERANK_DEFAULT
-from retrieval.rerank import Candidate, Reranked, rerank
+from retrieval.rerank import Candidate, Reranked, cue_of, rerank
 from retrieval.scope import Scope
-from retrieval.store import LibraryStore, StoredChunk, StoredSentence
+from retrieval.store import LibraryStore, StoredChunk, StoredSentence, sentence_key
 from retrieval.tokenization import question_language
 
 log = logging.getLogger(__name__)
@@ -347,7 +347,8 @@ class Retriever:
         scope = replace(self._scope(library), dates=dates)
         prepared = followup.prepare(text, history, self.query_vector, method or followup.DEFAULT)
         query = prepared.vector if prepared is not None else self.query_vector(text)
-        ranked = self._ranked(text, max(k, self.reranking.depth), scope, prepared)
+        reach = max(k, self.reranking.depth) if cue_of(text) else k  # candidates the second stage may lift
+        ranked = self._ranked(text, reach, scope, prepared)
         passages = []
         for r in self._shown(text, ranked, k, scope, query):
             meta = r.metadata
@@ -543,39 +544,61 @@ class Retriever:
     def _shown(
         self, text: str, ranked: list[Ranked], k: int, scope: Scope, query: np.ndarray
     ) -> list[Reranked]:
-        """The ``k`` passages to show, one per bold sentence: the first ``depth`` candidates
-        in the second stage's order (:mod:`retrieval.rerank`), then the rest in the first
-        stage's, read a few more than needed at a time."""
+        """The ``k`` passages to show, one per bold text.
+
+        When the question asks for a kind of answer (:func:`retrieval.rerank.cue_of`), the
+        first ``depth`` candidates are read whole and put in the second stage's order. The
+        rest, and every candidate of a question without a cue (where the second stage would
+        change nothing), keep the first stage's order and are shown by their best sentence:
+        only those sentences' texts and the passages shown are read, a few more than needed
+        at a time.
+        """
         language = question_language(text)
-        head = ranked[: self.reranking.depth]
-        shown = rerank(text, language, self._read(head, scope, query), self.reranking)
+        shown: list[Reranked] = []
+        start = 0
+        if cue_of(text):
+            head = ranked[: self.reranking.depth]
+            shown = rerank(text, language, self._read(head, scope, query), self.reranking)
+            start = len(head)
         seen = {r.key for r in shown}
-        start = len(head)
         while len(shown) < k and start < len(ranked):
-            batch = ranked[start : start + 2 * (k - len(shown))]
+            batch = ranked[start : start + 3 * (k - len(shown))]
             start += len(batch)
-            for r in rerank(text, language, self._read(batch, scope, query), None):
-                if r.key not in seen:
-                    seen.add(r.key)
-                    shown.append(r)
+            texts = scope.sentence_texts([r.sentence.id for r in batch if not r.sentence.text])
+            picked: list[Ranked] = []
+            for r in batch:
+                sentence = r.sentence.text or texts.get(r.sentence.id, "")
+                key = sentence_key(sentence) if sentence else r.sentence.id
+                if key not in seen:
+                    seen.add(key)
+                    picked.append(replace(r, sentence=replace(r.sentence, text=sentence)))
+                if len(shown) + len(picked) == k:
+                    break
+            shown += rerank(text, language, self._read(picked, scope, query, whole=False), None)
         return shown[:k]
 
-    def _read(self, ranked: list[Ranked], scope: Scope, query: np.ndarray) -> list[Candidate]:
-        """What the second stage reads of ``ranked``: the passages and every sentence of
-        each, with its text and cosine to ``query`` (two reads). A passage deleted by a
-        reindex between the reads is left out."""
+    def _read(
+        self, ranked: list[Ranked], scope: Scope, query: np.ndarray, whole: bool = True
+    ) -> list[Candidate]:
+        """What the second stage reads of ``ranked``: the passages and (when ``whole``)
+        every sentence of each, with its text and cosine to ``query``; otherwise only the
+        best sentence the first stage found. A passage deleted by a reindex between the
+        reads is left out."""
         if not ranked:
             return []
         ids = [r.chunk_id for r in ranked]
         chunks = {c.id: c for c in scope.get(ids)}
-        counts = scope.view.sentence_counts
-        if all(i in counts for i in ids):
-            found = scope.sentences_counted({i: counts[i] for i in ids}, query, texts=True)
-        else:  # an index written before the counts were kept
-            found = scope.sentences_of(ids, query)
         sentences: dict[str, list[StoredSentence]] = {}
-        for sentence in found:
-            sentences.setdefault(sentence.chunk_id, []).append(sentence)
+        if whole:
+            counts = scope.view.sentence_counts
+            if all(i in counts for i in ids):
+                found = scope.sentences_counted({i: counts[i] for i in ids}, query, texts=True)
+            else:  # an index written before the counts were kept
+                found = scope.sentences_of(ids, query)
+            for sentence in found:
+                sentences.setdefault(sentence.chunk_id, []).append(sentence)
+        else:
+            sentences = {r.chunk_id: [r.sentence] for r in ranked if r.sentence.text}
         candidates = []
         for r in ranked:
             chunk = chunks.get(r.chunk_id)
