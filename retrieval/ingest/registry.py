@@ -1,7 +1,8 @@
 """The feeds subscribed to, and what each one's polls left behind, kept in the data folder.
 
-One JSON file, ``feeds.json``, rewritten whole through a temporary file and
-``os.replace``: a crash leaves the old file or the new one, never half of one. A lock
+One JSON file, ``feeds.json``, rewritten whole through
+:func:`retrieval.layout.atomic_write`: a crash leaves the old file or the new one,
+never half of one. A lock
 file serialises edits (``citebot feeds add`` and the bot's ``/feeds`` may run at the
 same time), and a second one keeps two polls from downloading the same items.
 
@@ -14,8 +15,6 @@ serves a feed folder without an index (and the ingest tests).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field, fields
@@ -25,6 +24,7 @@ from typing import Any, Protocol
 from filelock import FileLock, Timeout
 
 from retrieval.errors import FeedError
+from retrieval.layout import atomic_write
 
 FORMAT_VERSION = 1
 FILE_NAME = "feeds.json"
@@ -138,16 +138,7 @@ class FeedRegistry:
                 feed.to_json(with_seen=True) for feed in sorted(feeds.values(), key=lambda f: f.added_at)
             ],
         }
-        fd, tmp = tempfile.mkstemp(dir=self.data_dir, prefix=".feeds-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, ensure_ascii=False, indent=1)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(self.path, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"))
 
     @contextmanager
     def editing(self) -> Iterator[dict[str, Subscription]]:
