@@ -110,3 +110,9 @@ def test_the_readme_table_lists_every_setting_with_its_default() -> None:
             assert default == [], (name, default)
         else:
             raise AssertionError(f"CITEBOT_{name}: the README gives no default ({cell.strip()!r})")
+
+
+def test_the_readme_stays_short_and_keeps_its_history_elsewhere() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 250, "measurements and their history go to benchmarks/README.md"
+    assert not re.search(r"\bcommit [0-9a-f]{7,40}\b|load average", readme, re.IGNORECASE), "no hash or load"
