@@ -22,12 +22,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+import numpy as np
 
 from retrieval.highlight import best_sentence
-from retrieval.ranking import Ranked
-from retrieval.store import StoredSentence, sentence_key
+from retrieval.layout import sentence_number
+from retrieval.ranking import IndexView, Ranked
+from retrieval.store import StoredChunk, StoredSentence, sentence_key
+from retrieval.tokenization import question_language
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,100 @@ def rerank(
             seen.add(r.key)
             kept.append(r)
     return kept
+
+
+class PassageSource(Protocol):
+    """Where the second stage reads passages and sentences (a :class:`retrieval.scope.Scope`)."""
+
+    @property
+    def view(self) -> IndexView: ...
+
+    def get(self, ids: Sequence[str]) -> list[StoredChunk]: ...
+
+    def sentence_texts(self, ids: Sequence[str]) -> dict[str, str]: ...
+
+    def sentences_counted(
+        self, counts: dict[str, int], embedding: np.ndarray, texts: bool = False
+    ) -> list[StoredSentence]: ...
+
+    def sentences_of(self, chunk_ids: Sequence[str], embedding: np.ndarray) -> list[StoredSentence]: ...
+
+
+def shown(
+    question: str,
+    ranked: list[Ranked],
+    k: int,
+    source: PassageSource,
+    query: np.ndarray,
+    weights: RerankWeights = DEFAULT,
+) -> list[Reranked]:
+    """The ``k`` passages to show for the cleaned ``question``, one per bold text.
+
+    When the question asks for a kind of answer (:func:`cue_of`), the first
+    ``weights.depth`` candidates are read whole and put in the second stage's order.
+    The rest, and every candidate of a question without a cue (where the second stage
+    would change nothing), keep the first stage's order and are shown by their best
+    sentence: only those sentences' texts and the passages shown are read, a few more
+    than needed at a time.
+    """
+    language = question_language(question)
+    kept: list[Reranked] = []
+    start = 0
+    if cue_of(question):
+        head = ranked[: weights.depth]
+        kept = rerank(question, language, read_candidates(head, source, query), weights)
+        start = len(head)
+    seen = {r.key for r in kept}
+    while len(kept) < k and start < len(ranked):
+        batch = ranked[start : start + 3 * (k - len(kept))]
+        start += len(batch)
+        texts = source.sentence_texts([r.sentence.id for r in batch if not r.sentence.text])
+        picked: list[Ranked] = []
+        for r in batch:
+            sentence = r.sentence.text or texts.get(r.sentence.id, "")
+            key = sentence_key(sentence) if sentence else r.sentence.id
+            if key not in seen:
+                seen.add(key)
+                picked.append(replace(r, sentence=replace(r.sentence, text=sentence)))
+            if len(kept) + len(picked) == k:
+                break
+        kept += rerank(question, language, read_candidates(picked, source, query, whole=False), None)
+    return kept[:k]
+
+
+def read_candidates(
+    ranked: list[Ranked], source: PassageSource, query: np.ndarray, whole: bool = True
+) -> list[Candidate]:
+    """What the second stage reads of ``ranked``: the passages and (when ``whole``) every
+    sentence of each, with its text and cosine to ``query``; otherwise only the best
+    sentence the first stage found. A passage deleted by a reindex between the reads is
+    left out."""
+    if not ranked:
+        return []
+    ids = [r.chunk_id for r in ranked]
+    chunks = {c.id: c for c in source.get(ids)}
+    sentences: dict[str, list[StoredSentence]] = {}
+    if whole:
+        counts = source.view.sentence_counts
+        if all(i in counts for i in ids):
+            found = source.sentences_counted({i: counts[i] for i in ids}, query, texts=True)
+        else:  # an index written before the counts were kept
+            found = source.sentences_of(ids, query)
+        for sentence in found:
+            sentences.setdefault(sentence.chunk_id, []).append(sentence)
+    else:
+        sentences = {r.chunk_id: [r.sentence] for r in ranked if r.sentence.text}
+    candidates = []
+    for r in ranked:
+        chunk = chunks.get(r.chunk_id)
+        if chunk is None:
+            continue
+        meta = chunk.metadata
+        group = sorted(sentences.get(r.chunk_id, []), key=lambda s: sentence_number(s.id))
+        origin = f"{meta.get('source_id', '')} {meta.get('source', '')}"
+        title = str(meta.get("title", ""))
+        candidates.append(Candidate(r, origin, title, chunk.text, tuple(group), meta))
+    return candidates
 
 
 def _read(candidate: Candidate, cue: str, weights: RerankWeights | None) -> tuple[str, bool]:

@@ -38,7 +38,7 @@ from retrieval.embedding.factory import index_identity, model_identity
 from retrieval.errors import IndexBusyError, IndexMismatchError, LibraryError, QuestionError, ReadOnlyError
 from retrieval.followup import FollowUpMethod
 from retrieval.indexer import Indexer, Progress
-from retrieval.layout import BASE_LIBRARY, LIBRARY_NAME, DataFolder, collections, sentence_number
+from retrieval.layout import BASE_LIBRARY, LIBRARY_NAME, DataFolder, collections
 from retrieval.library import LibraryView, load_view, refresh_view, save_cache
 from retrieval.models import Answer, IndexReport, Passage, SourceInfo, newest_first
 from retrieval.ranking import (
@@ -51,9 +51,9 @@ from retrieval.ranking import (
 )
 from retrieval.registry import LibraryRecord, Registry, WriterLease
 from retrieval.rerank import DEFAULT as RERANK_DEFAULT
-from retrieval.rerank import Candidate, Reranked, cue_of, rerank
+from retrieval.rerank import Candidate, cue_of, read_candidates, shown
 from retrieval.scope import Scope
-from retrieval.store import LibraryStore, StoredChunk, StoredSentence, sentence_key
+from retrieval.store import LibraryStore, StoredChunk
 from retrieval.tokenization import question_language
 
 log = logging.getLogger(__name__)
@@ -350,7 +350,7 @@ class Retriever:
         reach = max(k, self.reranking.depth) if cue_of(text) else k  # candidates the second stage may lift
         ranked = self._ranked(text, reach, scope, prepared)
         passages = []
-        for r in self._shown(text, ranked, k, scope, query):
+        for r in shown(text, ranked, k, scope, query, self.reranking):
             meta = r.metadata
             passages.append(
                 Passage(
@@ -541,83 +541,13 @@ class Retriever:
         passages = scope.passages
         return [r for r in ranked if r.chunk_id in passages]
 
-    def _shown(
-        self, text: str, ranked: list[Ranked], k: int, scope: Scope, query: np.ndarray
-    ) -> list[Reranked]:
-        """The ``k`` passages to show, one per bold text.
-
-        When the question asks for a kind of answer (:func:`retrieval.rerank.cue_of`), the
-        first ``depth`` candidates are read whole and put in the second stage's order. The
-        rest, and every candidate of a question without a cue (where the second stage would
-        change nothing), keep the first stage's order and are shown by their best sentence:
-        only those sentences' texts and the passages shown are read, a few more than needed
-        at a time.
-        """
-        language = question_language(text)
-        shown: list[Reranked] = []
-        start = 0
-        if cue_of(text):
-            head = ranked[: self.reranking.depth]
-            shown = rerank(text, language, self._read(head, scope, query), self.reranking)
-            start = len(head)
-        seen = {r.key for r in shown}
-        while len(shown) < k and start < len(ranked):
-            batch = ranked[start : start + 3 * (k - len(shown))]
-            start += len(batch)
-            texts = scope.sentence_texts([r.sentence.id for r in batch if not r.sentence.text])
-            picked: list[Ranked] = []
-            for r in batch:
-                sentence = r.sentence.text or texts.get(r.sentence.id, "")
-                key = sentence_key(sentence) if sentence else r.sentence.id
-                if key not in seen:
-                    seen.add(key)
-                    picked.append(replace(r, sentence=replace(r.sentence, text=sentence)))
-                if len(shown) + len(picked) == k:
-                    break
-            shown += rerank(text, language, self._read(picked, scope, query, whole=False), None)
-        return shown[:k]
-
-    def _read(
-        self, ranked: list[Ranked], scope: Scope, query: np.ndarray, whole: bool = True
-    ) -> list[Candidate]:
-        """What the second stage reads of ``ranked``: the passages and (when ``whole``)
-        every sentence of each, with its text and cosine to ``query``; otherwise only the
-        best sentence the first stage found. A passage deleted by a reindex between the
-        reads is left out."""
-        if not ranked:
-            return []
-        ids = [r.chunk_id for r in ranked]
-        chunks = {c.id: c for c in scope.get(ids)}
-        sentences: dict[str, list[StoredSentence]] = {}
-        if whole:
-            counts = scope.view.sentence_counts
-            if all(i in counts for i in ids):
-                found = scope.sentences_counted({i: counts[i] for i in ids}, query, texts=True)
-            else:  # an index written before the counts were kept
-                found = scope.sentences_of(ids, query)
-            for sentence in found:
-                sentences.setdefault(sentence.chunk_id, []).append(sentence)
-        else:
-            sentences = {r.chunk_id: [r.sentence] for r in ranked if r.sentence.text}
-        candidates = []
-        for r in ranked:
-            chunk = chunks.get(r.chunk_id)
-            if chunk is None:
-                continue
-            meta = chunk.metadata
-            group = sorted(sentences.get(r.chunk_id, []), key=lambda s: sentence_number(s.id))
-            source = f"{meta.get('source_id', '')} {meta.get('source', '')}"
-            title = str(meta.get("title", ""))
-            candidates.append(Candidate(r, source, title, chunk.text, tuple(group), meta))
-        return candidates
-
     def second_stage_input(self, question: str, depth: int, *, library: str | None = None) -> list[Candidate]:
         """The first ``depth`` candidates of ``question`` as the second stage reads them
         (for ``benchmarks/rerank.py``)."""
         text = clean_question(question, self.settings.max_question_chars)
         scope = self._scope(library)
         ranked = self._ranked(text, depth, scope)
-        return self._read(ranked[:depth], scope, self.query_vector(text))
+        return read_candidates(ranked[:depth], scope, self.query_vector(text))
 
     def _check_writable(self) -> None:
         if self.read_only:
