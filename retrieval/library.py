@@ -6,20 +6,23 @@ counts, and a BM25 index built from the rows the catalog entries carry (no word 
 tokenised to build it). :func:`load_view` builds one from the store, starting from
 this process's cache file when it has one; :func:`refresh_view` brings a view to a
 newer generation by reading only the catalog records written since. Searches keep
-using the old snapshot until the new one is swapped in.
+using the old snapshot until the new one is swapped in. :class:`Views` holds a
+process's views of every library and swaps them, thread-safely.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from retrieval.catalog import ArticleEntry, Catalog
 from retrieval.lexical import LexicalIndex, Row, unpack_rows
 from retrieval.ranking import IndexView
-from retrieval.registry import LibraryRecord
+from retrieval.registry import LibraryRecord, Registry
 from retrieval.store import LibraryStore
 
 log = logging.getLogger(__name__)
@@ -161,3 +164,91 @@ def _read_cache(path: Path, record: LibraryRecord) -> LibraryView | None:
         return None
     cached = LibraryRecord(**{**record.__dict__, "generation": generation, "dirty": False})
     return LibraryView.of(cached, Catalog(entries), lexical)
+
+
+class Views:
+    """This process's views of the libraries, current as of at most ``refresh_seconds`` ago.
+
+    Thread-safe: searches read the views from any thread; one thread at a time brings a
+    library up to date while the others wait for it; a writer publishes its new view
+    when its run has finished.
+
+    Args:
+        registry: the libraries' records (called on first use: the connection is lazy).
+        store_of: a library's collections.
+        cache_of: a library's local BM25 cache file.
+        refresh_seconds: how long the records read are trusted.
+    """
+
+    def __init__(
+        self,
+        registry: Callable[[], Registry],
+        store_of: Callable[[str], LibraryStore],
+        cache_of: Callable[[str], Path],
+        refresh_seconds: float,
+    ) -> None:
+        self._registry = registry
+        self._store_of = store_of
+        self._cache_of = cache_of
+        self._refresh_seconds = refresh_seconds
+        self._views: dict[str, LibraryView] = {}
+        self._records: dict[str, LibraryRecord] = {}
+        self._checked_at = -float("inf")
+        self._load_lock = threading.Lock()
+        self._lock = threading.RLock()
+
+    def known(self, name: str) -> bool:
+        """Whether the records last read hold the library."""
+        with self._lock:
+            return name in self._records
+
+    def poll(self) -> None:
+        """Read the library records again when ``refresh_seconds`` have passed; a library
+        that changed is brought up to date on its next use."""
+        if time.monotonic() - self._checked_at < self._refresh_seconds:
+            return
+        records = self._registry().records()
+        with self._lock:
+            self._records = records
+            self._checked_at = time.monotonic()
+
+    def get(self, name: str, refresh: bool = False) -> LibraryView | None:
+        """The view of a library at its record's generation (its record read again first
+        when ``refresh``); None when the store does not hold it."""
+        if refresh:
+            record = self._registry().record(name)
+            with self._lock:
+                if record is None:
+                    self._records.pop(name, None)
+                else:
+                    self._records[name] = record
+        with self._lock:
+            record = self._records.get(name)
+            current = self._views.get(name)
+        if record is None:
+            return None
+        if current is not None and current.record == record:
+            return current
+        with self._load_lock:  # one thread brings a library up to date; the others wait for it
+            with self._lock:
+                current = self._views.get(name)
+            if current is not None and current.record == record:
+                return current
+            store, cache = self._store_of(name), self._cache_of(name)
+            try:
+                view = (
+                    refresh_view(current, store, record)
+                    if current is not None
+                    else load_view(store, record, cache)
+                )
+            except ValueError:  # rebuilt since this process read it
+                view = load_view(store, record, cache)
+            with self._lock:
+                self._views[name] = view
+            return view
+
+    def publish(self, view: LibraryView) -> None:
+        """Use ``view`` from now on (a finished run's, written by this process)."""
+        with self._lock:
+            self._views[view.name] = view
+            self._records[view.name] = view.record

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -39,7 +38,7 @@ from retrieval.errors import IndexBusyError, IndexMismatchError, LibraryError, Q
 from retrieval.followup import FollowUpMethod
 from retrieval.indexer import Indexer, Progress
 from retrieval.layout import BASE_LIBRARY, LIBRARY_NAME, DataFolder, collections
-from retrieval.library import LibraryView, load_view, refresh_view, save_cache
+from retrieval.library import Views, save_cache
 from retrieval.models import Answer, IndexReport, Passage, SourceInfo, newest_first
 from retrieval.ranking import (
     AnswerRule,
@@ -117,13 +116,12 @@ class Retriever:
         self._registry: Registry | None = None
         self._lease: WriterLease | None = None
         self._file_lock: FileLock | None = None
-        self._load_lock = threading.Lock()
         self._stores: dict[str, LibraryStore] = {}
-        self._views: dict[str, LibraryView] = {}
-        self._records: dict[str, LibraryRecord] = {}
-        self._checked_at = -float("inf")
+        self.views = Views(
+            lambda: self.registry, self.store_of, self.folder.lexical_cache, settings.refresh_seconds
+        )
         self._write_lock = threading.Lock()
-        self._read_lock = threading.RLock()
+        self._cache_lock = threading.Lock()  # the query-vector cache
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
     # --- what it is built from ---------------------------------------------------------
@@ -213,7 +211,7 @@ class Retriever:
         name = check_library(library) if library else BASE_LIBRARY
         folder = articles_dir or self.articles_folder(name)
         with self._write_lock, self.writing():
-            current = self._view(name, refresh=True)
+            current = self.views.get(name, refresh=True)
             indexer = Indexer(
                 self.settings,
                 self.folder,
@@ -225,10 +223,7 @@ class Retriever:
             report, view = indexer.run(name, current, folder, rebuild=rebuild, prune=prune, progress=progress)
             if report.modified:
                 save_cache(view, self.folder.lexical_cache(name))
-            # Published last: whoever sees the new view sees a finished run.
-            with self._read_lock:
-                self._views[name] = view
-                self._records[name] = view.record
+            self.views.publish(view)  # last: whoever sees the new view sees a finished run
         return report
 
     def writing(self) -> ExitStack:
@@ -294,7 +289,7 @@ class Retriever:
     def has_index(self, library: str = BASE_LIBRARY) -> bool:
         """True when the store holds the library (or an index of the layout before libraries,
         which the writer's next run adopts)."""
-        if library in self._records or self.registry.record(library) is not None:
+        if self.views.known(library) or self.registry.record(library) is not None:
             return True
         return library == BASE_LIBRARY and self.folder.manifest.exists() and self.store_of(library).exists()
 
@@ -397,13 +392,13 @@ class Retriever:
 
     def query_vector(self, question: str) -> np.ndarray:
         """The question's embedding; repeated questions skip the model (bounded LRU)."""
-        with self._read_lock:
+        with self._cache_lock:
             cached = self._query_cache.get(question)
             if cached is not None:
                 self._query_cache.move_to_end(question)
                 return cached
         vector = np.asarray(self.embedder.embed_queries([question])[0], dtype=np.float32)
-        with self._read_lock:
+        with self._cache_lock:
             self._query_cache[question] = vector
             while len(self._query_cache) > QUERY_CACHE_SIZE:
                 self._query_cache.popitem(last=False)
@@ -411,7 +406,7 @@ class Retriever:
 
     def clear_query_cache(self) -> None:
         """Forget the cached question embeddings (benchmarks time the model on every ask)."""
-        with self._read_lock:
+        with self._cache_lock:
             self._query_cache.clear()
 
     def passage_languages(self, *, library: str | None = None) -> dict[str, str]:
@@ -450,14 +445,14 @@ class Retriever:
 
     def _scope(self, library: str | None, missing_ok: bool = False) -> Scope:
         """The libraries a search reads, current as of at most ``refresh_seconds`` ago."""
-        self._poll()
+        self.views.poll()
         names = [BASE_LIBRARY]
         extra = library if library is not None else self.settings.library
         if extra and extra != BASE_LIBRARY:
             names.append(check_library(extra))
         parts = []
         for name in names:
-            view = self._view(name)
+            view = self.views.get(name)
             if view is not None:
                 parts.append((self.store_of(name), view))
         if not parts:
@@ -471,52 +466,6 @@ class Retriever:
                     f"not {self.model_identity}); run `citebot index` where the index is written"
                 )
         return Scope(tuple(parts))
-
-    def _poll(self) -> None:
-        """Read the library records again when ``refresh_seconds`` have passed; a library
-        that changed is brought up to date on its next use."""
-        if time.monotonic() - self._checked_at < self.settings.refresh_seconds:
-            return
-        records = self.registry.records()
-        with self._read_lock:
-            self._records = records
-            self._checked_at = time.monotonic()
-
-    def _view(self, name: str, refresh: bool = False) -> LibraryView | None:
-        """This process's view of a library at its record's generation; None when the
-        store does not hold it."""
-        if refresh:
-            record = self.registry.record(name)
-            with self._read_lock:
-                if record is None:
-                    self._records.pop(name, None)
-                else:
-                    self._records[name] = record
-        with self._read_lock:
-            record = self._records.get(name)
-            current = self._views.get(name)
-        if record is None:
-            return None
-        if current is not None and current.record == record:
-            return current
-        with self._load_lock:  # one thread brings a library up to date; the others wait for it
-            with self._read_lock:
-                current = self._views.get(name)
-            if current is not None and current.record == record:
-                return current
-            store = self.store_of(name)
-            cache = self.folder.lexical_cache(name)
-            try:
-                view = (
-                    refresh_view(current, store, record)
-                    if current is not None
-                    else load_view(store, record, cache)
-                )
-            except ValueError:  # rebuilt since this process read it
-                view = load_view(store, record, cache)
-            with self._read_lock:
-                self._views[name] = view
-            return view
 
     def _ranked(
         self, text: str, k: int, scope: Scope, prepared: followup.PreparedQuery | None = None
