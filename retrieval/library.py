@@ -194,6 +194,7 @@ class Views:
         self._views: dict[str, LibraryView] = {}
         self._records: dict[str, LibraryRecord] = {}
         self._checked_at = -float("inf")
+        self._published: dict[str, float] = {}  # when this process last published each library
         self._load_lock = threading.Lock()
         self._lock = threading.RLock()
 
@@ -205,10 +206,16 @@ class Views:
     def poll(self) -> None:
         """Read the library records again when ``refresh_seconds`` have passed; a library
         that changed is brought up to date on its next use."""
-        if time.monotonic() - self._checked_at < self._refresh_seconds:
+        started = time.monotonic()
+        if started - self._checked_at < self._refresh_seconds:
             return
         records = self._registry().records()
         with self._lock:
+            # A run this process finished while the records were being read is newer than
+            # what was read: going back to it would show an answer without the new articles.
+            for name, at in self._published.items():
+                if at >= started and name in self._records:
+                    records[name] = self._records[name]
             self._records = records
             self._checked_at = time.monotonic()
 
@@ -252,3 +259,4 @@ class Views:
         with self._lock:
             self._views[view.name] = view
             self._records[view.name] = view.record
+            self._published[view.name] = time.monotonic()

@@ -306,3 +306,25 @@ def test_ask_adopts_an_earlier_layout_rather_than_indexing_again(
     import json
 
     assert json.loads(capsys.readouterr().out)["chunks_embedded"] == 0
+
+
+def test_a_poll_that_read_the_records_before_a_run_finished_keeps_the_newer_view(tmp_path: Path) -> None:
+    """The records a poll reads while this process's run finishes are older than the view
+    the run published: the poll must not bring the library back to them."""
+    from retrieval.library import LibraryView, Views
+    from retrieval.registry import LibraryRecord
+
+    old, new = (LibraryRecord("base", "model", epoch="e", generation=g) for g in (1, 2))
+    published = LibraryView("base", new)
+
+    class SlowRegistry:
+        def records(self) -> dict[str, LibraryRecord]:
+            views.publish(published)  # the run finishes while the records are being read
+            return {"base": old}
+
+    def no_store(name: str) -> None:
+        raise AssertionError("the published view is current: nothing is read from the store")
+
+    views = Views(SlowRegistry, no_store, lambda name: tmp_path / name, refresh_seconds=0.0)  # type: ignore[arg-type]
+    views.poll()
+    assert views.get("base") is published
