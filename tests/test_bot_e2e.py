@@ -414,6 +414,7 @@ def test_article_dropped_in_the_folder_is_picked_up_without_restart(harness: Bot
     assert not any("murano-glass.md" in name for name in cited_sources(after_removal))
 
 
+@pytest.mark.slow  # a reindex of many passages, a fresh process loading the model, or fuzzing
 def test_questions_are_answered_while_a_reindex_runs(harness: BotHarness) -> None:
     paragraphs = [
         " ".join(

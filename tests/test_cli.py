@@ -286,6 +286,7 @@ def test_errors_are_one_line_and_change_nothing(
     assert "CITEBOT_TOP_K" in err and err.count("\n") == 1
 
 
+@pytest.mark.slow  # a reindex of many passages, a fresh process loading the model, or fuzzing
 def test_console_script_runs_in_a_fresh_process(env: Path) -> None:
     result = subprocess.run(  # noqa: PLW1510 - the exit code is asserted below
         [

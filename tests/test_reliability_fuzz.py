@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -177,6 +178,7 @@ def article_files(draw: st.DrawFn) -> dict[str, bytes]:
     return files
 
 
+@pytest.mark.slow  # a reindex of many passages, a fresh process loading the model, or fuzzing
 def test_hostile_article_files_are_skipped_with_a_reason_or_indexed(embedder: Embedder) -> None:
     root = Path(tempfile.mkdtemp(prefix="citebot-fuzz-"))
     folder = root / "articles"
