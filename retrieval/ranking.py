@@ -5,7 +5,8 @@ for a search, and the benchmarks call the same pieces:
 
 - :class:`Ranker` gathers candidate passages from the sentences nearest the question
   and from BM25, and scores each by its best sentence (:class:`Weights`);
-- :func:`distinct` keeps one passage per best sentence;
+- :func:`distinct` keeps one passage per best sentence (:func:`reading_head`: how many
+  best sentences to read for it);
 - :func:`highlight` picks the sentence shown in bold;
 - :class:`AnswerRule` decides whether the passages answer the question.
 """
@@ -226,6 +227,24 @@ def distinct(ranked: list[Ranked], k: int, texts: Mapping[str, str]) -> list[Ran
         if len(kept) == k:
             break
     return kept
+
+
+def reading_head(ranked: list[Ranked], k: int) -> int:
+    """How many of the first ``ranked`` passages to read the best sentences of so that
+    :func:`distinct` likely finds ``k`` among them: up to ``k + 1`` distinct similarities.
+
+    A sentence shared by passages (overlapping passages of one article, a story
+    reprinted) has one vector, so one similarity; distinct sentences almost never score
+    the same. The head ends before the passage that brings the ``k + 2``-th value; the
+    caller reads further when the texts tell fewer than ``k`` apart.
+    """
+    seen: set[float] = set()
+    for position, r in enumerate(ranked):
+        if r.sentence.similarity not in seen:
+            if len(seen) == k + 1:
+                return position
+            seen.add(r.sentence.similarity)
+    return len(ranked)
 
 
 def highlight(sentence: str, question: str, passage: str, language: str) -> str:

@@ -50,6 +50,7 @@ from retrieval.ranking import (
     best_similarity,
     distinct,
     highlight,
+    reading_head,
 )
 from retrieval.registry import LibraryRecord, Registry, WriterLease
 from retrieval.scope import Scope
@@ -549,11 +550,13 @@ class Retriever:
     def _shown(self, ranked: list[Ranked], k: int, scope: Scope) -> tuple[list[Ranked], dict[str, str]]:
         """The ``k`` passages to show (one per best sentence) and the best sentences' text.
 
-        The text tells passages matched by one sentence apart and is highlighted: read it
-        for a few passages more than shown, and for the rest in one more read if those
-        were not enough (at most two round trips to a server).
+        The text tells passages matched by one sentence apart and is highlighted. One
+        sentence's text costs about as much to read as a whole record, so it is read for
+        the shortest head of the ranking that :func:`retrieval.ranking.reading_head`
+        expects to hold ``k`` distinct sentences, and for the rest in one more read if
+        that head was not enough (at most two round trips to a server).
         """
-        head = ranked[: 3 * k]
+        head = ranked[: reading_head(ranked, k)]
         texts = scope.sentence_texts([r.sentence.id for r in head if not r.sentence.text])
         top = distinct(head, k, texts)
         if len(top) < k and len(head) < len(ranked):

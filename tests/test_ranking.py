@@ -13,6 +13,7 @@ from retrieval.ranking import (
     crossed_for,
     distinct,
     highlight,
+    reading_head,
 )
 from retrieval.store import StoredSentence
 
@@ -44,6 +45,15 @@ def test_one_passage_per_best_sentence() -> None:
     kept = distinct(ranked, k=3, texts={"p3.1": "Boats avoid the entrance."})
     assert [r.chunk_id for r in kept] == ["p1", "p3", "p4"]
     assert [r.chunk_id for r in distinct(ranked, k=1, texts={})] == ["p1"]
+
+
+def test_the_head_read_for_distinct_passages_ends_before_the_k_plus_2nd_similarity() -> None:
+    shared = [_ranked(f"p{n}", f"p{n}.0", 0.9) for n in range(4)]  # one sentence, four passages
+    ranked = [*shared, _ranked("q", "q.0", 0.8), _ranked("r", "r.0", 0.7), _ranked("s", "s.0", 0.6)]
+    assert reading_head(ranked, k=1) == 5  # 0.9 and 0.8: one spare value
+    assert reading_head(ranked, k=2) == 6
+    assert reading_head(ranked, k=5) == len(ranked)
+    assert reading_head([], k=3) == 0
 
 
 def test_the_highlight_is_the_matching_sentence_or_the_closest_in_words() -> None:
