@@ -17,10 +17,12 @@ machine is shared and absolute times drift:
   fresh child process;
 - with ``--server``, the same ask latency through a real ``chroma run`` on 127.0.0.1.
 
-Corpora. Passages are windows of consecutive sentences (about 90 to 150 model
-tokens, one paragraph each) cut at random places from the 4 seed articles and the
-3 SQuAD articles, ten to an article, shuffled into new articles (``corpus-N``);
-a seeded RNG makes them the same on every run. With ``--embed derived`` (the
+Corpora. Paragraphs are windows of consecutive sentences (about 90 to 150 model
+tokens) cut at random places from the 4 seed articles and the 3 SQuAD articles,
+ten to an article, shuffled into new articles (``corpus-N``); a seeded RNG makes
+them the same on every run. A size counts passages as the indexer cuts them (about
+two paragraphs each): every article is chunked as it is written, with the
+indexer's chunker and settings, until the corpus holds exactly N passages. With ``--embed derived`` (the
 default) each distinct sentence is embedded once for real (cached under
 ``benchmarks/.cache/speed/``) and a passage's vector is the L2-normalised mean of
 its sentences' real vectors; ``--embed real`` embeds every passage with the model
@@ -55,7 +57,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from config import load_settings
-from retrieval.articles import read_article, scan_folder
+from retrieval.articles import ArticleFile, read_article, scan_folder
 from retrieval.chunking import chunk_article, sentence_units, split_sentences
 from retrieval.embedding import Embedder, create_embedder
 from retrieval.layout import DataFolder
@@ -110,8 +112,14 @@ def _window(rng: random.Random, doc: list[tuple[str, int]]) -> str:
     return " ".join(parts) if parts else doc[0][0]
 
 
-def build_corpus(passages: int, count_tokens) -> Path:  # type: ignore[no-untyped-def]
-    """Write (once) a folder of ``passages / 10`` articles of ten passage-paragraphs each."""
+def build_corpus(passages: int, count_tokens, settings) -> Path:  # type: ignore[no-untyped-def]
+    """Write (once) a folder of articles that the indexer cuts into ``passages`` passages.
+
+    Articles have ten passage-paragraphs each; every article is chunked as it is written,
+    with the indexer's own chunker and settings, and the writing stops at ``passages``
+    (the last article loses trailing paragraphs if it would overshoot). How many passages
+    each article makes is kept in ``passages.json`` beside the folder.
+    """
     folder = CACHE / f"corpus-{passages}" / "articles"
     stamp = folder.parent / "complete"
     if stamp.exists():
@@ -120,12 +128,32 @@ def build_corpus(passages: int, count_tokens) -> Path:  # type: ignore[no-untype
     folder.mkdir(parents=True)
     docs = [d for d in source_sentences(count_tokens) if d]
     rng = random.Random(passages)
-    for number in range(math.ceil(passages / PASSAGES_PER_ARTICLE)):
+    counts: dict[str, int] = {}
+    total, number = 0, 0
+    while total < passages:
         picked = [rng.choice(docs) for _ in range(PASSAGES_PER_ARTICLE)]
         paragraphs = [headline(picked[0])] + [_window(rng, doc) for doc in picked]
-        (folder / f"a{number:06d}.txt").write_text("\n\n".join(paragraphs) + "\n", "utf-8")
+        path = folder / f"a{number:06d}.txt"
+        while True:
+            path.write_text("\n\n".join(paragraphs) + "\n", "utf-8")
+            made = _passages_of(path, count_tokens, settings)
+            if total + made <= passages or len(paragraphs) <= 2:
+                break
+            paragraphs.pop()
+        counts[path.name] = made
+        total += made
+        number += 1
+    (folder.parent / "passages.json").write_text(json.dumps(counts), "utf-8")
     stamp.touch()
     return folder
+
+
+def _passages_of(path: Path, count_tokens, settings) -> int:  # type: ignore[no-untyped-def]
+    """How many passages the indexer cuts the article file at ``path`` into."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    file = ArticleFile(path=path, source_id=path.name, sha256=digest)
+    article = read_article(file, settings.max_article_bytes)
+    return len(chunk_article(article, count_tokens, settings.chunk_tokens, settings.chunk_overlap_tokens))
 
 
 class VectorCache:
@@ -287,8 +315,13 @@ def indexing_rate(model: Embedder, corpus: Path, passages: int, threads: str | N
     folder = CACHE / f"rate-{passages}" / "articles"
     shutil.rmtree(folder.parent, ignore_errors=True)
     folder.mkdir(parents=True)
-    for path in sorted(corpus.iterdir())[: math.ceil(passages / PASSAGES_PER_ARTICLE)]:
+    counts = json.loads((corpus.parent / "passages.json").read_text("utf-8"))
+    copied = 0
+    for path in sorted(corpus.iterdir()):
+        if copied >= passages:
+            break
         shutil.copy(path, folder / path.name)
+        copied += counts[path.name]
     settings = load_settings(articles_dir=folder, data_dir=folder.parent / "data")
     texts = chunk_texts(folder, model, settings)
     print(f"indexing rate on {len(texts)} sentences (real embedding)", flush=True)
@@ -380,7 +413,7 @@ def child(articles: Path, data: Path, mode: str, qs: Sequence[str], **store: obj
 
 
 def measure_size(size: int, args, model: Embedder, qs: list[str]) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    corpus = build_corpus(size, model.count_tokens)
+    corpus = build_corpus(size, model.count_tokens, load_settings())
     data = CACHE / f"index-{size}-{args.embed}"
     settings = load_settings(articles_dir=corpus, data_dir=data)
     row: dict[str, object] = {"size": size}
@@ -604,7 +637,7 @@ def main() -> int:
         "sizes": [],
     }
     if args.rate_passages:
-        corpus = build_corpus(1000, model.count_tokens)
+        corpus = build_corpus(1000, model.count_tokens, load_settings())
         result["indexing"] = indexing_rate(
             model, corpus, args.rate_passages, os.environ.get("OMP_NUM_THREADS")
         )

@@ -29,7 +29,7 @@ import numpy as np
 
 from retrieval.highlight import best_sentence
 from retrieval.layout import sentence_number
-from retrieval.ranking import IndexView, Ranked
+from retrieval.ranking import IndexView, Ranked, reading_head
 from retrieval.store import StoredChunk, StoredSentence, sentence_key
 from retrieval.tokenization import question_language
 
@@ -200,8 +200,8 @@ def shown(
     ``weights.depth`` candidates are read whole and put in the second stage's order.
     The rest, and every candidate of a question without a cue (where the second stage
     would change nothing), keep the first stage's order and are shown by their best
-    sentence: only those sentences' texts and the passages shown are read, a few more
-    than needed at a time.
+    sentence: only those sentences' texts (for the head :func:`retrieval.ranking.reading_head`
+    expects to hold the passages still wanted) and the passages shown are read.
     """
     language = question_language(question)
     kept: list[Reranked] = []
@@ -212,7 +212,7 @@ def shown(
         start = len(head)
     seen = {r.key for r in kept}
     while len(kept) < k and start < len(ranked):
-        batch = ranked[start : start + 3 * (k - len(kept))]
+        batch = ranked[start : start + reading_head(ranked[start:], k - len(kept))]
         start += len(batch)
         texts = source.sentence_texts([r.sentence.id for r in batch if not r.sentence.text])
         picked: list[Ranked] = []

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -37,9 +38,12 @@ class Scope:
     def lexical(self) -> list[LexicalIndex]:
         return [view.lexical for _, view in self.parts]
 
-    @property
+    @cached_property
     def passages(self) -> frozenset[str]:
-        """The passages a search may show: those of each library's last finished runs."""
+        """The passages a search may show: those of each library's last finished runs (the
+        base library's own set when it is searched alone: no copy of every id per search)."""
+        if len(self.parts) == 1:
+            return self.parts[0][1].passages
         return frozenset().union(*(view.passages for _, view in self.parts))
 
     @property

@@ -11,7 +11,7 @@ import pytest
 
 from retrieval.chunking import split_sentences
 from retrieval.layout import DataFolder
-from retrieval.lexical import LexicalIndex, coverage, pack_rows, search, unpack_rows
+from retrieval.lexical import LexicalIndex, Row, coverage, pack_rows, search, unpack_rows
 from retrieval.tokenization import question_language, tokenize, tokenize_query
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -127,6 +127,17 @@ def test_rows_rebuild_the_same_index_elsewhere() -> None:
     assert set(later) == {"late"}
     for question in QUESTIONS:
         assert search([reader], question, 100) == search([writer], question, 100)
+
+
+def test_counts_too_large_for_two_bytes_are_kept_whole(tmp_path: Path) -> None:
+    """Term counts are held in two bytes when they fit; a larger one keeps four."""
+    index = LexicalIndex()
+    index.apply({"big": Row(np.array([0], np.int32), np.array([70_000], np.int32), 70_000)}, terms=["x"])
+    assert index.row("big").counts.tolist() == [70_000]
+    assert index.row("big").counts.dtype == np.int32
+    index.save(tmp_path / "lex.npz", {})
+    loaded = LexicalIndex.load(tmp_path / "lex.npz")
+    assert loaded is not None and loaded[0].row("big").counts.tolist() == [70_000]
 
 
 def test_several_indexes_are_searched_as_one_corpus() -> None:
