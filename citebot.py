@@ -395,8 +395,10 @@ def _excerpt(text: str, highlight: str, chars: int | None = EXCERPT_CHARS) -> tu
 def _text_before(text: str, room: int) -> str:
     """The end of ``text`` in at most ``room`` characters (and "… "), starting on a sentence
     when one starts in the first half of that room, else on a word when one does."""
-    if len(text) <= room or not text.strip():
+    if len(text) <= room:
         return text
+    if not text.strip():
+        return ""  # blank lines only: nothing to show
     start = len(text) - room
     sentences = [m.end() for m in _SENTENCE_END.finditer(text) if start <= m.end() <= start + room // 2]
     words = [m.start() for m in re.finditer(r"\s", text[start - 1 : start + room // 2 + 1])]
@@ -410,8 +412,10 @@ def _text_before(text: str, room: int) -> str:
 def _text_after(text: str, room: int) -> str:
     """The start of ``text`` in at most ``room`` characters (and " …"), ending a sentence
     when one ends in the second half of that room, else a word when one does."""
-    if len(text) <= room or not text.strip():
+    if len(text) <= room:
         return text
+    if not text.strip():
+        return ""
     end = room
     sentences = [m.end() for m in _SENTENCE_END.finditer(text[: room + 1]) if room // 2 <= m.end() <= room]
     words = [m.start() for m in re.finditer(r"\s", text[: room + 1]) if m.start() >= room // 2]

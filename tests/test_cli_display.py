@@ -138,11 +138,15 @@ def test_an_excerpt_is_a_piece_of_the_text_around_the_sentence(
     assert best == highlight.strip()
     at = text.index(best)
     whole_before, whole_after = text[:at], text[at + len(best) :]
-    assert shown_before == whole_before or (
-        shown_before.startswith(f"{ELLIPSIS} ") and whole_before.endswith(shown_before[2:])
-    )
-    assert shown_after == whole_after or (
-        shown_after.endswith(f" {ELLIPSIS}") and whole_after.startswith(shown_after[:-2])
+    assert (
+        shown_before == whole_before
+        or (shown_before.startswith(f"{ELLIPSIS} ") and whole_before.endswith(shown_before[2:]))
+        or (shown_before == "" and not whole_before.strip())
+    )  # blank lines only are left out
+    assert (
+        shown_after == whole_after
+        or (shown_after.endswith(f" {ELLIPSIS}") and whole_after.startswith(shown_after[:-2]))
+        or (shown_after == "" and not whole_after.strip())
     )
     if len(text) <= chars * 6 // 5:
         assert shown_before + best + shown_after == text
