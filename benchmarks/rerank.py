@@ -10,10 +10,17 @@ in each fold the weights that maximise hit@1 (then highlight@1, then MRR@5) on t
 folds are scored on the held-out fold. A plateau's middle is taken among ties.
 
     python benchmarks/rerank.py [--folds 5] [--depth 12]
+    python benchmarks/rerank.py --latency 100000   # its cost on speed.py's cached 100k index
 
 Prints, per set: the first stage alone, the second stage with the default weights
 (``retrieval.rerank.DEFAULT``), and cross-validated; hit@1, hit@3, hit@5, MRR@5 and
 highlight@1 (the first passage is a hit and its bold sentence holds a gold answer).
+
+With ``--latency N`` it measures instead what the second stage costs an ask, on the
+index ``benchmarks/speed.py`` built and cached for N passages: speed.py's first 60
+questions, warm (query vectors cached, so the embedding is left out), each asked with
+the second stage on and off in turn, three rounds; p50 and p95 for the questions with a
+cue, the others, and all.
 """
 
 from __future__ import annotations
@@ -114,6 +121,50 @@ def choose(items: list[Item], candidates: list[RerankWeights]) -> RerankWeights:
     return best[(len(best) - 1) // 2]
 
 
+def latency(size: int, cache: Path) -> None:
+    import statistics
+    import time
+
+    from speed import questions
+
+    import retrieval.rerank as second_stage
+
+    folder = cache / f"index-{size}-derived"
+    if not folder.exists():
+        raise SystemExit(f"no cached index at {folder}: run benchmarks/speed.py --sizes {size} first")
+    articles = cache / f"corpus-{size}" / "articles"
+    settings = load_settings(articles_dir=articles, data_dir=folder, read_only=True)
+    retriever = Retriever(settings)
+    asked = questions()[:60]
+    for question in asked:
+        retriever.search(question)  # warm: the library view read, the query vectors cached
+    cue_of = second_stage.cue_of
+    cued = {q: bool(cue_of(q)) for q in asked}
+    times: dict[str, list[tuple[float, bool]]] = {"on": [], "off": []}
+    try:
+        for _ in range(3):
+            for question in asked:
+                for mode in ("on", "off"):
+                    second_stage.cue_of = cue_of if mode == "on" else (lambda q: "")
+                    start = time.perf_counter()
+                    retriever.search(question)
+                    times[mode].append(((time.perf_counter() - start) * 1000, cued[question]))
+    finally:
+        second_stage.cue_of = cue_of
+
+    def cell(values: list[float]) -> str:
+        values = sorted(values)
+        p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
+        return f"{statistics.median(values):.1f} / {p95:.1f}"
+
+    print(f"{size:,} passages, {sum(cued.values())} of {len(asked)} questions with a cue; ms p50 / p95")
+    for mode, rows in times.items():
+        print(
+            f"second stage {mode:>3}: cue {cell([t for t, c in rows if c])}"
+            f"   no cue {cell([t for t, c in rows if not c])}   all {cell([t for t, _ in rows])}"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -123,7 +174,12 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path, default=HERE / ".cache" / "rerank")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--no-squad", action="store_true", help="leave squad_dev out (faster)")
+    parser.add_argument("--latency", type=int, metavar="N", help="time it on speed.py's index of N passages")
+    parser.add_argument("--speed-cache", type=Path, default=HERE / ".cache" / "speed", help="its cache")
     args = parser.parse_args()
+    if args.latency:
+        latency(args.latency, args.speed_cache)
+        return 0
 
     embedder = None
     items: dict[str, list[Item]] = {}

@@ -45,7 +45,7 @@ class RerankWeights:
             than the passage's list for the list to be shown (and the passage cued).
     """
 
-    depth: int = 12
+    depth: int = 6
     cue: float = 0.02
     listing: float = 0.12
 
