@@ -29,7 +29,7 @@ import numpy as np
 
 from retrieval.highlight import best_sentence
 from retrieval.layout import sentence_number
-from retrieval.ranking import IndexView, Ranked, reading_head
+from retrieval.ranking import IndexView, Ranked, SentenceSource, reading_head
 from retrieval.store import StoredChunk, StoredSentence, sentence_key
 from retrieval.tokenization import question_language
 
@@ -169,8 +169,9 @@ def rerank(
     return kept
 
 
-class PassageSource(Protocol):
-    """Where the second stage reads passages and sentences (a :class:`retrieval.scope.Scope`)."""
+class PassageSource(SentenceSource, Protocol):
+    """Where the second stage reads passages and sentences (a :class:`retrieval.scope.Scope`):
+    what the first stage reads, and the passages, the sentences' texts and the counts."""
 
     @property
     def view(self) -> IndexView: ...
@@ -178,12 +179,6 @@ class PassageSource(Protocol):
     def get(self, ids: Sequence[str]) -> list[StoredChunk]: ...
 
     def sentence_texts(self, ids: Sequence[str]) -> dict[str, str]: ...
-
-    def sentences_counted(
-        self, counts: dict[str, int], embedding: np.ndarray, texts: bool = False
-    ) -> list[StoredSentence]: ...
-
-    def sentences_of(self, chunk_ids: Sequence[str], embedding: np.ndarray) -> list[StoredSentence]: ...
 
 
 def shown(
