@@ -92,16 +92,21 @@ def query(layout: str, path: Path, libraries: list[str], questions: int) -> dict
     started = time.perf_counter()
     asks = _vectors(rng, questions)
     clients = {}
+    handles = {}  # as the product keeps them (LibraryStore): looked up once per library
 
     def collection(name: str):  # type: ignore[no-untyped-def]
+        if name in handles:
+            return handles[name]
         if layout == "databases":
             if name not in clients:
                 clients[name] = _client(path, name)
-            return clients[name].get_collection("sentences", embedding_function=None)
+            handles[name] = clients[name].get_collection("sentences", embedding_function=None)
+            return handles[name]
         client = clients.setdefault("", _client(path))
-        return client.get_collection(
+        handles[name] = client.get_collection(
             f"s-{name}" if layout == "collections" else "sentences", embedding_function=None
         )
+        return handles[name]
 
     first, warm = [], []
     others = [n for n in libraries if n != "base"]
