@@ -52,6 +52,10 @@ class RerankWeights:
 
 DEFAULT = RerankWeights()
 
+#: A sentence this much less close than the passage's best still counts as its answer
+#: when it holds the kind asked for.
+NEARLY = 0.03
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -275,8 +279,10 @@ def _read(candidate: Candidate, cue: str, weights: RerankWeights | None) -> tupl
         for n, sentence in enumerate(sentences):
             if not _holds(candidate.text, sentence.text, cue):
                 continue
-            items = [m for m in range(n + 1, len(sentences)) if _ITEM.match(sentences[m].text)]
-            block = max([sims[n], *(sims[m] for m in items[:12])])
+            end = n + 1
+            while end < len(sentences) and _ITEM.match(sentences[end].text):
+                end += 1  # the items that follow it, up to the first sentence that is not one
+            block = max(sims[n:end])
             if block + weights.listing >= top:
                 return _span(candidate.text, sentence.text), True
         return _span(candidate.text, sentences[best].text), False
@@ -285,7 +291,7 @@ def _read(candidate: Candidate, cue: str, weights: RerankWeights | None) -> tupl
         range(len(sentences)),
         key=lambda n: sims[n] + weights.cue * _holds(candidate.text, sentences[n].text, cue),
     )
-    cued = any(_holds(candidate.text, s.text, cue) for s in sentences if s.similarity >= top - 0.03)
+    cued = any(_holds(candidate.text, s.text, cue) for s in sentences if s.similarity >= top - NEARLY)
     return _span(candidate.text, sentences[shown].text, extend=False), cued
 
 
