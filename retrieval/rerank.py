@@ -123,6 +123,12 @@ _ASKS_LIST = re.compile(
     re.IGNORECASE,
 )
 _ITEM = re.compile(r"\s*(?:[*•\-–—]|\d{1,2}[.)])\s+")
+#: An embedded post's signature line, as a page's text gives it: "— Name (@handle) July 29,
+#: 2019", after a "(con't)" when a thread goes on.
+_SIGNATURE = re.compile(
+    r"(?:\(con[’']t\)\s*)?[—–]\s*[^\n]{1,100}\(@\w{1,30}\)\s+[A-Z][a-z]+\.? \d{1,2}, \d{4}\s*$"
+)
+_CONTINUED = re.compile(r"\s*\(con[’']t\)\s*")
 
 
 def cue_of(question: str) -> str:
@@ -343,4 +349,28 @@ def _span(passage: str, sentence: str, extend: bool = True) -> str:
         return ""
     if extend and passage[start:end].rstrip().endswith(":"):
         end = _list_end(passage, end)
+    start, end = _with_post(passage, start, end)
     return passage[start:end]
+
+
+def _with_post(passage: str, start: int, end: int) -> tuple[int, int]:
+    """Widen ``passage[start:end]`` to a whole embedded post when it touches one: the
+    post's signature line ("— Name (@handle) July 29, 2019") says who wrote the text
+    above it and when, and says nothing without it. A signature is shown with the
+    paragraph it signs, and a post's last paragraph with its signature."""
+    if _SIGNATURE.match(passage[start:end]):
+        before = passage.rfind("\n\n", 0, start)
+        if before > 0:
+            previous = passage.rfind("\n\n", 0, before)
+            previous = 0 if previous < 0 else previous + 2
+            if not _SIGNATURE.match(passage[previous:before]):
+                start = previous
+    elif passage.startswith("\n\n", end):
+        following = passage.find("\n\n", end + 2)
+        following = len(passage) if following < 0 else following
+        if _CONTINUED.fullmatch(passage[end + 2 : following]):  # the signature comes after "(con't)"
+            after = passage.find("\n\n", following + 2)
+            following = len(passage) if after < 0 else after
+        if _SIGNATURE.match(passage[end + 2 : following]):
+            end = following
+    return start, end

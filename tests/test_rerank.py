@@ -92,3 +92,35 @@ def test_a_sentence_that_does_not_read_in_the_passage_falls_back_to_the_closest_
     stale = candidate("p", 0.9, passage, [("A sentence of another version.", 0.9)])
     [only] = rerank("How were wild bees counted?", "en", [stale])
     assert only.highlight == "The survey counted wild bees in Europe."
+
+
+POST = (
+    "The protests broke out at the summit last week.",
+    "BREAKING: a second group interrupts the keynote to demand that the company cut ties. #NoTech4ICE",
+    "— Daniel Altschuler 🦋 (@altochulo) July 11, 2019",
+    "2. Stop providing infrastructure to Palantir.",
+    "(con’t)",
+    "— Amazonians: We Won't Build It (@WeWontBuildIt) July 29, 2019",
+    "Vogels was caught off guard by the protests.",
+)
+
+
+@pytest.mark.parametrize("weights", [DEFAULT, None], ids=["read whole", "first stage"])
+@pytest.mark.parametrize(
+    ("closest", "bold"),
+    [
+        (POST[2], POST[1:3]),  # a signature alone says nothing: with the paragraph it signs
+        (POST[1], POST[1:3]),  # a post with who wrote it and when
+        (POST[3], POST[3:6]),  # a thread's signature comes after "(con't)"
+        (f"{POST[4]} {POST[5]}", POST[3:6]),  # the unit the index matches: "(con't)" joins the line after
+        (POST[0], POST[:1]),  # a sentence that is no post stays as it is
+        (POST[6], POST[6:]),
+    ],
+)
+def test_an_embedded_post_is_bold_with_its_signature(
+    closest: str, bold: tuple[str, ...], weights: object
+) -> None:
+    others = [(s, 0.5) for s in POST if s not in closest]
+    passage = candidate("post", 0.9, "\n\n".join(POST), [(closest, 0.9), *others])
+    [shown] = rerank("Who interrupted the keynote?", "en", [passage], weights)
+    assert shown.highlight == "\n\n".join(bold)
