@@ -46,6 +46,15 @@ def _version() -> str:
         return "unknown"
 
 
+def _library_name(name: str) -> str:
+    from config.settings import library_problem
+
+    problem = library_problem(name)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return name
+
+
 def build_parser() -> argparse.ArgumentParser:
     # Global options are accepted before or after the command (`citebot -v run`, `citebot run -v`):
     # each subparser shares them, with SUPPRESS so an absent flag there keeps the value given before.
@@ -66,7 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     # A library is searched with the base one (the operator's articles folder), never with another.
     in_library = argparse.ArgumentParser(add_help=False)
     in_library.add_argument(
-        "--library", metavar="NAME", help="a library besides the base one (CITEBOT_LIBRARY)"
+        "--library",
+        metavar="NAME",
+        type=_library_name,
+        help="a library besides the base one (CITEBOT_LIBRARY)",
     )
 
     def command(name: str, help: str, library: bool = False) -> argparse.ArgumentParser:
@@ -200,10 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run": _run,
     }
     try:
-        if getattr(args, "library", None):
-            from retrieval.service import check_library
-
-            settings = settings.model_copy(update={"library": check_library(args.library)})
+        if getattr(args, "library", None):  # a valid name: the parser checked it
+            settings = settings.model_copy(update={"library": args.library})
         return handlers[args.command](settings, args)
     except QuestionError as error:
         print(f"citebot: error: {error}", file=sys.stderr)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
@@ -26,6 +27,18 @@ DEFAULTS_FILE = Path(__file__).resolve().parent / "defaults.toml"
 ENV_PREFIX = "CITEBOT_"
 #: The most passages one answer holds, wherever it is asked for (setting, CLI, Discord).
 MAX_TOP_K = 25
+#: What a library may be called (it becomes part of Chroma collection and file names).
+LIBRARY_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,46}[a-z0-9])?$")
+
+
+def library_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a library, or None when it can."""
+    if LIBRARY_NAME.match(name):
+        return None
+    return (
+        f"{name!r} cannot name a library: use 1 to 48 lower-case letters, digits, - or _, "
+        "starting and ending with a letter or digit"
+    )
 
 
 def _default_data_dir() -> Path:
@@ -59,9 +72,7 @@ class Settings(BaseSettings):
     # Roles and libraries (see the README, "Scaling out").
     read_only: bool = Field(False, description="Never write the index: answer from the store only.")
     library: str | None = Field(
-        None,
-        pattern=r"^[a-z0-9](?:[a-z0-9_-]{0,46}[a-z0-9])?$",
-        description="The library the CLI reads and writes besides the base one.",
+        None, description="The library the CLI reads and writes besides the base one."
     )
     refresh_seconds: float = Field(
         2.0, ge=0.0, le=3600.0, description="How often a process checks the store for another's changes."
@@ -159,6 +170,14 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("library")
+    @classmethod
+    def _library_name(cls, value: str | None) -> str | None:
+        problem = None if value is None else library_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

@@ -40,9 +40,20 @@ class Question:
 
 
 def load_questions(path: Path) -> list[Question]:
-    """Read a question file; raises ValueError naming the line of a bad entry."""
+    """Read a question file.
+
+    Raises:
+        ValueError: it cannot be read, is not UTF-8 text, holds no question, or an entry
+            is bad (the message names the file and the line).
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise ValueError(f"cannot read {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text: a question file has a JSON object a line") from None
     questions = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -59,8 +70,12 @@ def load_questions(path: Path) -> list[Question]:
                     previous=tuple(str(p) for p in data.get("previous") or ()),
                 )
             )
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
+        except KeyError as error:
+            raise ValueError(f"{path}:{number}: the question has no {error} field") from None
+        except (ValueError, TypeError, AttributeError) as error:
             raise ValueError(f"{path}:{number}: not a question object ({error})") from None
+    if not questions:
+        raise ValueError(f"{path} holds no question: a question file has a JSON object a line")
     return questions
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +18,6 @@ from pathlib import Path
 TEMPORARY_GLOB = ".*.tmp"
 #: The operator's library: the articles folder, searched with every other library.
 BASE_LIBRARY = "base"
-#: What a library may be called (it becomes part of Chroma collection and file names).
-LIBRARY_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,46}[a-z0-9])?$")
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from config import Settings
+from config.settings import library_problem
 from retrieval import followup
 from retrieval import lexical as bm25
 from retrieval.chroma import Chroma
@@ -37,7 +38,7 @@ from retrieval.embedding.factory import index_identity, model_identity
 from retrieval.errors import IndexBusyError, IndexMismatchError, LibraryError, QuestionError, ReadOnlyError
 from retrieval.followup import FollowUpMethod
 from retrieval.indexer import Indexer, Progress
-from retrieval.layout import BASE_LIBRARY, LIBRARY_NAME, DataFolder, collections
+from retrieval.layout import BASE_LIBRARY, DataFolder, collections
 from retrieval.library import Views, save_cache
 from retrieval.models import Answer, IndexReport, Passage, SourceInfo, newest_first
 from retrieval.ranking import (
@@ -88,11 +89,9 @@ def check_library(name: str) -> str:
     Raises:
         LibraryError: it cannot (it becomes part of collection and file names).
     """
-    if not LIBRARY_NAME.match(name):
-        raise LibraryError(
-            f"{name!r} cannot name a library: use 1 to 48 lower-case letters, digits, - or _, "
-            "starting and ending with a letter or digit"
-        )
+    problem = library_problem(name)
+    if problem:
+        raise LibraryError(problem)
     return name
 
 

@@ -280,6 +280,22 @@ def test_errors_are_one_line_and_change_nothing(
     assert main(["index", "--articles", str(tmp_path / "nowhere")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("citebot: error: articles folder not found") and err.count("\n") == 1
+    # A question file that cannot be read says which and why, before anything is indexed.
+    (tmp_path / "empty.jsonl").write_text("\n", encoding="utf-8")
+    (tmp_path / "binary.jsonl").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff" * 40)
+    (tmp_path / "no_q.jsonl").write_text('{"id": "a", "docs": ["x"]}\n', encoding="utf-8")
+    for name, why in (
+        ("missing.jsonl", "cannot read {path}: No such file or directory"),
+        ("", "cannot read {path}: Is a directory"),
+        ("empty.jsonl", "{path} holds no question"),
+        ("binary.jsonl", "{path} is not UTF-8 text"),
+        ("no_q.jsonl", "{path}:1: the question has no 'q' field"),
+    ):
+        path = tmp_path / name if name else tmp_path
+        assert main(["eval", str(path)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"citebot: error: {why.format(path=path)}") and err.count("\n") == 1
+    assert not Retriever(load_settings()).has_index(), "a refused question file indexed nothing"
     monkeypatch.setenv("CITEBOT_TOP_K", "-3")
     assert main(["sources"]) == 2
     err = capsys.readouterr().err

@@ -149,8 +149,14 @@ def test_the_cli_takes_a_library_on_index_ask_sources_and_eval(
     monkeypatch.setenv("CITEBOT_LIBRARY", "workers")
     assert main(["eval", str(DATA / "distractors_users.jsonl"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["all"]["hit@5"] > 0.3
-    assert main(["index", "--library", "Bad Name"]) == 1
-    assert "cannot name a library" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # a usage error, as the parser reports them
+        main(["index", "--library", "Bad Name"])
+    assert refused.value.code == 2
+    assert "argument --library: 'Bad Name' cannot name a library" in capsys.readouterr().err
+    monkeypatch.setenv("CITEBOT_LIBRARY", "Bad Name")
+    assert main(["sources"]) == 2
+    err = capsys.readouterr().err
+    assert "CITEBOT_LIBRARY: 'Bad Name' cannot name a library" in err and err.count("\n") == 1
 
 
 # --- Roles -------------------------------------------------------------------------------
