@@ -91,8 +91,9 @@ class Ranker:
     A passage is matched by its sentences (a question usually paraphrases one) and
     shown whole. Candidates come from the sentences nearest the question and from
     BM25. A BM25-only candidate's sentences are fetched to score it the same way,
-    unless it cannot reach the first ``k``: its sentences all rank below the last one
-    the vector search returned, which bounds its score.
+    unless it cannot reach the first ``k``. Its sentences all rank below the last one
+    the vector search returned, or below its closest one that the search returned past
+    the passages it keeps, and that bounds its score.
 
     Args:
         store: the sentence vectors and passages (of one library, or of several: a ``Scope``).
@@ -140,13 +141,17 @@ class Ranker:
         if allowed is not None:
             found = [s for s in found if s.chunk_id in allowed]
         sentences: dict[str, list[StoredSentence]] = {}
+        past: dict[str, float] = {}  # the closest sentence found of each passage past the first `candidates`
         for sentence in found:
             if sentence.chunk_id in sentences or len(sentences) < self.candidates:
                 sentences.setdefault(sentence.chunk_id, []).append(sentence)
+            else:
+                past.setdefault(sentence.chunk_id, sentence.similarity)  # found is nearest first
         bm25 = self._lexical_scores(question, history_terms, allowed)
         missing = [chunk_id for chunk_id in bm25 if chunk_id not in sentences]
         if missing and len(found) == asked:
-            missing = self._reachable(missing, sentences, bm25, crossed, k, ceiling=found[-1].similarity)
+            ceilings = {c: past.get(c, found[-1].similarity) for c in missing}
+            missing = self._reachable(missing, sentences, bm25, crossed, k, ceilings)
         for sentence in self._sentences_of(missing, query, view.sentence_counts):
             sentences.setdefault(sentence.chunk_id, []).append(sentence)
         ranked = []
@@ -177,13 +182,16 @@ class Ranker:
         bm25: dict[str, float],
         crossed: Callable[[str], bool],
         k: int,
-        ceiling: float,
+        ceilings: Mapping[str, float],
     ) -> list[str]:
         """The BM25-only candidates whose best possible score reaches the ``k``-th passage's.
 
-        About as :func:`distinct` will count them: one sentence shared by passages has
-        one vector, so one similarity. Sentences that only happen to score the same are
-        counted once too, which lowers the bar: it only costs a few more reads.
+        A candidate's best sentence is at most as close as its ``ceilings`` value: the
+        last sentence the vector search returned, or the closest of its own that the search
+        returned past the passages it keeps. The passages are counted as the ones shown
+        will be, one per sentence: one sentence shared by passages has one vector, so one
+        similarity. Sentences that only happen to score the same are counted once too,
+        which lowers the bar: it only costs a few more reads.
         """
         by_sentence: dict[float, float] = {}
         for chunk_id, group in sentences.items():
@@ -192,7 +200,7 @@ class Ranker:
             by_sentence[best.similarity] = max(value, by_sentence.get(best.similarity, -np.inf))
         scores = sorted(by_sentence.values(), reverse=True)
         bar = scores[k - 1] if len(scores) >= k else -np.inf
-        return [c for c in missing if self.weights.score(ceiling, bm25[c], crossed(c)) >= bar]
+        return [c for c in missing if self.weights.score(ceilings[c], bm25[c], crossed(c)) >= bar]
 
     def _sentences_of(
         self, chunk_ids: list[str], query: np.ndarray, counts: Mapping[str, int]
