@@ -150,22 +150,35 @@ def prepare(
     previous = list(previous)[-MAX_TURNS:]
     if not uses_history(question, previous, method):
         return PreparedQuery(embed(question), {}, False)
+    terms = history_terms(question, previous, method)
     if method.concat:
-        text = " ".join([*previous, question])
-        return PreparedQuery(embed(text), {t: 1.0 for t in tokenize_query(" ".join(previous))}, True)
+        return PreparedQuery(embed(" ".join([*previous, question])), terms, True)
     vector = np.asarray(embed(question), dtype=np.float32)
     if method.history_weight > 0:
         history = np.zeros_like(vector)
         for age, earlier in enumerate(reversed(previous)):
             history += (method.decay**age) * np.asarray(embed(earlier), dtype=np.float32)
         vector = _normalised(vector + method.history_weight * _normalised(history))
+    return PreparedQuery(vector, terms, True)
+
+
+def history_terms(
+    question: str, previous: Sequence[str], method: FollowUpMethod = DEFAULT
+) -> dict[str, float]:
+    """The extra BM25 terms :func:`prepare` gives ``question`` after ``previous`` (no
+    model needed, so the lexical search can start before the question is embedded)."""
+    previous = list(previous)[-MAX_TURNS:]
+    if not uses_history(question, previous, method):
+        return {}
+    if method.concat:
+        return {t: 1.0 for t in tokenize_query(" ".join(previous))}
     terms: dict[str, float] = {}
     if method.lexical_weight > 0:
         for age, earlier in enumerate(reversed(previous)):
             weight = method.lexical_weight * method.decay**age
             for term in tokenize_query(earlier):
                 terms[term] = max(terms.get(term, 0.0), weight)
-    return PreparedQuery(vector, terms, True)
+    return terms
 
 
 def _normalised(vector: np.ndarray) -> np.ndarray:

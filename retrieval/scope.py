@@ -23,7 +23,7 @@ from retrieval.layout import passage_of
 from retrieval.lexical import LexicalIndex
 from retrieval.library import LibraryView
 from retrieval.ranking import IndexView
-from retrieval.store import LibraryStore, StoredChunk, StoredSentence
+from retrieval.store import LibraryStore, SentenceVectors, StoredChunk, StoredSentence
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class Scope:
             return self.parts[0][1].passages
         return frozenset().union(*(view.passages for _, view in self.parts))
 
-    @property
+    @cached_property
     def view(self) -> IndexView:
         if len(self.parts) == 1:
             return self.parts[0][1].view
@@ -57,7 +57,7 @@ class Scope:
             languages.update(view.view.languages)
         return IndexView(counts, languages)
 
-    @property
+    @cached_property
     def allowed(self) -> frozenset[str] | None:
         """The passages whose article's date is in :attr:`dates`; None when the range is open."""
         if not self.dates.bounded:
@@ -87,6 +87,11 @@ class Scope:
             for store, ids in self._split(list(counts))
             for s in store.sentences_counted({c: counts[c] for c in ids}, embedding, texts)
         ]
+
+    def vectors_counted(self, counts: dict[str, int]) -> SentenceVectors:
+        return SentenceVectors.joined(
+            [store.vectors_counted({c: counts[c] for c in ids}) for store, ids in self._split(list(counts))]
+        )
 
     def sentences_of(self, chunk_ids: Sequence[str], embedding: np.ndarray) -> list[StoredSentence]:
         return [s for store, ids in self._split(chunk_ids) for s in store.sentences_of(ids, embedding)]

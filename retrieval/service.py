@@ -18,10 +18,12 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +45,7 @@ from retrieval.library import Views, save_cache
 from retrieval.models import Answer, IndexReport, Passage, SourceInfo, newest_first
 from retrieval.ranking import (
     AnswerRule,
+    LexicalSide,
     Ranked,
     Ranker,
     Signals,
@@ -59,6 +62,8 @@ from retrieval.tokenization import question_language
 log = logging.getLogger(__name__)
 
 QUERY_CACHE_SIZE = 512
+#: Threads that run lexical searches while questions are embedded (more searches at once run inline).
+SIDE_THREADS = 2
 
 
 def clean_question(question: str, max_chars: int) -> str:
@@ -120,8 +125,9 @@ class Retriever:
             lambda: self.registry, self.store_of, self.folder.lexical_cache, settings.refresh_seconds
         )
         self._write_lock = threading.Lock()
-        self._cache_lock = threading.Lock()  # the query-vector cache
+        self._cache_lock = threading.Lock()  # the query-vector cache, the side threads
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._side_threads: ThreadPoolExecutor | None = None
 
     # --- what it is built from ---------------------------------------------------------
 
@@ -339,10 +345,12 @@ class Retriever:
         k = k or self.settings.top_k
         dates = parse_range(since, until)
         scope = replace(self._scope(library), dates=dates)
-        prepared = followup.prepare(text, history, self.query_vector, method or followup.DEFAULT)
-        query = prepared.vector if prepared is not None else self.query_vector(text)
+        method = method or followup.DEFAULT
+        side = self._lexical_side(text, scope, followup.history_terms(text, history, method))
+        prepared = followup.prepare(text, history, self.query_vector, method)
+        query = prepared.vector
         reach = max(k, self.reranking.depth) if cue_of(text) else k  # candidates the second stage may lift
-        ranked = self._ranked(text, reach, scope, prepared)
+        ranked = self._ranked(text, reach, scope, prepared, side)
         passages = []
         for r in shown(text, ranked, k, scope, query, self.reranking):
             meta = r.metadata
@@ -466,11 +474,31 @@ class Retriever:
                 )
         return Scope(tuple(parts))
 
+    def _lexical_side(self, text: str, scope: Scope, terms: dict[str, float]) -> Callable[[], LexicalSide]:
+        """The lexical search for ``text`` (with a conversation's ``terms``), started in
+        another thread while this one embeds the question: call the result for it. It
+        runs here instead when the question's vector is cached, or no thread is free."""
+        ranker = Ranker(scope, scope.lexical, self.weights, self.settings.candidates)
+        work = partial(ranker.lexical_side, text, terms, scope.allowed, scope.view.sentence_counts)
+        if text in self._query_cache:
+            return work
+        with self._cache_lock:
+            if self._side_threads is None:
+                self._side_threads = ThreadPoolExecutor(SIDE_THREADS, thread_name_prefix="citebot-lexical")
+        future = self._side_threads.submit(work)
+        return lambda: work() if future.cancel() else future.result()
+
     def _ranked(
-        self, text: str, k: int, scope: Scope, prepared: followup.PreparedQuery | None = None
+        self,
+        text: str,
+        k: int,
+        scope: Scope,
+        prepared: followup.PreparedQuery | None = None,
+        side: Callable[[], LexicalSide] | None = None,
     ) -> list[Ranked]:
         """The ranking of the libraries' indexed passages for the cleaned question ``text``
-        (asked after earlier questions when ``prepared`` says how)."""
+        (asked after earlier questions when ``prepared`` says how; its lexical search
+        already started when ``side`` is given)."""
         ranker = Ranker(scope, scope.lexical, self.weights, self.settings.candidates)
         query = prepared.vector if prepared is not None else self.query_vector(text)
         history_terms = prepared.history_terms if prepared is not None else None
@@ -482,6 +510,7 @@ class Retriever:
             scope.view,
             history_terms=history_terms,
             allowed=scope.allowed,
+            side=side() if side is not None else None,
         )
         # While a reindex runs, the store holds the new passages of a changed article
         # beside its old ones until its catalog entry is written: show only passages the

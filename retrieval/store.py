@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,6 +203,15 @@ class LibraryStore:
         include = ["embeddings", "documents"] if texts else ["embeddings"]
         return _scored(self.chroma.get(self._require(self.names.sentences), ids, include), embedding)
 
+    def vectors_counted(self, counts: dict[str, int]) -> SentenceVectors:
+        """The vectors of every sentence of the passages in ``{passage id: sentence
+        count}``, to be scored once the query's vector is known."""
+        ids = [s for chunk_id, count in counts.items() for s in sentence_ids(chunk_id, count)]
+        if not ids:
+            return SentenceVectors.empty()
+        result = self.chroma.get(self._require(self.names.sentences), ids, ["embeddings"])
+        return SentenceVectors(list(result["ids"]), np.asarray(result["embeddings"], dtype=np.float32))
+
     def sentences_of(self, chunk_ids: Sequence[str], embedding: np.ndarray) -> list[StoredSentence]:
         """Every sentence of the given passages, with its similarity to ``embedding``."""
         if not chunk_ids:
@@ -365,6 +374,34 @@ def _sentence(
         similarity=similarity,
         key=str(meta.get("key") or (sentence_key(text) if text else "")),
     )
+
+
+@dataclass(frozen=True)
+class SentenceVectors:
+    """Sentences read with their vectors but not yet scored: ``vectors[n]`` is ``ids[n]``'s."""
+
+    ids: list[str]
+    vectors: np.ndarray
+
+    @classmethod
+    def empty(cls) -> SentenceVectors:
+        return cls([], np.zeros((0, 0), np.float32))
+
+    @classmethod
+    def joined(cls, parts: Sequence[SentenceVectors]) -> SentenceVectors:
+        parts = [p for p in parts if p.ids]
+        if len(parts) <= 1:
+            return parts[0] if parts else cls.empty()
+        return cls([i for p in parts for i in p.ids], np.vstack([p.vectors for p in parts]))
+
+    def scored(self, chunk_ids: Collection[str], embedding: np.ndarray) -> list[StoredSentence]:
+        """The sentences of ``chunk_ids`` (those read) with their similarity to ``embedding``,
+        in the order read: what :meth:`LibraryStore.sentences_counted` gives for them."""
+        picked = [row for row, sentence_id in enumerate(self.ids) if passage_of(sentence_id) in chunk_ids]
+        if not picked:
+            return []
+        sims = self.vectors[picked] @ np.asarray(embedding, dtype=np.float32)
+        return [_sentence(self.ids[row], None, float(sim)) for row, sim in zip(picked, sims.tolist())]
 
 
 def _scored(result: Any, embedding: np.ndarray) -> list[StoredSentence]:

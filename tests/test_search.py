@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
 import pytest
 
+from retrieval.embedding import Embedder
 from retrieval.errors import QuestionError
 from retrieval.evaluation import NOISE_BAND
+from retrieval.layout import BASE_LIBRARY
+from retrieval.ranking import LexicalSide, Ranker
+from retrieval.scope import Scope
 from retrieval.service import Retriever
+from retrieval.tokenization import question_language
 
 
 def test_demands_are_found_with_their_citation(seeds_retriever: Retriever) -> None:
@@ -165,3 +175,81 @@ def test_syndicated_copies_fill_one_slot(tmp_path, embedder) -> None:  # type: i
     assert sum(wire in p.text for p in answer.passages) == 1, [p.text for p in answer.passages]
     assert answer.passages[0].highlight == wire
     assert len({p.highlight for p in answer.passages}) == 5
+
+
+OVERLAP_QUESTIONS = [
+    "What did No Music for ICE demand?",
+    "Combien de noms comptait la lettre au moment de la publication ?",
+    "Which contract did Palantir sign with ICE?",
+    "Quels artistes ont quitté le festival SXSW ?",
+]
+
+
+def test_bm25_candidates_read_before_the_vector_search_rank_as_when_read_after(
+    seeds_retriever: Retriever,
+) -> None:
+    scope = Scope(((seeds_retriever.store, seeds_retriever.views.get(BASE_LIBRARY)),))
+    # Few candidates, so that BM25 brings passages the vector search did not keep.
+    ranker = Ranker(scope, scope.lexical, seeds_retriever.weights, candidates=3)
+    bm25_only = 0
+    for question in OVERLAP_QUESTIONS:
+        query = seeds_retriever.query_vector(question)
+        language = question_language(question)
+        side = ranker.lexical_side(question, counts=scope.view.sentence_counts)
+        assert side.vectors is not None
+        early = ranker.rank(question, query, 5, language, scope.view, side=side)
+        after = ranker.rank(question, query, 5, language, scope.view)
+        assert [(r.chunk_id, r.score, r.sentence.id) for r in early] == [
+            (r.chunk_id, r.score, r.sentence.id) for r in after
+        ]
+        kept = list(dict.fromkeys(s.chunk_id for s in scope.query_sentences(query, 9)))[:3]
+        bm25_only += sum(r.chunk_id not in kept for r in early)
+    assert bm25_only > 0, "no BM25-only candidate was scored from the early read"
+
+
+class _WaitsForTheLexicalSearch:
+    """The real model, which embeds a question only once the lexical search for it has
+    started (or 10 s have passed), and records which it was."""
+
+    def __init__(self, model: Embedder) -> None:
+        self.model = model
+        self.identity, self.dim, self.max_tokens = model.identity, model.dim, model.max_tokens
+        self.started = threading.Event()
+        self.overlapped: list[bool] = []
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        self.overlapped.append(self.started.wait(10))
+        return self.model.embed_queries(texts)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self.model.embed_passages(texts)
+
+    def count_tokens(self, text: str) -> int:
+        return self.model.count_tokens(text)
+
+
+def test_the_lexical_search_runs_while_the_question_is_embedded(
+    seeds_retriever: Retriever, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = _WaitsForTheLexicalSearch(seeds_retriever.embedder)
+    threads: list[threading.Thread] = []
+    lexical_side = Ranker.lexical_side
+
+    def recorded(self: Ranker, *args: Any, **kwargs: Any) -> LexicalSide:
+        threads.append(threading.current_thread())
+        model.started.set()
+        return lexical_side(self, *args, **kwargs)
+
+    monkeypatch.setattr(Ranker, "lexical_side", recorded)
+    replica = Retriever(seeds_retriever.settings.model_copy(update={"read_only": True}), embedder=model)  # type: ignore[arg-type]
+    question = OVERLAP_QUESTIONS[0]
+    answer = replica.search(question)
+    assert model.overlapped == [True]
+    assert threads[0] is not threading.current_thread()
+    assert [p.chunk_id for p in answer.passages] == [
+        p.chunk_id for p in seeds_retriever.search(question).passages
+    ]
+    # Asked again, the question's vector is cached: nothing to overlap, it runs here.
+    model.started.clear()
+    assert [p.chunk_id for p in replica.search(question).passages] == [p.chunk_id for p in answer.passages]
+    assert model.overlapped == [True] and threads[1] is threading.current_thread()
