@@ -15,6 +15,7 @@ is safe to search from several threads while one thread reindexes.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -64,6 +65,14 @@ log = logging.getLogger(__name__)
 QUERY_CACHE_SIZE = 512
 #: Threads that run lexical searches while questions are embedded (more searches at once run inline).
 SIDE_THREADS = 2
+
+
+def _yield_to_the_model() -> None:
+    """Lower this thread's priority, so that the model's threads keep their cores."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + 10)
+    except (AttributeError, OSError):  # not on Linux, or not allowed
+        pass
 
 
 def clean_question(question: str, max_chars: int) -> str:
@@ -484,7 +493,9 @@ class Retriever:
             return work
         with self._cache_lock:
             if self._side_threads is None:
-                self._side_threads = ThreadPoolExecutor(SIDE_THREADS, thread_name_prefix="citebot-lexical")
+                self._side_threads = ThreadPoolExecutor(
+                    SIDE_THREADS, thread_name_prefix="citebot-lexical", initializer=_yield_to_the_model
+                )
         future = self._side_threads.submit(work)
         return lambda: work() if future.cancel() else future.result()
 
