@@ -485,19 +485,21 @@ class Retriever:
 
     def _lexical_side(self, text: str, scope: Scope, terms: dict[str, float]) -> Callable[[], LexicalSide]:
         """The lexical search for ``text`` (with a conversation's ``terms``), started in
-        another thread while this one embeds the question: call the result for it. It
-        runs here instead when the question's vector is cached, or no thread is free."""
+        another thread while this one embeds the question: call the result for it. When
+        the question's vector is cached, or no thread is free, it runs here instead, and
+        without reading every candidate's vectors: the ranking reads the few it needs."""
         ranker = Ranker(scope, scope.lexical, self.weights, self.settings.candidates)
-        work = partial(ranker.lexical_side, text, terms, scope.allowed, scope.view.sentence_counts)
+        inline = partial(ranker.lexical_side, text, terms, scope.allowed)
         if text in self._query_cache:
-            return work
+            return inline
+        work = partial(inline, counts=scope.view.sentence_counts)
         with self._cache_lock:
             if self._side_threads is None:
                 self._side_threads = ThreadPoolExecutor(
                     SIDE_THREADS, thread_name_prefix="citebot-lexical", initializer=_yield_to_the_model
                 )
         future = self._side_threads.submit(work)
-        return lambda: work() if future.cancel() else future.result()
+        return lambda: inline() if future.cancel() else future.result()
 
     def _ranked(
         self,

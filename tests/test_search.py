@@ -235,26 +235,28 @@ def test_the_lexical_search_runs_while_the_question_is_embedded(
     model = _WaitsForTheLexicalSearch(seeds_retriever.embedder)
     threads: list[threading.Thread] = []
     niceness: list[int] = []
+    counted: list[bool] = []  # whether it read every candidate's sentence vectors
     lexical_side = Ranker.lexical_side
 
     def recorded(self: Ranker, *args: Any, **kwargs: Any) -> LexicalSide:
         threads.append(threading.current_thread())
         niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        counted.append(kwargs.get("counts") is not None)
         model.started.set()
         return lexical_side(self, *args, **kwargs)
 
+    question = OVERLAP_QUESTIONS[0]
+    expected = [p.chunk_id for p in seeds_retriever.search(question).passages]
     monkeypatch.setattr(Ranker, "lexical_side", recorded)
     replica = Retriever(seeds_retriever.settings.model_copy(update={"read_only": True}), embedder=model)  # type: ignore[arg-type]
-    question = OVERLAP_QUESTIONS[0]
     answer = replica.search(question)
     assert model.overlapped == [True]
     assert threads[0] is not threading.current_thread()
     # It yields the cores to the model's threads (on Linux, where threads have their own).
     assert niceness[0] == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
-    assert [p.chunk_id for p in answer.passages] == [
-        p.chunk_id for p in seeds_retriever.search(question).passages
-    ]
+    assert [p.chunk_id for p in answer.passages] == expected
     # Asked again, the question's vector is cached: nothing to overlap, it runs here.
     model.started.clear()
     assert [p.chunk_id for p in replica.search(question).passages] == [p.chunk_id for p in answer.passages]
     assert model.overlapped == [True] and threads[1] is threading.current_thread()
+    assert counted == [True, False], "run here, it reads only the vectors the ranking needs"
