@@ -172,7 +172,10 @@ def test_index_survives_sigkill_at_random_points(tmp_path: Path, embedder: Embed
     assert not report.modified and report.chunks_embedded == 0, "a re-run after convergence changed something"
 
     answer = retriever.search("Who was the duke of the Normans that conquered England?")
-    assert answer.passages and answer.passages[0].source_id.startswith("normans_")
+    present = {p.name for p in articles.iterdir() if p.suffix == ".txt"}
+    assert answer.passages and answer.passages[0].source_id in present
+    if any(name.startswith("normans_") for name in present):  # the edits may have removed all five
+        assert answer.passages[0].source_id.startswith("normans_")
     answer = retriever.search("What did No Music for ICE demand?")
     assert any("Terminate existing contracts" in p.text for p in answer.passages[:3])
 
