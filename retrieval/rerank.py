@@ -6,7 +6,9 @@ names the same people and the same events is close to most questions about them.
 For the first ``depth`` candidates the second stage reads every sentence (text and
 cosine) and adds to the first stage's score when the passage holds the kind of
 answer asked for: "how many"/"combien" wants a number, "when"/"quand" a date, "what
-are the demands"/"quels sont" a list. Among the passage's sentences nearly as close
+are the demands"/"quels sont" a list, "what did she say"/"qu'a-t-il répondu" someone's
+words (a sentence holding a quotation mark; not for a "who" question, which asks for a
+name). Among the passage's sentences nearly as close
 as its best, one that holds that kind of answer is the one shown in bold; a list asked
 for is shown whole ("…four demands of Amazon:" and the items after it), as it reads
 in the passage's text.
@@ -122,6 +124,14 @@ _ASKS_LIST = re.compile(
     r"|quelles étaient|demands?|requests?|revendications?|demandes?|exigences?|conditions?)\b",
     re.IGNORECASE,
 )
+_ASKS_QUOTE = re.compile(
+    r"\b(?:say|says|said|saying|quoted?|words|repl(?:y|ied|ies)|respon(?:d|ds|ded|se)|react(?:s|ed|ion)?"
+    r"|told|tell|claim(?:s|ed)?|wr(?:ote|ite|ites|itten)|conclude[sd]?|phrase|slogan"
+    r"|dit|dire|disent|déclar\w*|répon\w*|affirm\w*|citation|écri\w*|conclu\w*|réagi\w*)\b",
+    re.IGNORECASE,
+)
+_ASKS_WHO = re.compile(r"\s*(?:who|whom|qui)\b|.*\b(?:c'est qui|c’est qui)\b", re.IGNORECASE)
+_QUOTE = re.compile(r"[“”«»\"]")
 _ITEM = re.compile(r"\s*(?:[*•\-–—]|\d{1,2}[.)])\s+")
 #: An embedded post's signature line, as a page's text gives it: "— Name (@handle) July 29,
 #: 2019", after a "(con't)" when a thread goes on.
@@ -132,13 +142,15 @@ _CONTINUED = re.compile(r"\s*\(con[’']t\)\s*")
 
 
 def cue_of(question: str) -> str:
-    """The kind of answer ``question`` asks for: ``number``, ``date``, ``list`` or ``""``."""
+    """The kind of answer ``question`` asks for: ``number``, ``date``, ``list``, ``quote`` or ``""``."""
     if _ASKS_NUMBER.search(question):
         return "number"
     if _ASKS_DATE.search(question):
         return "date"
     if _ASKS_LIST.search(question):
         return "list"
+    if _ASKS_QUOTE.search(question) and not _ASKS_WHO.match(question):
+        return "quote"
     return ""
 
 
@@ -308,6 +320,8 @@ def _holds(passage: str, sentence: str, cue: str) -> bool:
         return bool(_DATE.search(sentence))
     if cue == "list":
         return sentence.rstrip().endswith(":") and _items_after(passage, sentence) > 0
+    if cue == "quote":
+        return bool(_QUOTE.search(sentence))
     return False
 
 

@@ -41,6 +41,12 @@ LEDE = candidate(
         ("En quelle année la pétition a-t-elle été signée ?", "date"),
         ("What did No Music for ICE demand?", "list"),
         ("Quelles sont les revendications des employés ?", "list"),
+        ("What did the chief executive say about the letter?", "quote"),
+        ("How did Amazon's CTO react to the protesters?", "quote"),
+        ("Qu'a répondu Werner Vogels aux manifestants ?", "quote"),
+        ("Quelle phrase les salariés utilisent-ils ?", "quote"),
+        ("Who wrote the letter?", ""),  # a who question asks for a name, not for words
+        ("Qui avait déjà écrit au patron d'Amazon ?", ""),
         ("Why did the artists sign?", ""),
     ],
 )
@@ -73,6 +79,26 @@ def test_a_number_asked_for_bolds_a_sentence_holding_one_when_nearly_as_close() 
     assert only.highlight == "By then 475 people had signed it."
     [plain] = rerank("Who published the letter?", "en", [passage])
     assert plain.highlight == "The letter was published on a Monday."
+
+
+def test_words_asked_for_put_a_quote_first_when_nearly_as_close() -> None:
+    lede = candidate(
+        "lede", 0.90, "Protesters interrupted the keynote.", [("Protesters interrupted the keynote.", 0.90)]
+    )
+    reply = "“Let me finish first,” he said."
+    quoted = candidate(
+        "quoted",
+        0.885,
+        f"He kept talking. {reply}",
+        [("He kept talking.", 0.885), (reply, 0.87)],
+    )
+    first, second = rerank("What did the CTO reply to the protesters?", "en", [lede, quoted])
+    assert (first.candidate, second.candidate) == (quoted, lede)
+    assert first.highlight == reply and first.score == pytest.approx(0.885 + DEFAULT.cue)
+    # Asked who, the same passages keep their order and their closest sentences.
+    first, second = rerank("Who replied to the protesters?", "en", [lede, quoted])
+    assert (first.candidate, second.candidate) == (lede, quoted)
+    assert second.highlight == "He kept talking."
 
 
 def test_one_passage_per_bold_sentence() -> None:
