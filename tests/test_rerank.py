@@ -47,6 +47,7 @@ LEDE = candidate(
         ("Quelle phrase les salariés utilisent-ils ?", "quote"),
         ("Who wrote the letter?", ""),  # a who question asks for a name, not for words
         ("Qui avait déjà écrit au patron d'Amazon ?", ""),
+        ("Tell me about the SXSW boycott.", ""),
         ("Why did the artists sign?", ""),
     ],
 )
