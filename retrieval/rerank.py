@@ -10,7 +10,8 @@ are the demands"/"quels sont" a list, "what did she say"/"qu'a-t-il répondu" so
 words (a sentence holding a quotation mark; not for a "who" question, which asks for a
 name). Among the passage's sentences nearly as close as its best, one that holds that
 kind of answer is the one shown in bold; a list asked for is shown whole ("…four
-demands of Amazon:" and the items after it), as it reads in the passage's text.
+demands of Amazon:" and the items after it), as it reads in the passage's text, and
+without such a list a sentence listing inline ("BPP, ZPP and RP") holds one.
 
 Measured and left out (``benchmarks/rerank.py``, cross-validated on the seeds sets):
 the best neighbouring sentence's cosine, the question's words in the title or in the
@@ -107,7 +108,14 @@ _MONTHS = (
     "monday tuesday wednesday thursday friday saturday sunday lundi mardi mercredi jeudi vendredi "
     "samedi dimanche yesterday today tomorrow hier demain week semaine"
 )
-_DATE = re.compile(r"\b(?:1[89]\d\d|20\d\d)\b|\b(?:" + "|".join(_MONTHS.split()) + r")\b", re.IGNORECASE)
+#: A year (1000-2099, or three digits after "in", "since", "en", "depuis"... unless a plural
+#: word or "%" follows: "in 911 as a fiefdom", not "in 300 cities"), a month or a day.
+_DATE = re.compile(
+    r"\b(?:1\d{3}|20\d\d)\b"
+    r"|\b(?:in|since|until|around|en|depuis|jusqu'en|vers)\s+\d{3}\b(?!\s*(?:%|[^\W\d_]{2,}s\b))"
+    r"|\b(?:" + "|".join(_MONTHS.split()) + r")\b",
+    re.IGNORECASE,
+)
 _ASKS_NUMBER = re.compile(
     r"\b(?:how (?:many|much|long|old)|what (?:number|percentage|share|amount)"
     r"|combien|quel(?:le)? (?:nombre|montant|part))\b",
@@ -131,6 +139,11 @@ _ASKS_QUOTE = re.compile(
 )
 _ASKS_WHO = re.compile(r"\s*(?:who|whom|qui)\b|.*\b(?:c'est qui|c’est qui)\b", re.IGNORECASE)
 _QUOTE = re.compile(r"[“”«»\"]")
+#: A list written inline: "BPP, ZPP and RP", "les artistes, les fans et les défenseurs".
+_ENUMERATION = re.compile(
+    r"\b[\w’'-]+(?: [\w’'-]+){0,3}, [\w’'-]+(?: [\w’'-]+){0,3},? (?:and|or|et|ou) [\w’'-]+",
+    re.IGNORECASE,
+)
 _ITEM = re.compile(r"\s*(?:[*•\-–—]|\d{1,2}[.)])\s+")
 #: An embedded post's signature line, as a page's text gives it: "— Name (@handle) July 29,
 #: 2019", after a "(con't)" when a thread goes on.
@@ -302,7 +315,7 @@ def _read(candidate: Candidate, cue: str, weights: RerankWeights | None) -> tupl
             block = max(sims[n:end])
             if block + weights.listing >= top:
                 return _span(candidate.text, sentence.text), True
-        return _span(candidate.text, sentences[best].text), False
+        cue = "enumeration"  # no such list near enough: one written inline in a sentence counts
     # The sentence shown: the closest, unless one nearly as close holds the kind of answer asked for.
     shown = max(
         range(len(sentences)),
@@ -321,6 +334,8 @@ def _holds(passage: str, sentence: str, cue: str) -> bool:
         return sentence.rstrip().endswith(":") and _items_after(passage, sentence) > 0
     if cue == "quote":
         return bool(_QUOTE.search(sentence))
+    if cue == "enumeration":
+        return bool(_ENUMERATION.search(sentence))
     return False
 
 

@@ -102,6 +102,49 @@ def test_words_asked_for_put_a_quote_first_when_nearly_as_close() -> None:
     assert second.highlight == "He kept talking."
 
 
+def test_a_list_written_inline_counts_when_no_list_follows_a_colon() -> None:
+    lede = candidate(
+        "lede",
+        0.90,
+        "Randomness changes what can be solved.",
+        [("Randomness changes what can be solved.", 0.90)],
+    )
+    listing = "Other classes include BPP, ZPP and RP."
+    inline = candidate(
+        "inline",
+        0.89,
+        f"Machines with random bits define classes. {listing}",
+        [("Machines with random bits define classes.", 0.89), (listing, 0.875)],
+    )
+    first, second = rerank("What are the classes defined by random machines?", "en", [lede, inline])
+    assert (first.candidate, second.candidate) == (inline, lede)
+    assert first.highlight == listing and first.score == pytest.approx(0.89 + DEFAULT.cue)
+    assert second.score == pytest.approx(0.90)
+    # Not asked for a list, the first stage's order and closest sentences stand.
+    first, second = rerank("Why can randomness change what is solved?", "en", [lede, inline])
+    assert (first.candidate, second.candidate) == (lede, inline)
+    assert second.highlight == "Machines with random bits define classes."
+
+
+@pytest.mark.parametrize(
+    ("sentence", "dated"),
+    [
+        ("The duchy began in 911 as a fiefdom.", True),
+        ("Dyrrachium fell in February.", True),
+        ("A third attack came in 1185.", True),
+        ("Le duché est fondé en 911.", True),
+        ("The chain has shops in 300 cities.", False),
+        ("Prices rose in 120 %.", False),
+        ("The letter had 475 names.", False),
+    ],
+)
+def test_a_date_asked_for_is_held_by_old_years_too(sentence: str, dated: bool) -> None:
+    other = "The duchy was a fief."
+    passage = candidate("p", 0.9, f"{other} {sentence}", [(other, 0.86), (sentence, 0.85)])
+    [only] = rerank("When was the duchy founded?", "en", [passage])
+    assert (only.highlight == sentence) is dated
+
+
 def test_one_passage_per_bold_sentence() -> None:
     shared = "The lighthouse will be lit in May."
     reprint = [candidate(c, s, shared, [(shared, s)]) for c, s in (("a", 0.9), ("b", 0.89))]
