@@ -196,3 +196,17 @@ def sentence_units(text: str, count_tokens: TokenCounter, min_tokens: int = 8) -
         else:
             units.append(pending)
     return units
+
+
+def quick_sentence_units(count_tokens: TokenCounter, min_tokens: int = 8) -> Callable[[str], list[str]]:
+    """:func:`sentence_units` for reading a stored passage back into the sentences it was
+    indexed by, without tokenizing most of them: a sentence of ``min_tokens`` words or more
+    is taken as no fragment, as the tokenizer nearly always agrees (a word is a token or
+    more). Not always (multilingual-e5 counts "Southern California" as 1 token), so a
+    caller checks the number of sentences against the one stored."""
+
+    def count(sentence: str) -> int:
+        words = len(sentence.split())
+        return words if words >= min_tokens else count_tokens(sentence)
+
+    return lambda text: sentence_units(text, count, min_tokens)

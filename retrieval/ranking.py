@@ -251,25 +251,6 @@ def crossed_for(language: str, languages: Mapping[str, str]) -> Callable[[str], 
     return lambda chunk_id: languages.get(chunk_id, "und") not in (language, "und")
 
 
-def reading_head(ranked: list[Ranked], k: int) -> int:
-    """How many of the first ``ranked`` passages to read the best sentences of so that
-    one passage per best sentence likely finds ``k`` among them: up to ``k + 1`` distinct
-    similarities.
-
-    A sentence shared by passages (overlapping passages of one article, a story
-    reprinted) has one vector, so one similarity; distinct sentences almost never score
-    the same. The head ends before the passage that brings the ``k + 2``-th value; the
-    caller reads further when the texts tell fewer than ``k`` apart.
-    """
-    seen: set[float] = set()
-    for position, r in enumerate(ranked):
-        if r.sentence.similarity not in seen:
-            if len(seen) == k + 1:
-                return position
-            seen.add(r.sentence.similarity)
-    return len(ranked)
-
-
 @dataclass(frozen=True)
 class Signals:
     """What the answer rule reads of a search.

@@ -23,7 +23,7 @@ The weights are fitted by cross-validation (``benchmarks/rerank.py``).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -31,7 +31,7 @@ import numpy as np
 
 from retrieval.highlight import best_sentence
 from retrieval.layout import sentence_number
-from retrieval.ranking import IndexView, Ranked, SentenceSource, reading_head
+from retrieval.ranking import IndexView, Ranked, SentenceSource
 from retrieval.store import StoredChunk, StoredSentence, sentence_key
 from retrieval.tokenization import question_language
 
@@ -221,6 +221,7 @@ def shown(
     k: int,
     source: PassageSource,
     query: np.ndarray,
+    split: Callable[[str], list[str]],
     weights: RerankWeights = DEFAULT,
 ) -> list[Reranked]:
     """The ``k`` passages to show for the cleaned ``question``, one per bold text.
@@ -229,8 +230,12 @@ def shown(
     ``weights.depth`` candidates are read whole and put in the second stage's order.
     The rest, and every candidate of a question without a cue (where the second stage
     would change nothing), keep the first stage's order and are shown by their best
-    sentence: only those sentences' texts (for the head :func:`retrieval.ranking.reading_head`
-    expects to hold the passages still wanted) and the passages shown are read.
+    sentence, read in their passage's text: ``split`` (the indexer's cut,
+    :func:`retrieval.chunking.quick_sentence_units`) finds it there. Only the passages
+    that may be shown are read: a sentence shared by passages (overlapping passages of
+    one article, a story reprinted) has one vector, so one similarity, and a passage
+    whose best sentence scores the same as one already read is passed over. When the
+    texts still tell two passages' bold sentences to be the same, the next are read.
     """
     language = question_language(question)
     kept: list[Reranked] = []
@@ -240,10 +245,17 @@ def shown(
         kept = rerank(question, language, read_candidates(head, source, query), weights)
         start = len(head)
     seen = {r.key for r in kept}
+    similarities: set[float] = set()
     while len(kept) < k and start < len(ranked):
-        batch = ranked[start : start + reading_head(ranked[start:], k - len(kept))]
-        start += len(batch)
-        texts = source.sentence_texts([r.sentence.id for r in batch if not r.sentence.text])
+        batch: list[Ranked] = []
+        while start < len(ranked) and len(batch) < k - len(kept):
+            r = ranked[start]
+            start += 1
+            if r.sentence.similarity not in similarities:
+                similarities.add(r.sentence.similarity)
+                batch.append(r)
+        chunks = {c.id: c for c in source.get([r.chunk_id for r in batch])}
+        texts = _best_texts(batch, chunks, split, source)
         picked: list[Ranked] = []
         for r in batch:
             sentence = r.sentence.text or texts.get(r.sentence.id, "")
@@ -251,23 +263,53 @@ def shown(
             if key not in seen:
                 seen.add(key)
                 picked.append(replace(r, sentence=replace(r.sentence, text=sentence)))
-            if len(kept) + len(picked) == k:
-                break
-        kept += rerank(question, language, read_candidates(picked, source, query, whole=False), None)
+        candidates = read_candidates(picked, source, query, whole=False, chunks=chunks)
+        kept += rerank(question, language, candidates, None)
     return kept[:k]
 
 
+def _best_texts(
+    batch: list[Ranked],
+    chunks: Mapping[str, StoredChunk],
+    split: Callable[[str], list[str]],
+    source: PassageSource,
+) -> dict[str, str]:
+    """``{sentence id: text}`` of the best sentences of ``batch`` that have none yet: found
+    in their passages' texts (``chunks``, split by ``split``) when the split gives the number
+    of sentences stored, read from the store otherwise (an index older than the counts)."""
+    wanted = [r.sentence.id for r in batch if not r.sentence.text]
+    texts: dict[str, str] = {}
+    counts = source.view.sentence_counts
+    for r in batch:
+        chunk = chunks.get(r.chunk_id)
+        if r.sentence.text or chunk is None or r.chunk_id not in counts:
+            continue
+        units = split(chunk.text)
+        n = sentence_number(r.sentence.id)
+        if len(units) == counts[r.chunk_id] and n < len(units):
+            texts[r.sentence.id] = units[n]
+    missing = [i for i in wanted if i not in texts]
+    if missing:
+        texts.update(source.sentence_texts(missing))
+    return texts
+
+
 def read_candidates(
-    ranked: list[Ranked], source: PassageSource, query: np.ndarray, whole: bool = True
+    ranked: list[Ranked],
+    source: PassageSource,
+    query: np.ndarray,
+    whole: bool = True,
+    chunks: Mapping[str, StoredChunk] | None = None,
 ) -> list[Candidate]:
-    """What the second stage reads of ``ranked``: the passages and (when ``whole``) every
-    sentence of each, with its text and cosine to ``query``; otherwise only the best
-    sentence the first stage found. A passage deleted by a reindex between the reads is
-    left out."""
+    """What the second stage reads of ``ranked``: the passages (unless ``chunks`` holds
+    them already) and (when ``whole``) every sentence of each, with its text and cosine to
+    ``query``; otherwise only the best sentence the first stage found. A passage deleted
+    by a reindex between the reads is left out."""
     if not ranked:
         return []
     ids = [r.chunk_id for r in ranked]
-    chunks = {c.id: c for c in source.get(ids)}
+    if chunks is None:
+        chunks = {c.id: c for c in source.get(ids)}
     sentences: dict[str, list[StoredSentence]] = {}
     if whole:
         counts = source.view.sentence_counts

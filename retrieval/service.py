@@ -35,6 +35,7 @@ from config.settings import library_problem
 from retrieval import followup
 from retrieval import lexical as bm25
 from retrieval.chroma import Chroma
+from retrieval.chunking import quick_sentence_units
 from retrieval.dates import parse_range
 from retrieval.embedding import Embedder, create_embedder
 from retrieval.embedding.factory import index_identity, model_identity
@@ -137,6 +138,7 @@ class Retriever:
         self._cache_lock = threading.Lock()  # the query-vector cache, the side threads
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._side_threads: ThreadPoolExecutor | None = None
+        self._splitter: Callable[[str], list[str]] | None = None
 
     # --- what it is built from ---------------------------------------------------------
 
@@ -155,6 +157,13 @@ class Retriever:
         if self._embedder is None:
             self._embedder = create_embedder(self.settings)
         return self._embedder
+
+    @property
+    def _split(self) -> Callable[[str], list[str]]:
+        """A stored passage's text cut into the sentences the indexer matched it by."""
+        if self._splitter is None:
+            self._splitter = quick_sentence_units(self.embedder.count_tokens)
+        return self._splitter
 
     @property
     def chroma(self) -> Chroma:
@@ -361,7 +370,7 @@ class Retriever:
         reach = max(k, self.reranking.depth) if cue_of(text) else k  # candidates the second stage may lift
         ranked = self._ranked(text, reach, scope, prepared, side)
         passages = []
-        for r in shown(text, ranked, k, scope, query, self.reranking):
+        for r in shown(text, ranked, k, scope, query, self._split, self.reranking):
             meta = r.metadata
             passages.append(
                 Passage(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 
-from retrieval.chunking import chunk_article, split_sentences
+from retrieval.chunking import chunk_article, quick_sentence_units, sentence_units, split_sentences
 from retrieval.embedding import Embedder
 from retrieval.models import Article
+
+from data_paths import SEEDS
 
 
 def _article(text: str, title: str = "T", source_id: str = "a.txt") -> Article:
@@ -76,3 +78,16 @@ def test_sentence_split_keeps_abbreviations_and_handles_french() -> None:
         "Les musiciens refusent.",
         "À suivre.",
     ]
+
+
+def test_quick_sentence_units_cut_the_seeds_passages_as_the_indexer_does(embedder: Embedder) -> None:
+    split = quick_sentence_units(embedder.count_tokens)
+    texts = [
+        chunk.text
+        for path in sorted(SEEDS.iterdir())
+        for chunk in chunk_article(_article(path.read_text(encoding="utf-8")), embedder.count_tokens, 288, 32)
+    ]
+    texts.append("Short. Also short. Then a sentence long enough to stand on its own here.\n\nEnd.")
+    assert len(texts) > 10
+    for text in texts:
+        assert split(text) == sentence_units(text, embedder.count_tokens)

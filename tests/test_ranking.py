@@ -17,7 +17,6 @@ from retrieval.ranking import (
     Weights,
     best_similarity,
     crossed_for,
-    reading_head,
 )
 from retrieval.store import StoredSentence
 
@@ -37,15 +36,6 @@ def test_a_passage_is_crossed_only_when_both_languages_are_known_and_differ() ->
     crossed = crossed_for("en", languages)
     assert [crossed(c) for c in ("fr1", "en1", "und1", "missing")] == [True, False, False, False]
     assert not crossed_for("und", languages)("fr1")
-
-
-def test_the_reading_head_holds_one_spare_distinct_similarity() -> None:
-    shared = [_ranked(f"p{n}", f"p{n}.0", 0.9) for n in range(4)]  # one sentence, four passages
-    ranked = [*shared, _ranked("q", "q.0", 0.8), _ranked("r", "r.0", 0.7), _ranked("s", "s.0", 0.6)]
-    assert reading_head(ranked, k=1) == 5  # 0.9 and 0.8: one spare value
-    assert reading_head(ranked, k=2) == 6
-    assert reading_head(ranked, k=5) == len(ranked)
-    assert reading_head([], k=3) == 0
 
 
 def test_the_answer_rule_adds_weighted_word_and_name_coverage() -> None:

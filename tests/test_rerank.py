@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
 import pytest
 
-from retrieval.ranking import Ranked
-from retrieval.rerank import DEFAULT, Candidate, cue_of, rerank
-from retrieval.store import StoredSentence
+from retrieval.chunking import quick_sentence_units
+from retrieval.ranking import IndexView, Ranked
+from retrieval.rerank import DEFAULT, Candidate, cue_of, rerank, shown
+from retrieval.store import StoredChunk, StoredSentence
 
 
 def candidate(chunk: str, score: float, text: str, sentences: list[tuple[str, float]]) -> Candidate:
@@ -194,3 +199,75 @@ def test_an_embedded_post_is_bold_with_its_signature(
     passage = candidate("post", 0.9, "\n\n".join(POST), [(closest, 0.9), *others])
     [shown] = rerank("Who interrupted the keynote?", "en", [passage], weights)
     assert shown.highlight == "\n\n".join(bold)
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+SPLIT = quick_sentence_units(words, min_tokens=3)
+
+
+@dataclass
+class Passages:
+    """A store of passages and their sentences that records what is read of it."""
+
+    texts: dict[str, str]
+    counts: dict[str, int] = field(default_factory=dict)
+    reads: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.counts = self.counts or {c: len(SPLIT(t)) for c, t in self.texts.items()}
+
+    @property
+    def view(self) -> IndexView:
+        return IndexView(self.counts, {c: "en" for c in self.texts})
+
+    def get(self, ids: Sequence[str]) -> list[StoredChunk]:
+        self.reads.append(("passages", list(ids)))
+        return [StoredChunk(i, self.texts[i], {}) for i in ids if i in self.texts]
+
+    def sentence_texts(self, ids: Sequence[str]) -> dict[str, str]:
+        self.reads.append(("sentences", list(ids)))
+        return {i: SPLIT(self.texts[i.split(".")[0]])[int(i.split(".")[1])] for i in ids}
+
+
+def best(chunk: str, n: int, similarity: float) -> Ranked:
+    return Ranked(chunk, similarity, StoredSentence(f"{chunk}.{n}", chunk, "", similarity))
+
+
+SHARED = "The lighthouse will be lit in May."
+
+
+def test_shown_reads_only_the_passages_it_may_show_and_finds_the_bold_in_their_text() -> None:
+    store = Passages(
+        {
+            **{
+                f"p{n}": f"Harbour news number {n} today. {SHARED}" for n in range(4)
+            },  # one sentence, four passages
+            "q": "Fees rise at the harbour. Boats pay more.",
+            "r": "The ferry runs twice a day.",
+        }
+    )
+    ranked = [*(best(f"p{n}", 1, 0.9) for n in range(4)), best("q", 0, 0.8), best("r", 0, 0.7)]
+    first, second = shown("Why do ferries run?", ranked, 2, store, np.zeros(2), SPLIT)
+    assert (first.candidate.ranked.chunk_id, first.highlight) == ("p0", SHARED)
+    assert (second.candidate.ranked.chunk_id, second.highlight) == ("q", "Fees rise at the harbour.")
+    assert store.reads == [("passages", ["p0", "q"])]  # no sentence read, no passage sharing p0's sentence
+
+
+def test_shown_reads_a_sentence_its_passage_splits_otherwise_and_goes_on_past_a_repeated_one() -> None:
+    store = Passages(
+        {
+            "a": f"Old news from the port. {SHARED}",
+            "b": f"{SHARED.upper()} Nothing else is planned.",
+            "c": "Other news here.",
+        },
+    )
+    store.counts["a"] = 3  # indexed with another cut: its sentence is read from the store
+    ranked = [best("a", 1, 0.9), best("b", 0, 0.85), best("c", 0, 0.8)]
+    first, second = shown("Why do ferries run?", ranked, 2, store, np.zeros(2), SPLIT)
+    assert first.highlight == SHARED
+    # b's bold is a's sentence in capitals: the same key, so c is read and shown instead.
+    assert second.candidate.ranked.chunk_id == "c"
+    assert store.reads == [("passages", ["a", "b"]), ("sentences", ["a.1"]), ("passages", ["c"])]
