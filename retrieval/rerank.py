@@ -242,7 +242,7 @@ def shown(
     start = 0
     if cue_of(question):
         head = ranked[: weights.depth]
-        kept = rerank(question, language, read_candidates(head, source, query, split=split), weights)
+        kept = rerank(question, language, read_candidates(head, source, query), weights)
         start = len(head)
     seen = {r.key for r in kept}
     similarities: set[float] = set()
@@ -300,14 +300,11 @@ def read_candidates(
     query: np.ndarray,
     whole: bool = True,
     chunks: Mapping[str, StoredChunk] | None = None,
-    split: Callable[[str], list[str]] | None = None,
 ) -> list[Candidate]:
     """What the second stage reads of ``ranked``: the passages (unless ``chunks`` holds
     them already) and (when ``whole``) every sentence of each, with its text and cosine to
-    ``query``; otherwise only the best sentence the first stage found. The sentences'
-    texts are found in the passages' texts by ``split`` (as in :func:`shown`) when it cuts
-    every passage into the number of sentences stored, and read with them otherwise. A
-    passage deleted by a reindex between the reads is left out."""
+    ``query``; otherwise only the best sentence the first stage found. A passage deleted
+    by a reindex between the reads is left out."""
     if not ranked:
         return []
     ids = [r.chunk_id for r in ranked]
@@ -317,11 +314,7 @@ def read_candidates(
     if whole:
         counts = source.view.sentence_counts
         if all(i in counts for i in ids):
-            units = {c: split(chunk.text) for c, chunk in chunks.items()} if split is not None else {}
-            cut = bool(units) and all(len(units[c]) == counts[c] for c in units)
-            found = source.sentences_counted({i: counts[i] for i in ids}, query, texts=not cut)
-            if cut:
-                found = [_with_text(s, units[s.chunk_id]) for s in found if s.chunk_id in units]
+            found = source.sentences_counted({i: counts[i] for i in ids}, query, texts=True)
         else:  # an index written before the counts were kept
             found = source.sentences_of(ids, query)
         for sentence in found:
@@ -339,11 +332,6 @@ def read_candidates(
         title = str(meta.get("title", ""))
         candidates.append(Candidate(r, origin, title, chunk.text, tuple(group), meta))
     return candidates
-
-
-def _with_text(sentence: StoredSentence, units: list[str]) -> StoredSentence:
-    text = units[sentence_number(sentence.id)]
-    return replace(sentence, text=text, key=sentence_key(text))
 
 
 def _read(candidate: Candidate, cue: str, weights: RerankWeights | None) -> tuple[str, bool]:
