@@ -30,9 +30,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from retrieval.highlight import best_sentence
-from retrieval.layout import sentence_number
+from retrieval.layout import passage_of, sentence_number
 from retrieval.ranking import IndexView, Ranked, SentenceSource
-from retrieval.store import StoredChunk, StoredSentence, sentence_key
+from retrieval.store import SentenceVectors, StoredChunk, StoredSentence, sentence_key
 from retrieval.tokenization import question_language
 
 
@@ -223,6 +223,7 @@ def shown(
     query: np.ndarray,
     split: Callable[[str], list[str]],
     weights: RerankWeights = DEFAULT,
+    vectors: SentenceVectors | None = None,
 ) -> list[Reranked]:
     """The ``k`` passages to show for the cleaned ``question``, one per bold text.
 
@@ -236,13 +237,16 @@ def shown(
     one article, a story reprinted) has one vector, so one similarity, and a passage
     whose best sentence scores the same as one already read is passed over. When the
     texts still tell two passages' bold sentences to be the same, the next are read.
+    The head of a question with a cue is scored from ``vectors`` (the BM25 candidates'
+    sentence vectors, read while the question was embedded) for the passages they hold.
     """
     language = question_language(question)
     kept: list[Reranked] = []
     start = 0
     if cue_of(question):
         head = ranked[: weights.depth]
-        kept = rerank(question, language, read_candidates(head, source, query), weights)
+        candidates = read_candidates(head, source, query, split=split, vectors=vectors)
+        kept = rerank(question, language, candidates, weights)
         start = len(head)
     seen = {r.key for r in kept}
     similarities: set[float] = set()
@@ -300,11 +304,16 @@ def read_candidates(
     query: np.ndarray,
     whole: bool = True,
     chunks: Mapping[str, StoredChunk] | None = None,
+    split: Callable[[str], list[str]] | None = None,
+    vectors: SentenceVectors | None = None,
 ) -> list[Candidate]:
     """What the second stage reads of ``ranked``: the passages (unless ``chunks`` holds
     them already) and (when ``whole``) every sentence of each, with its text and cosine to
-    ``query``; otherwise only the best sentence the first stage found. A passage deleted
-    by a reindex between the reads is left out."""
+    ``query``; otherwise only the best sentence the first stage found. The sentences'
+    texts are found in the passages' texts by ``split`` (as in :func:`shown`) when it cuts
+    every passage into the number of sentences stored, and read with them otherwise; then
+    the sentences of a passage ``vectors`` holds are not read but scored from those. A
+    passage deleted by a reindex between the reads is left out."""
     if not ranked:
         return []
     ids = [r.chunk_id for r in ranked]
@@ -314,7 +323,16 @@ def read_candidates(
     if whole:
         counts = source.view.sentence_counts
         if all(i in counts for i in ids):
-            found = source.sentences_counted({i: counts[i] for i in ids}, query, texts=True)
+            units = {c: split(chunk.text) for c, chunk in chunks.items()} if split is not None else {}
+            cut = bool(units) and all(len(units[c]) == counts[c] for c in units)
+            held = {passage_of(i) for i in vectors.ids} if cut and vectors is not None else set()
+            local = {i for i in ids if i in held}
+            rest = {i: counts[i] for i in ids if i not in local}
+            found = vectors.scored(local, query) if vectors is not None and local else []
+            if rest:
+                found += source.sentences_counted(rest, query, texts=not cut)
+            if cut:
+                found = [_with_text(s, units[s.chunk_id]) for s in found if s.chunk_id in units]
         else:  # an index written before the counts were kept
             found = source.sentences_of(ids, query)
         for sentence in found:
@@ -332,6 +350,11 @@ def read_candidates(
         title = str(meta.get("title", ""))
         candidates.append(Candidate(r, origin, title, chunk.text, tuple(group), meta))
     return candidates
+
+
+def _with_text(sentence: StoredSentence, units: list[str]) -> StoredSentence:
+    text = units[sentence_number(sentence.id)]
+    return replace(sentence, text=text, key=sentence_key(text))
 
 
 def _read(candidate: Candidate, cue: str, weights: RerankWeights | None) -> tuple[str, bool]:

@@ -368,9 +368,10 @@ class Retriever:
         prepared = followup.prepare(text, history, self.query_vector, method)
         query = prepared.vector
         reach = max(k, self.reranking.depth) if cue_of(text) else k  # candidates the second stage may lift
-        ranked = self._ranked(text, reach, scope, prepared, side)
+        lexical = side()
+        ranked = self._ranked(text, reach, scope, prepared, lexical)
         passages = []
-        for r in shown(text, ranked, k, scope, query, self._split, self.reranking):
+        for r in shown(text, ranked, k, scope, query, self._split, self.reranking, lexical.vectors):
             meta = r.metadata
             passages.append(
                 Passage(
@@ -516,11 +517,11 @@ class Retriever:
         k: int,
         scope: Scope,
         prepared: followup.PreparedQuery | None = None,
-        side: Callable[[], LexicalSide] | None = None,
+        side: LexicalSide | None = None,
     ) -> list[Ranked]:
         """The ranking of the libraries' indexed passages for the cleaned question ``text``
         (asked after earlier questions when ``prepared`` says how; its lexical search
-        already started when ``side`` is given)."""
+        already done when ``side`` is given)."""
         ranker = Ranker(scope, scope.lexical, self.weights, self.settings.candidates)
         query = prepared.vector if prepared is not None else self.query_vector(text)
         history_terms = prepared.history_terms if prepared is not None else None
@@ -532,7 +533,7 @@ class Retriever:
             scope.view,
             history_terms=history_terms,
             allowed=scope.allowed,
-            side=side() if side is not None else None,
+            side=side,
         )
         # While a reindex runs, the store holds the new passages of a changed article
         # beside its old ones until its catalog entry is written: show only passages the

@@ -11,7 +11,7 @@ import pytest
 from retrieval.chunking import quick_sentence_units
 from retrieval.ranking import IndexView, Ranked
 from retrieval.rerank import DEFAULT, Candidate, cue_of, rerank, shown
-from retrieval.store import StoredChunk, StoredSentence
+from retrieval.store import SentenceVectors, StoredChunk, StoredSentence
 
 
 def candidate(chunk: str, score: float, text: str, sentences: list[tuple[str, float]]) -> Candidate:
@@ -231,6 +231,17 @@ class Passages:
         self.reads.append(("sentences", list(ids)))
         return {i: SPLIT(self.texts[i.split(".")[0]])[int(i.split(".")[1])] for i in ids}
 
+    def sentences_counted(
+        self, counts: dict[str, int], embedding: np.ndarray, texts: bool = False
+    ) -> list[StoredSentence]:
+        """Every sentence, its similarity falling with its place in the passage."""
+        self.reads.append(("whole sentences" if texts else "sentence vectors", list(counts)))
+        return [
+            StoredSentence(f"{c}.{n}", c, text if texts else "", 0.9 - 0.01 * n)
+            for c in counts
+            for n, text in enumerate(SPLIT(self.texts[c]))
+        ]
+
 
 def best(chunk: str, n: int, similarity: float) -> Ranked:
     return Ranked(chunk, similarity, StoredSentence(f"{chunk}.{n}", chunk, "", similarity))
@@ -271,3 +282,34 @@ def test_shown_reads_a_sentence_its_passage_splits_otherwise_and_goes_on_past_a_
     # b's bold is a's sentence in capitals: the same key, so c is read and shown instead.
     assert second.candidate.ranked.chunk_id == "c"
     assert store.reads == [("passages", ["a", "b"]), ("sentences", ["a.1"]), ("passages", ["c"])]
+
+
+def test_a_question_with_a_cue_reads_its_head_whole_but_not_the_sentences_texts() -> None:
+    store = Passages(
+        {
+            "a": "The ferry runs along the coast. It was built in 1998 by the yard.",
+            "b": "Boats pay fees at the port.",
+        }
+    )
+    ranked = [best("a", 0, 0.9), best("b", 0, 0.85)]
+    first, second = shown("When was the ferry built?", ranked, 2, store, np.zeros(2), SPLIT)
+    assert first.highlight == "It was built in 1998 by the yard."  # nearly as close, and holds a date
+    assert second.candidate.ranked.chunk_id == "b"
+    assert store.reads == [("passages", ["a", "b"]), ("sentence vectors", ["a", "b"])]
+    store.reads.clear()
+    store.counts["b"] = 2  # indexed with another cut: the texts are read with the vectors
+    first, _ = shown("When was the ferry built?", ranked, 2, store, np.zeros(2), SPLIT)
+    assert first.highlight == "It was built in 1998 by the yard."
+    assert store.reads == [("passages", ["a", "b"]), ("whole sentences", ["a", "b"])]
+
+
+def test_a_cue_head_is_scored_from_the_vectors_bm25_read_for_the_passages_they_hold() -> None:
+    text = "The ferry runs along the coast. It was built in 1998 by the yard."
+    store = Passages({"a": text, "b": "Boats pay fees at the port."})
+    ranked = [best("a", 0, 0.9), best("b", 0, 0.85)]
+    query = np.array([1.0, 0.0], dtype=np.float32)
+    held = SentenceVectors(["a.0", "a.1"], np.array([[0.9, 0.1], [0.89, 0.2]], dtype=np.float32))
+    first, _ = shown("When was the ferry built?", ranked, 2, store, query, SPLIT, vectors=held)
+    assert first.highlight == "It was built in 1998 by the yard."
+    assert [s.similarity for s in first.candidate.sentences] == pytest.approx([0.9, 0.89])
+    assert store.reads == [("passages", ["a", "b"]), ("sentence vectors", ["b"])]
