@@ -174,7 +174,7 @@ class Ranker:
             ceilings = {c: past.get(c, found[-1].similarity) for c in missing}
             missing = self._reachable(missing, sentences, bm25, crossed, k, ceilings)
         if side.vectors is not None:
-            read = side.vectors.scored(set(missing), query)
+            read = side.vectors.best(set(missing), query)
         else:
             read = self._sentences_of(missing, query, view.sentence_counts)
         for sentence in read:

@@ -21,6 +21,7 @@ import json
 import logging
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -183,7 +184,10 @@ class LibraryStore:
         result = self.chroma.call(
             collection.query, query_embeddings=[embedding], n_results=n, include=["distances"], **options
         )
-        return [_sentence(i, None, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
+        return [
+            StoredSentence(i, passage_of(i), "", 1.0 - float(d))
+            for i, d in zip(result["ids"][0], result["distances"][0])
+        ]
 
     def sentence_texts(self, ids: Sequence[str]) -> dict[str, str]:
         """``{sentence id: text}`` for the given sentences."""
@@ -394,14 +398,33 @@ class SentenceVectors:
             return parts[0] if parts else cls.empty()
         return cls([i for p in parts for i in p.ids], np.vstack([p.vectors for p in parts]))
 
+    @cached_property
+    def passages(self) -> list[str]:
+        """``passages[n]`` is the passage of ``ids[n]``."""
+        return [passage_of(i) for i in self.ids]
+
     def scored(self, chunk_ids: Collection[str], embedding: np.ndarray) -> list[StoredSentence]:
         """The sentences of ``chunk_ids`` (those read) with their similarity to ``embedding``,
         in the order read: what :meth:`LibraryStore.sentences_counted` gives for them."""
-        picked = [row for row, sentence_id in enumerate(self.ids) if passage_of(sentence_id) in chunk_ids]
+        return [_sentence(self.ids[row], None, sim) for row, sim in self._similarities(chunk_ids, embedding)]
+
+    def best(self, chunk_ids: Collection[str], embedding: np.ndarray) -> list[StoredSentence]:
+        """The closest sentence to ``embedding`` of each of ``chunk_ids`` (those read; the
+        first read of equals), as :meth:`scored` would score it: all the ranking needs of
+        a passage's sentences."""
+        top: dict[str, tuple[float, int]] = {}
+        for row, sim in self._similarities(chunk_ids, embedding):
+            passage = self.passages[row]
+            if passage not in top or sim > top[passage][0]:
+                top[passage] = (sim, row)
+        return [_sentence(self.ids[row], None, sim) for sim, row in top.values()]
+
+    def _similarities(self, chunk_ids: Collection[str], embedding: np.ndarray) -> list[tuple[int, float]]:
+        picked = [row for row, passage in enumerate(self.passages) if passage in chunk_ids]
         if not picked:
             return []
         sims = self.vectors[picked] @ np.asarray(embedding, dtype=np.float32)
-        return [_sentence(self.ids[row], None, float(sim)) for row, sim in zip(picked, sims.tolist())]
+        return list(zip(picked, sims.tolist()))
 
 
 def _scored(result: Any, embedding: np.ndarray) -> list[StoredSentence]:

@@ -18,7 +18,7 @@ from retrieval.ranking import (
     best_similarity,
     crossed_for,
 )
-from retrieval.store import StoredSentence
+from retrieval.store import SentenceVectors, StoredSentence
 
 
 def _ranked(chunk: str, sentence: str, similarity: float, text: str = "", crossed: bool = False) -> Ranked:
@@ -101,3 +101,16 @@ def test_a_bm25_candidate_the_vector_search_found_past_the_passages_it_keeps_is_
     assert store.read == ["answer"]
     assert [r.chunk_id for r in ranked] == ["answer", "lede"]
     assert ranked[0].score == pytest.approx(0.94)
+
+
+def test_sentence_vectors_give_each_passage_its_closest_sentence_as_scored() -> None:
+    vectors = SentenceVectors(
+        ["a.0", "a.1", "a.2", "b.0", "c.0"],
+        np.array([[0.2, 0.0], [0.9, 0.1], [0.9, 0.1], [0.5, 0.5], [1.0, 0.0]], dtype=np.float32),
+    )
+    query = np.array([1.0, 0.0], dtype=np.float32)
+    best = vectors.best({"a", "b"}, query)
+    assert [(s.id, s.chunk_id) for s in best] == [("a.1", "a"), ("b.0", "b")]  # the first read of equals
+    scored = {s.id: s.similarity for s in vectors.scored({"a", "b"}, query)}
+    assert [s.similarity for s in best] == [scored["a.1"], scored["b.0"]]
+    assert vectors.best({"missing"}, query) == []
