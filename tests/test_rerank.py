@@ -20,6 +20,16 @@ def candidate(chunk: str, score: float, text: str, sentences: list[tuple[str, fl
     return Candidate(Ranked(chunk, score, best), f"{chunk} {chunk}.txt", "Title", text, stored)
 
 
+def plain(chunk: str, score: float, sentence: str) -> Candidate:
+    """A passage of one sentence."""
+    return candidate(chunk, score, sentence, [(sentence, score)])
+
+
+def holding(chunk: str, score: float, first: str, answer: str, similarity: float) -> Candidate:
+    """A passage whose closest sentence ``first`` comes before ``answer``, nearly as close."""
+    return candidate(chunk, score, f"{first} {answer}", [(first, score), (answer, similarity)])
+
+
 DEMANDS = (
     "Hundreds of artists signed the letter.",
     "The letter makes four demands of Amazon:",
@@ -87,48 +97,38 @@ def test_a_number_asked_for_bolds_a_sentence_holding_one_when_nearly_as_close() 
     assert plain.highlight == "The letter was published on a Monday."
 
 
-def test_words_asked_for_put_a_quote_first_when_nearly_as_close() -> None:
-    lede = candidate(
-        "lede", 0.90, "Protesters interrupted the keynote.", [("Protesters interrupted the keynote.", 0.90)]
-    )
-    reply = "“Let me finish first,” he said."
-    quoted = candidate(
-        "quoted",
-        0.885,
-        f"He kept talking. {reply}",
-        [("He kept talking.", 0.885), (reply, 0.87)],
-    )
-    first, second = rerank("What did the CTO reply to the protesters?", "en", [lede, quoted])
-    assert (first.candidate, second.candidate) == (quoted, lede)
-    assert first.highlight == reply and first.score == pytest.approx(0.885 + DEFAULT.cue)
-    # Asked who, the same passages keep their order and their closest sentences.
-    first, second = rerank("Who replied to the protesters?", "en", [lede, quoted])
-    assert (first.candidate, second.candidate) == (lede, quoted)
-    assert second.highlight == "He kept talking."
-
-
-def test_a_list_written_inline_counts_when_no_list_follows_a_colon() -> None:
-    lede = candidate(
-        "lede",
-        0.90,
-        "Randomness changes what can be solved.",
-        [("Randomness changes what can be solved.", 0.90)],
-    )
-    listing = "Other classes include BPP, ZPP and RP."
-    inline = candidate(
-        "inline",
-        0.89,
-        f"Machines with random bits define classes. {listing}",
-        [("Machines with random bits define classes.", 0.89), (listing, 0.875)],
-    )
-    first, second = rerank("What are the classes defined by random machines?", "en", [lede, inline])
-    assert (first.candidate, second.candidate) == (inline, lede)
-    assert first.highlight == listing and first.score == pytest.approx(0.89 + DEFAULT.cue)
-    assert second.score == pytest.approx(0.90)
-    # Not asked for a list, the first stage's order and closest sentences stand.
-    first, second = rerank("Why can randomness change what is solved?", "en", [lede, inline])
-    assert (first.candidate, second.candidate) == (lede, inline)
-    assert second.highlight == "Machines with random bits define classes."
+@pytest.mark.parametrize(
+    ("asked", "not_asked", "lede", "first", "answer"),
+    [
+        (  # someone's words; "who" asks for a name instead
+            "What did the CTO reply to the protesters?",
+            "Who replied to the protesters?",
+            "Protesters interrupted the keynote.",
+            "He kept talking.",
+            "“Let me finish first,” he said.",
+        ),
+        (  # a list written inline, when no list follows a colon
+            "What are the classes defined by random machines?",
+            "Why can randomness change what is solved?",
+            "Randomness changes what can be solved.",
+            "Machines with random bits define classes.",
+            "Other classes include BPP, ZPP and RP.",
+        ),
+    ],
+)
+def test_the_answer_asked_for_moves_its_passage_up_when_nearly_as_close(
+    asked: str, not_asked: str, lede: str, first: str, answer: str
+) -> None:
+    top = plain("lede", 0.90, lede)
+    holder = holding("holder", 0.885, first, answer, 0.87)
+    one, two = rerank(asked, "en", [top, holder])
+    assert (one.candidate, two.candidate) == (holder, top)
+    assert one.highlight == answer and one.score == pytest.approx(0.885 + DEFAULT.cue)
+    assert two.score == pytest.approx(0.90)
+    # Not asked for it, the same passages keep their order and their closest sentences.
+    one, two = rerank(not_asked, "en", [top, holder])
+    assert (one.candidate, two.candidate) == (top, holder)
+    assert two.highlight == first
 
 
 @pytest.mark.parametrize(
