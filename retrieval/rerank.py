@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from retrieval.highlight import best_sentence
-from retrieval.layout import passage_of, sentence_number
+from retrieval.layout import sentence_number
 from retrieval.ranking import IndexView, Ranked, SentenceSource
 from retrieval.store import SentenceVectors, StoredChunk, StoredSentence, sentence_key
 from retrieval.tokenization import question_language
@@ -325,7 +325,7 @@ def read_candidates(
         if all(i in counts for i in ids):
             units = {c: split(chunk.text) for c, chunk in chunks.items()} if split is not None else {}
             cut = bool(units) and all(len(units[c]) == counts[c] for c in units)
-            held = {passage_of(i) for i in vectors.ids} if cut and vectors is not None else set()
+            held = set(vectors.passages) if cut and vectors is not None else set()
             local = {i for i in ids if i in held}
             rest = {i: counts[i] for i in ids if i not in local}
             found = vectors.scored(local, query) if vectors is not None and local else []
