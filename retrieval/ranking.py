@@ -137,7 +137,7 @@ class Ranker:
         *,
         history_terms: Mapping[str, float] | None = None,
         allowed: Container[str] | None = None,
-        side: LexicalSide | None = None,
+        side: Callable[[], LexicalSide] | None = None,
     ) -> list[Ranked]:
         """Every candidate passage, best first.
 
@@ -152,8 +152,9 @@ class Ranker:
                 weights (see :mod:`retrieval.followup`); none by default.
             allowed: the only passages that may be candidates (a date filter, which the
                 store's sentence query applies too); every passage when None.
-            side: :meth:`lexical_side` for the same question, history and filter, found
-                beforehand; found here when None.
+            side: gives :meth:`lexical_side` for the same question, history and filter
+                (started beforehand in another thread), called once the vector search is
+                done; the lexical search runs here when None.
         """
         crossed = crossed_for(language, view.languages)
         asked = self.candidates * SENTENCES_PER_PASSAGE
@@ -167,14 +168,14 @@ class Ranker:
                 sentences.setdefault(sentence.chunk_id, []).append(sentence)
             else:
                 past.setdefault(sentence.chunk_id, sentence.similarity)  # found is nearest first
-        side = side or self.lexical_side(question, history_terms, allowed)
-        bm25 = side.scores
+        by_words = side() if side is not None else self.lexical_side(question, history_terms, allowed)
+        bm25 = by_words.scores
         missing = [chunk_id for chunk_id in bm25 if chunk_id not in sentences]
         if missing and len(found) == asked:
             ceilings = {c: past.get(c, found[-1].similarity) for c in missing}
             missing = self._reachable(missing, sentences, bm25, crossed, k, ceilings)
-        if side.vectors is not None:
-            read = side.vectors.best(set(missing), query)
+        if by_words.vectors is not None:
+            read = by_words.vectors.best(set(missing), query)
         else:
             read = self._sentences_of(missing, query, view.sentence_counts)
         for sentence in read:

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import replace
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -66,13 +66,23 @@ log = logging.getLogger(__name__)
 QUERY_CACHE_SIZE = 512
 #: Threads that run lexical searches while questions are embedded (more searches at once run inline).
 SIDE_THREADS = 2
+#: How long a search waits for its lexical side (seconds) before doing it itself: the side
+#: thread runs only on idle cores, and other work (an index run) may keep them busy.
+SIDE_PATIENCE = 0.05
 
 
 def _yield_to_the_model() -> None:
-    """Lower this thread's priority, so that the model's threads keep their cores."""
+    """Run this thread only on a core nothing else wants (Linux's ``SCHED_IDLE``), so
+    that the model's threads keep theirs; elsewhere, at a lower priority."""
+    thread = threading.get_native_id()
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + 10)
-    except (AttributeError, OSError):  # not on Linux, or not allowed
+        os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
+        return
+    except (AttributeError, OSError):  # not on Linux
+        pass
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, 0) + 10)
+    except (AttributeError, OSError):  # not allowed
         pass
 
 
@@ -364,14 +374,13 @@ class Retriever:
         dates = parse_range(since, until)
         scope = replace(self._scope(library), dates=dates)
         method = method or followup.DEFAULT
-        side = self._lexical_side(text, scope, followup.history_terms(text, history, method))
+        side = cache(self._lexical_side(text, scope, followup.history_terms(text, history, method)))
         prepared = followup.prepare(text, history, self.query_vector, method)
         query = prepared.vector
         reach = max(k, self.reranking.depth) if cue_of(text) else k  # candidates the second stage may lift
-        lexical = side()
-        ranked = self._ranked(text, reach, scope, prepared, lexical)
+        ranked = self._ranked(text, reach, scope, prepared, side)
         passages = []
-        for r in shown(text, ranked, k, scope, query, self._split, self.reranking, lexical.vectors):
+        for r in shown(text, ranked, k, scope, query, self._split, self.reranking, side().vectors):
             meta = r.metadata
             passages.append(
                 Passage(
@@ -495,9 +504,11 @@ class Retriever:
 
     def _lexical_side(self, text: str, scope: Scope, terms: dict[str, float]) -> Callable[[], LexicalSide]:
         """The lexical search for ``text`` (with a conversation's ``terms``), started in
-        another thread while this one embeds the question: call the result for it. When
-        the question's vector is cached, or no thread is free, it runs here instead, and
-        without reading every candidate's vectors: the ranking reads the few it needs."""
+        another thread while this one embeds the question: call the result for it (the
+        ranking does, after its vector search). When the question's vector is cached, or
+        no thread is free, or the thread has not finished within ``SIDE_PATIENCE``, it
+        runs here instead, and without reading every candidate's vectors: the ranking
+        reads the few it needs."""
         ranker = Ranker(scope, scope.lexical, self.weights, self.settings.candidates)
         inline = partial(ranker.lexical_side, text, terms, scope.allowed)
         if text in self._query_cache:
@@ -509,7 +520,16 @@ class Retriever:
                     SIDE_THREADS, thread_name_prefix="citebot-lexical", initializer=_yield_to_the_model
                 )
         future = self._side_threads.submit(work)
-        return lambda: inline() if future.cancel() else future.result()
+
+        def result() -> LexicalSide:
+            if future.cancel():  # no thread was free
+                return inline()
+            try:
+                return future.result(timeout=SIDE_PATIENCE)
+            except TimeoutError:  # the cores are busy with other work
+                return inline()
+
+        return result
 
     def _ranked(
         self,
@@ -517,11 +537,11 @@ class Retriever:
         k: int,
         scope: Scope,
         prepared: followup.PreparedQuery | None = None,
-        side: LexicalSide | None = None,
+        side: Callable[[], LexicalSide] | None = None,
     ) -> list[Ranked]:
         """The ranking of the libraries' indexed passages for the cleaned question ``text``
         (asked after earlier questions when ``prepared`` says how; its lexical search
-        already done when ``side`` is given)."""
+        started beforehand when ``side`` gives it)."""
         ranker = Ranker(scope, scope.lexical, self.weights, self.settings.candidates)
         query = prepared.vector if prepared is not None else self.query_vector(text)
         history_terms = prepared.history_terms if prepared is not None else None

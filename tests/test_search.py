@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pytest
 
+from retrieval import service
 from retrieval.embedding import Embedder
 from retrieval.errors import QuestionError
 from retrieval.evaluation import NOISE_BAND
@@ -196,6 +197,11 @@ OVERLAP_QUESTIONS = [
 ]
 
 
+def _ready(side: LexicalSide) -> Callable[[], LexicalSide]:
+    """A lexical side already found, given as a search's side thread gives it."""
+    return lambda: side
+
+
 def test_bm25_candidates_read_before_the_vector_search_rank_as_when_read_after(
     seeds_retriever: Retriever,
 ) -> None:
@@ -208,7 +214,7 @@ def test_bm25_candidates_read_before_the_vector_search_rank_as_when_read_after(
         language = question_language(question)
         side = ranker.lexical_side(question, counts=scope.view.sentence_counts)
         assert side.vectors is not None
-        early = ranker.rank(question, query, 5, language, scope.view, side=side)
+        early = ranker.rank(question, query, 5, language, scope.view, side=_ready(side))
         after = ranker.rank(question, query, 5, language, scope.view)
         assert [(r.chunk_id, r.score, r.sentence.id) for r in early] == [
             (r.chunk_id, r.score, r.sentence.id) for r in after
@@ -242,15 +248,16 @@ class _WaitsForTheLexicalSearch:
 def test_the_lexical_search_runs_while_the_question_is_embedded(
     seeds_retriever: Retriever, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(service, "SIDE_PATIENCE", 10.0)  # the other test worker may keep the cores busy
     model = _WaitsForTheLexicalSearch(seeds_retriever.embedder)
     threads: list[threading.Thread] = []
-    niceness: list[int] = []
+    policies: list[int] = []
     counted: list[bool] = []  # whether it read every candidate's sentence vectors
     lexical_side = Ranker.lexical_side
 
     def recorded(self: Ranker, *args: Any, **kwargs: Any) -> LexicalSide:
         threads.append(threading.current_thread())
-        niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        policies.append(os.sched_getscheduler(threading.get_native_id()))
         counted.append(kwargs.get("counts") is not None)
         model.started.set()
         return lexical_side(self, *args, **kwargs)
@@ -262,11 +269,40 @@ def test_the_lexical_search_runs_while_the_question_is_embedded(
     answer = replica.search(question)
     assert model.overlapped == [True]
     assert threads[0] is not threading.current_thread()
-    # It yields the cores to the model's threads (on Linux, where threads have their own).
-    assert niceness[0] == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
+    # It runs only on cores the model's threads leave idle (on Linux, where threads have their own policy).
+    assert policies[0] == os.SCHED_IDLE
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
     assert [p.chunk_id for p in answer.passages] == expected
     # Asked again, the question's vector is cached: nothing to overlap, it runs here.
     model.started.clear()
     assert [p.chunk_id for p in replica.search(question).passages] == [p.chunk_id for p in answer.passages]
     assert model.overlapped == [True] and threads[1] is threading.current_thread()
     assert counted == [True, False], "run here, it reads only the vectors the ranking needs"
+
+
+def test_a_search_does_the_lexical_search_itself_when_its_thread_is_held_up(
+    seeds_retriever: Retriever, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = _WaitsForTheLexicalSearch(seeds_retriever.embedder)
+    release = threading.Event()
+    on_side: list[bool] = []
+    lexical_side = Ranker.lexical_side
+    main = threading.current_thread()
+
+    def held_up(self: Ranker, *args: Any, **kwargs: Any) -> LexicalSide:
+        on_side.append(threading.current_thread() is not main)
+        if on_side[-1]:
+            model.started.set()
+            release.wait(10)  # as if other work kept the cores busy
+        return lexical_side(self, *args, **kwargs)
+
+    question = OVERLAP_QUESTIONS[1]
+    expected = [(p.chunk_id, p.score, p.highlight) for p in seeds_retriever.search(question).passages]
+    monkeypatch.setattr(Ranker, "lexical_side", held_up)
+    replica = Retriever(seeds_retriever.settings.model_copy(update={"read_only": True}), embedder=model)  # type: ignore[arg-type]
+    try:
+        answer = replica.search(question)
+    finally:
+        release.set()
+    assert on_side == [True, False], "after SIDE_PATIENCE, the search does it itself"
+    assert [(p.chunk_id, p.score, p.highlight) for p in answer.passages] == expected
