@@ -78,7 +78,7 @@ def _yield_to_the_model() -> None:
     try:
         os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
         return
-    except (AttributeError, OSError):  # not on Linux
+    except (AttributeError, OSError):  # not on Linux, or the policy is refused
         pass
     try:
         os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, 0) + 10)
