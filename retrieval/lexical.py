@@ -67,6 +67,32 @@ def unpack_rows(text: str) -> list[Row]:
     Raises:
         ValueError: ``text`` is not such a string.
     """
+    sizes, lengths, terms, counts = _unpacked(text)
+    bounds = np.concatenate(([0], np.cumsum(sizes)))
+    return [
+        Row(
+            terms[bounds[k] : bounds[k + 1]],
+            counts[bounds[k] : bounds[k + 1]].astype(np.int32),
+            int(lengths[k]),
+        )
+        for k in range(len(sizes))
+    ]
+
+
+def unpack_block(text: str, ids: Sequence[str]) -> Rows:
+    """The rows :func:`pack_rows` packed, as one flat block for the passages ``ids`` (in order).
+
+    Raises:
+        ValueError: ``text`` is not such a string, or holds another number of rows.
+    """
+    sizes, lengths, terms, counts = _unpacked(text)
+    if len(sizes) != len(ids):
+        raise ValueError(f"{len(sizes)} BM25 rows for {len(ids)} passages")
+    return Rows(list(ids), sizes, lengths, terms, _compact(counts))
+
+
+def _unpacked(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows' sizes (int64), lengths (int32), term ids (int32) and counts (uint32), flat."""
     try:
         data = np.frombuffer(zlib.decompress(base64.b64decode(text, validate=True)), dtype="<u4")
     except (ValueError, zlib.error) as error:
@@ -79,15 +105,62 @@ def unpack_rows(text: str) -> list[Row]:
     if len(sizes) != n or len(data) != 1 + 2 * n + 2 * total:
         raise ValueError("not packed BM25 rows (sizes do not add up)")
     deltas, counts = data[1 + 2 * n : 1 + 2 * n + total], data[1 + 2 * n + total :]
-    bounds = np.concatenate(([0], np.cumsum(sizes)))
-    return [
-        Row(
-            np.cumsum(deltas[bounds[k] : bounds[k + 1]].astype(np.int64)).astype(np.int32),
-            counts[bounds[k] : bounds[k + 1]].astype(np.int32),
-            int(lengths[k]),
+    # Each row's ids are delta-coded from 0: a running sum over all rows, less its value
+    # where each row starts.
+    running = np.cumsum(deltas, dtype=np.int64)
+    before = np.concatenate(([0], running))[np.concatenate(([0], np.cumsum(sizes)))[:-1]]
+    terms = (running - np.repeat(before, sizes)).astype(np.int32)
+    return sizes, lengths.astype(np.int32), terms, counts
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Several passages' rows as flat arrays, one after another: a whole catalog's rows
+    without two arrays per passage.
+
+    Attributes:
+        ids: the passages, in order.
+        sizes: (n,) int64, how many distinct terms each passage has.
+        lengths: (n,) int32, each passage's length in tokens.
+        terms: (sum of sizes,) int32 term ids, passage after passage.
+        counts: (sum of sizes,) how often each occurs (uint16, or int32 when one does not fit).
+    """
+
+    ids: list[str]
+    sizes: np.ndarray
+    lengths: np.ndarray
+    terms: np.ndarray
+    counts: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def of(cls, rows: Mapping[str, Row]) -> Rows:
+        """The rows of a ``{passage id: row}`` mapping, in its order."""
+        n = len(rows)
+        return cls(
+            list(rows),
+            np.fromiter((len(r.terms) for r in rows.values()), np.int64, n),
+            np.fromiter((r.length for r in rows.values()), np.int32, n),
+            np.concatenate([np.zeros(0, np.int32), *(r.terms for r in rows.values())]).astype(
+                np.int32, copy=False
+            ),
+            _compact(np.concatenate([np.zeros(0, np.int32), *(r.counts for r in rows.values())])),
         )
-        for k in range(n)
-    ]
+
+    @classmethod
+    def joined(cls, parts: Sequence[Rows]) -> Rows:
+        """One block of ``parts``, in order."""
+        if len(parts) == 1:
+            return parts[0]
+        return cls(
+            [i for part in parts for i in part.ids],
+            np.concatenate([np.zeros(0, np.int64), *(p.sizes for p in parts)]),
+            np.concatenate([np.zeros(0, np.int32), *(p.lengths for p in parts)]),
+            np.concatenate([np.zeros(0, np.int32), *(p.terms for p in parts)]),
+            _compact(np.concatenate([np.zeros(0, np.uint16), *(p.counts for p in parts)])),
+        )
 
 
 @dataclass(frozen=True)
@@ -153,14 +226,17 @@ class LexicalIndex:
                 max(len(tokens), 1),
             )
         self._terms = terms
-        self._apply(rows, remove, vocab)
+        self._apply(Rows.of(rows), remove, vocab)
         return rows
 
-    def apply(self, rows: Mapping[str, Row], remove: Iterable[str] = (), terms: Sequence[str] = ()) -> None:
+    def apply(
+        self, rows: Mapping[str, Row] | Rows, remove: Iterable[str] = (), terms: Sequence[str] = ()
+    ) -> None:
         """Add rows built elsewhere (by the writer, read from Chroma) and remove passages.
 
         Args:
-            rows: ``{passage id: row}``; their ids refer to :attr:`terms` extended by ``terms``.
+            rows: ``{passage id: row}``, or a flat block of rows (a passage listed once);
+                their ids refer to :attr:`terms` extended by ``terms``.
             remove: passages to drop.
             terms: words to append to the vocabulary first, in id order.
         """
@@ -168,7 +244,7 @@ class LexicalIndex:
         if terms:
             self._terms = [*self._terms, *terms]
             vocab.update((term, n) for n, term in enumerate(self._terms[len(vocab) :], start=len(vocab)))
-        self._apply(rows, remove, vocab)
+        self._apply(rows if isinstance(rows, Rows) else Rows.of(rows), remove, vocab)
 
     def copy(self) -> LexicalIndex:
         """An independent index with the same content (arrays are shared: they are never
@@ -237,19 +313,21 @@ class LexicalIndex:
         index = cls()
         index._terms = [str(t) for t in terms]
         vocab = {term: n for n, term in enumerate(index._terms)}
+        if not all(np.issubdtype(a.dtype, np.integer) for a in (doc_ptr, doc_terms, doc_tf, lengths)):
+            return None
         index._set_rows(
             [str(i) for i in ids],
             vocab,
-            doc_ptr.astype(np.int64),
-            doc_terms.astype(np.int32),
-            doc_tf.astype(np.int32),
-            lengths.astype(np.int32),
+            doc_ptr.astype(np.int64, copy=False),
+            doc_terms.astype(np.int32, copy=False),
+            doc_tf,  # as saved: compact already
+            lengths.astype(np.int32, copy=False),
         )
         meta = {k: v for k, v in header.items() if k not in {"version", "ids", "terms", "rows"}}
         return index, meta
 
-    def _apply(self, rows: Mapping[str, Row], remove: Iterable[str], vocab: dict[str, int]) -> None:
-        drop = {self._positions[c] for c in {*remove, *rows} if c in self._positions}
+    def _apply(self, rows: Rows, remove: Iterable[str], vocab: dict[str, int]) -> None:
+        drop = {self._positions[c] for c in {*remove, *rows.ids} if c in self._positions}
         ids, doc_ptr, doc_terms, doc_tf, lengths = (
             self._ids,
             self._doc_ptr,
@@ -265,14 +343,17 @@ class LexicalIndex:
             ids = [chunk_id for chunk_id, kept in zip(ids, keep.tolist()) if kept]
             doc_terms, doc_tf, lengths = doc_terms[entries], doc_tf[entries], lengths[keep]
             doc_ptr = np.concatenate(([0], np.cumsum(sizes[keep]))).astype(np.int64)
-        if rows:
-            ids = [*ids, *rows]
-            doc_terms = np.concatenate((doc_terms, *(r.terms for r in rows.values()))).astype(np.int32)
-            doc_tf = np.concatenate((doc_tf, *(r.counts for r in rows.values()))).astype(np.int32)
-            sizes = np.fromiter((len(r.terms) for r in rows.values()), np.int64, len(rows))
-            doc_ptr = np.concatenate((doc_ptr, doc_ptr[-1] + np.cumsum(sizes)))
-            new_lengths = np.fromiter((r.length for r in rows.values()), np.int32, len(rows))
-            lengths = np.concatenate((lengths, new_lengths))
+        if len(rows):
+            ends = np.cumsum(rows.sizes)
+            if not ids:  # nothing kept: the block's arrays are the index's (a catalog read whole)
+                doc_terms, doc_tf, lengths = rows.terms, rows.counts, rows.lengths
+                doc_ptr = np.concatenate(([0], ends)).astype(np.int64)
+            else:
+                doc_terms = np.concatenate((doc_terms, rows.terms))
+                doc_tf = np.concatenate((doc_tf, rows.counts))
+                doc_ptr = np.concatenate((doc_ptr, doc_ptr[-1] + ends))
+                lengths = np.concatenate((lengths, rows.lengths))
+            ids = [*ids, *rows.ids]
         self._set_rows(ids, vocab, doc_ptr, doc_terms, doc_tf, lengths)
 
     def _set_rows(
@@ -285,10 +366,10 @@ class LexicalIndex:
         lengths: np.ndarray,
     ) -> None:
         """Install a new passage-major state and the term-major postings a search reads."""
-        term_ptr, term_docs, term_tf = _transpose(doc_ptr, doc_terms, doc_tf, len(ids), len(self._terms))
         # Term counts are small integers: two bytes each instead of four (twice, passage- and
         # term-major: about 30 MB at 100k passages); a search reads them as float64 anyway.
-        doc_tf, term_tf = _compact(doc_tf), _compact(term_tf)
+        doc_tf = _compact(doc_tf)
+        term_ptr, term_docs, term_tf = _transpose(doc_ptr, doc_terms, doc_tf, len(ids), len(self._terms))
         self._ids, self._vocab = ids, vocab
         self._positions = {chunk_id: row for row, chunk_id in enumerate(ids)}
         self._doc_ptr, self._doc_terms, self._doc_tf, self._lengths = doc_ptr, doc_terms, doc_tf, lengths
@@ -390,20 +471,29 @@ def name_coverage(indexes: Sequence[LexicalIndex], question: str) -> float:
 
 
 def _compact(counts: np.ndarray) -> np.ndarray:
-    """``counts`` (non-negative integers) as uint16 when they all fit, else unchanged."""
-    if len(counts) and float(counts.max()) >= 2**16:
-        return counts
-    return counts.astype(np.uint16)
+    """``counts`` (non-negative integers) as uint16 when they all fit, else as int32 (no copy
+    when they already are)."""
+    if len(counts) and int(counts.max()) >= 2**16:
+        return counts.astype(np.int32, copy=False)
+    return counts.astype(np.uint16, copy=False)
 
 
 def _transpose(
     doc_ptr: np.ndarray, doc_terms: np.ndarray, doc_tf: np.ndarray, rows: int, terms: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Passage-major term counts to term-major postings (linear time, through scipy)."""
+    """Passage-major term counts to term-major postings (linear time, through scipy), the
+    counts kept in their type: no copy of the postings beyond the result."""
     if not rows:
-        return np.zeros(max(terms, 0) + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32)
+        return np.zeros(max(terms, 0) + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, doc_tf.dtype)
     from scipy import sparse
 
-    matrix = sparse.csr_matrix((doc_tf.astype(np.float32), doc_terms, doc_ptr), shape=(rows, max(terms, 1)))
+    # 32-bit indices when they fit, as scipy would choose: an int64 pointer array would make
+    # it widen (copy) every index.
+    index = np.int32 if len(doc_terms) < 2**31 and rows < 2**31 and terms < 2**31 else np.int64
+    matrix = sparse.csr_matrix(
+        (doc_tf, doc_terms.astype(index, copy=False), doc_ptr.astype(index, copy=False)),
+        shape=(rows, max(terms, 1)),
+        copy=False,
+    )
     csc = matrix.tocsc()
-    return csc.indptr.astype(np.int64), csc.indices.astype(np.int32), csc.data.astype(np.float32)
+    return csc.indptr.astype(np.int64), csc.indices.astype(np.int32, copy=False), csc.data

@@ -11,7 +11,7 @@ import pytest
 
 from retrieval.chunking import split_sentences
 from retrieval.layout import DataFolder
-from retrieval.lexical import LexicalIndex, Row, coverage, pack_rows, search, unpack_rows
+from retrieval.lexical import LexicalIndex, Row, Rows, coverage, pack_rows, search, unpack_block, unpack_rows
 from retrieval.tokenization import question_language, tokenize, tokenize_query
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -127,6 +127,80 @@ def test_rows_rebuild_the_same_index_elsewhere() -> None:
     assert set(later) == {"late"}
     for question in QUESTIONS:
         assert search([reader], question, 100) == search([writer], question, 100)
+
+
+def test_a_catalog_read_as_one_flat_block_is_the_same_index() -> None:
+    """Rows read article by article into one block (how a process reads a whole catalog)
+    give the index that the same rows added one by one give, and it changes the same way."""
+    writer = LexicalIndex()
+    writer.update(add=_corpus(7, 90), remove=[])
+    ids = sorted(writer.ids)
+    articles = [ids[i : i + 7] for i in range(0, len(ids), 7)]  # 13 articles, the last one shorter
+    packed = [(pack_rows([writer.row(i) for i in chunks]), chunks) for chunks in articles]
+    by_row = LexicalIndex()
+    by_row.apply(
+        {i: r for text, chunks in packed for i, r in zip(chunks, unpack_rows(text))}, terms=writer.terms
+    )
+    block = Rows.joined([unpack_block(text, chunks) for text, chunks in packed])
+    assert block.ids == [i for chunks in articles for i in chunks] and block.counts.dtype == np.uint16
+    flat = LexicalIndex()
+    flat.apply(block, terms=writer.terms)
+    assert flat.ids == by_row.ids == writer.ids
+    for chunk_id in ids:
+        row, original = flat.row(chunk_id), writer.row(chunk_id)
+        assert dict(zip(row.terms.tolist(), row.counts.tolist())) == dict(
+            zip(original.terms.tolist(), original.counts.tolist())
+        )
+        assert row.length == original.length
+    for question in QUESTIONS:
+        assert (
+            search([flat], question, 100)
+            == search([by_row], question, 100)
+            == search([writer], question, 100)
+        )
+    # Then an update: a block replacing two passages and adding one, removing another.
+    change = writer.update(
+        add={ids[0]: ("Palantir again and again", "en"), "new": ("Amazon late", "en")}, remove=[ids[5]]
+    )
+    flat.apply(Rows.of(change), remove=[ids[5]], terms=writer.terms[len(flat.terms) :])
+    for question in QUESTIONS:
+        assert search([flat], question, 100) == search([writer], question, 100)
+    with pytest.raises(ValueError, match="7 BM25 rows for 6 passages"):
+        unpack_block(packed[0][0], articles[0][:6])
+
+
+def test_a_catalog_block_skips_unreadable_rows_and_keeps_a_passage_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An entry whose rows cannot be read is left out with a warning, and a passage two
+    entries list (a damaged catalog) is kept once, with the later entry's row."""
+    from retrieval.catalog import ArticleEntry
+    from retrieval.library import entry_block
+
+    writer = LexicalIndex()
+    writer.update(add=_corpus(8, 4), remove=[])
+    a, b, c, d = sorted(writer.ids)
+
+    def entry(chunks: list[str], rows: str) -> ArticleEntry:
+        return ArticleEntry("0" * 64, "t", "en", chunks, "2026-12-06T00:00:00+00:00", rows=rows)
+
+    def pack(chunks: list[str]) -> str:
+        return pack_rows([writer.row(i) for i in chunks])
+
+    entries = {
+        "one": entry([a, b], pack([a, b])),
+        "bad": entry([c], "not rows"),
+        "two": entry([d], pack([d])),
+    }
+    with caplog.at_level("WARNING"):
+        block = entry_block(entries, "base")
+    assert block.ids == [a, b, d] and "bad has no usable BM25 rows" in caplog.text
+    entries["three"] = entry([a], pack([b]))  # lists a again, with b's row
+    block = entry_block(entries, "base")
+    assert sorted(block.ids) == [a, b, d]
+    index = LexicalIndex()
+    index.apply(block, terms=writer.terms)
+    assert sorted(index.row(a).terms.tolist()) == sorted(writer.row(b).terms.tolist())
 
 
 def test_counts_too_large_for_two_bytes_are_kept_whole(tmp_path: Path) -> None:
