@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 #: What a process killed mid-save leaves (see :func:`atomic_write`); never read, removed by the next run.
 TEMPORARY_GLOB = ".*.tmp"
@@ -123,17 +125,22 @@ def passage_of(sentence: str) -> str:
     return sentence.rpartition(".")[0]
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes | Callable[[BinaryIO], object]) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
 
     The bytes go to a dot-named temporary file beside ``path`` (ignored by the articles
-    scan and the folder watcher), are flushed to disk, then moved into place.
+    scan and the folder watcher), are flushed to disk, then moved into place. ``data`` may
+    be a function that writes them to the file it is given, so that a large file is never
+    whole in memory.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            if callable(data):
+                data(handle)
+            else:
+                handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

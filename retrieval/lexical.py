@@ -17,13 +17,13 @@ document frequencies, the passage count and the mean length are summed over them
 from __future__ import annotations
 
 import base64
-import io
 import json
 import zipfile
 import zlib
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -269,16 +269,18 @@ class LexicalIndex:
 
     def save(self, path: Path, meta: Mapping[str, object]) -> None:
         """Write the index as ``path`` (``.npz`` arrays) and ``path.json`` (ids, words and
-        ``meta``), each atomically; the JSON, written last, names what the arrays hold."""
-        arrays = io.BytesIO()
-        np.savez(
-            arrays,
-            doc_ptr=self._doc_ptr,
-            doc_terms=self._doc_terms,
-            doc_tf=self._doc_tf,
-            lengths=self._lengths,
+        ``meta``, whose values may hold objects with a ``to_json()``), each atomically and
+        streamed to the file; the JSON, written last, names what the arrays hold."""
+        atomic_write(
+            path,
+            lambda handle: np.savez(
+                handle,
+                doc_ptr=self._doc_ptr,
+                doc_terms=self._doc_terms,
+                doc_tf=self._doc_tf,
+                lengths=self._lengths,
+            ),
         )
-        atomic_write(path, arrays.getvalue())
         header = {
             "version": FORMAT_VERSION,
             "ids": self._ids,
@@ -286,9 +288,7 @@ class LexicalIndex:
             "rows": len(self._ids),
             **meta,
         }
-        atomic_write(
-            path.with_name(path.name + ".json"), json.dumps(header, ensure_ascii=False).encode("utf-8")
-        )
+        atomic_write(path.with_name(path.name + ".json"), lambda handle: write_json(handle, header))
 
     @classmethod
     def load(cls, path: Path) -> tuple[LexicalIndex, dict[str, object]] | None:
@@ -468,6 +468,44 @@ def name_coverage(indexes: Sequence[LexicalIndex], question: str) -> float:
     if not any(len(index) for index in indexes):
         return 0.0
     return sum(1 for w in wanted if _knows(indexes, w)) / len(wanted)
+
+
+def write_json(handle: BinaryIO, header: Mapping[str, object]) -> None:
+    """``json.dumps(header, ensure_ascii=False)`` in UTF-8, written piece by piece: a value
+    that is a list or an object (100k passage ids, a catalog of 20k articles) is encoded a
+    slice or an item at a time, so it is never one string in memory. An object with a
+    ``to_json()`` is written as what that returns."""
+
+    def dumps(value: object) -> bytes:
+        return json.dumps(value, ensure_ascii=False, default=_to_json).encode("utf-8")
+
+    handle.write(b"{")
+    for n, (key, value) in enumerate(header.items()):
+        handle.write((b", " if n else b"") + dumps(key) + b": ")
+        if isinstance(value, list) and value:
+            handle.write(b"[")
+            handle.writelines(
+                (b", " if start else b"") + dumps(value[start : start + 4096])[1:-1]
+                for start in range(0, len(value), 4096)
+            )
+            handle.write(b"]")
+        elif isinstance(value, Mapping) and value:
+            handle.write(b"{")
+            handle.writelines(
+                (b", " if m else b"") + dumps(item) + b": " + dumps(inner)
+                for m, (item, inner) in enumerate(value.items())
+            )
+            handle.write(b"}")
+        else:
+            handle.write(dumps(value))
+    handle.write(b"}")
+
+
+def _to_json(value: object) -> object:
+    to_json = getattr(value, "to_json", None)
+    if to_json is None:
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    return to_json()
 
 
 def _compact(counts: np.ndarray) -> np.ndarray:

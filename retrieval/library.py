@@ -155,7 +155,7 @@ def save_cache(view: LibraryView, path: Path) -> None:
             "epoch": view.record.epoch,
             "identity": view.record.identity,
             "generation": view.generation,
-            "catalog": {name: entry.to_json() for name, entry in view.catalog.entries.items()},
+            "catalog": view.catalog.entries,  # each entry's to_json(), written one by one
         }
         view.lexical.save(path, meta)
     except OSError as error:

@@ -11,7 +11,17 @@ import pytest
 
 from retrieval.chunking import split_sentences
 from retrieval.layout import DataFolder
-from retrieval.lexical import LexicalIndex, Row, Rows, coverage, pack_rows, search, unpack_block, unpack_rows
+from retrieval.lexical import (
+    LexicalIndex,
+    Row,
+    Rows,
+    coverage,
+    pack_rows,
+    search,
+    unpack_block,
+    unpack_rows,
+    write_json,
+)
 from retrieval.tokenization import question_language, tokenize, tokenize_query
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -201,6 +211,36 @@ def test_a_catalog_block_skips_unreadable_rows_and_keeps_a_passage_once(
     index = LexicalIndex()
     index.apply(block, terms=writer.terms)
     assert sorted(index.row(a).terms.tolist()) == sorted(writer.row(b).terms.tolist())
+
+
+def test_the_cache_header_is_streamed_as_json_dumps_would_write_it() -> None:
+    """The cache's JSON, written piece by piece, is byte for byte what ``json.dumps`` gives."""
+    import io
+    import json
+
+    class Entry:
+        def __init__(self, title: str) -> None:
+            self.title = title
+
+        def to_json(self) -> dict[str, object]:
+            return {"title": self.title, "chunks": ["a", "b"]}
+
+    ids = [f"passage-{n}" for n in range(10_000)]
+    header = {
+        "version": 3,
+        "ids": ids,
+        "terms": ["élection", "grève", '"quoted"', "\\back"],
+        "empty": [],
+        "nothing": {},
+        "catalog": {"000_fr.txt": Entry("Dans sa lutte…"), "001_en.txt": Entry("No Music For ICE")},
+        "none": None,
+    }
+    written = io.BytesIO()
+    write_json(written, header)
+    expected = {**header, "catalog": {k: v.to_json() for k, v in header["catalog"].items()}}  # type: ignore[union-attr]
+    assert written.getvalue() == json.dumps(expected, ensure_ascii=False).encode("utf-8")
+    with pytest.raises(TypeError, match="object is not JSON serializable"):
+        write_json(io.BytesIO(), {"x": object()})
 
 
 def test_counts_too_large_for_two_bytes_are_kept_whole(tmp_path: Path) -> None:
