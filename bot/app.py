@@ -111,6 +111,7 @@ class CitebotBot(commands.Bot):
         self._writing: ExitStack | None = None
 
     async def setup_hook(self) -> None:
+        self.service.retriever.follow()
         if not self.service.read_only:
             await self._start_writing()
         await self.tree.set_translator(i18n.CommandTranslator())
@@ -178,6 +179,7 @@ class CitebotBot(commands.Bot):
         if self._writing is not None:
             writing, self._writing = self._writing, None
             await asyncio.to_thread(writing.close)
+        await asyncio.to_thread(self.service.retriever.stop_following)
         await super().close()
 
     async def on_message(self, message: discord.Message) -> None:

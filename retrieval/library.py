@@ -181,12 +181,19 @@ def _read_cache(path: Path, record: LibraryRecord) -> LibraryView | None:
     return LibraryView.of(cached, Catalog(entries), lexical)
 
 
+#: With a follower, a search reads the records itself once the follower has not read them
+#: for this many ``refresh_seconds`` periods.
+FOLLOWER_GRACE = 3
+
+
 class Views:
     """This process's views of the libraries, current as of at most ``refresh_seconds`` ago.
 
     Thread-safe: searches read the views from any thread; one thread at a time brings a
     library up to date while the others wait for it; a writer publishes its new view
-    when its run has finished.
+    when its run has finished. A long-running process (the bot) calls :meth:`follow`:
+    a background thread then reads the records and brings the views up to date, and a
+    search waits for neither.
 
     Args:
         registry: the libraries' records (called on first use: the connection is lazy).
@@ -212,6 +219,8 @@ class Views:
         self._published: dict[str, float] = {}  # when this process last published each library
         self._load_lock = threading.Lock()
         self._lock = threading.RLock()
+        self._follower: threading.Thread | None = None
+        self._stop = threading.Event()  # the current follower's
 
     def known(self, name: str) -> bool:
         """Whether the records last read hold the library."""
@@ -220,17 +229,16 @@ class Views:
 
     def poll(self) -> None:
         """Read the library records again when ``refresh_seconds`` have passed; a library
-        that changed is brought up to date on its next use."""
+        that changed is brought up to date on its next use. While a follower keeps the
+        views current, only when it has not managed to for ``FOLLOWER_GRACE`` periods (the
+        store down, say: the search then meets the error itself)."""
         started = time.monotonic()
-        if started - self._checked_at < self._refresh_seconds:
+        trusted = self._refresh_seconds * (FOLLOWER_GRACE if self._follower is not None else 1)
+        if started - self._checked_at < trusted:
             return
         records = self._registry().records()
         with self._lock:
-            # A run this process finished while the records were being read is newer than
-            # what was read: going back to it would show an answer without the new articles.
-            for name, at in self._published.items():
-                if at >= started and name in self._records:
-                    records[name] = self._records[name]
+            self._keep_published(records, started)
             self._records = records
             self._checked_at = time.monotonic()
 
@@ -256,18 +264,92 @@ class Views:
                 current = self._views.get(name)
             if current is not None and current.record == record:
                 return current
-            store, cache = self._store_of(name), self._cache_of(name)
-            try:
-                view = (
-                    refresh_view(current, store, record)
-                    if current is not None
-                    else load_view(store, record, cache)
-                )
-            except ValueError:  # rebuilt since this process read it
-                view = load_view(store, record, cache)
+            view = self._brought_to(name, current, record)
             with self._lock:
                 self._views[name] = view
             return view
+
+    def _brought_to(self, name: str, current: LibraryView | None, record: LibraryRecord) -> LibraryView:
+        store, cache = self._store_of(name), self._cache_of(name)
+        try:
+            return (
+                refresh_view(current, store, record)
+                if current is not None
+                else load_view(store, record, cache)
+            )
+        except ValueError:  # rebuilt since this process read it
+            return load_view(store, record, cache)
+
+    def refresh(self) -> None:
+        """Read the records, bring every view held up to date, and switch to them together.
+        Searches meanwhile go on with the views they have; a library no search has read
+        yet is loaded on its first use, as without a follower."""
+        started = time.monotonic()
+        records = self._registry().records()
+        with self._load_lock:
+            with self._lock:
+                self._keep_published(records, started)
+                held = dict(self._views)
+            fresh = {
+                name: self._brought_to(name, current, records[name])
+                for name, current in held.items()
+                if name in records and current.record != records[name]
+            }
+            with self._lock:
+                for name in self._keep_published(records, started):  # a run that finished meanwhile
+                    fresh.pop(name, None)
+                self._views.update(fresh)
+                self._records = records
+                self._checked_at = time.monotonic()
+
+    def _keep_published(self, records: dict[str, LibraryRecord], started: float) -> list[str]:
+        """A run this process finished while the records were being read is newer than what
+        was read: going back to it would show an answer without the new articles. Returns
+        the libraries kept as published."""
+        kept = [name for name, at in self._published.items() if at >= started and name in self._records]
+        for name in kept:
+            records[name] = self._records[name]
+        return kept
+
+    @property
+    def following(self) -> bool:
+        """Whether a follower keeps the views current."""
+        follower = self._follower
+        return follower is not None and follower.is_alive()
+
+    def follow(self) -> None:
+        """Keep the views current from a background thread, every ``refresh_seconds`` (at
+        0, searches check for themselves). Calling it again changes nothing."""
+        with self._lock:
+            if self._follower is not None or self._refresh_seconds <= 0:
+                return
+            self._stop = threading.Event()
+            self._follower = threading.Thread(
+                target=self._follow, args=(self._stop,), name="citebot-views", daemon=True
+            )
+            self._follower.start()
+
+    def stop_following(self) -> None:
+        """End the follower (searches check the store for themselves again)."""
+        with self._lock:
+            follower, self._follower = self._follower, None
+            self._stop.set()
+        if follower is not None:
+            follower.join(timeout=10)
+
+    def _follow(self, stop: threading.Event) -> None:
+        failing = False
+        while not stop.wait(self._refresh_seconds):
+            try:
+                self.refresh()
+            except Exception as error:  # noqa: BLE001 - the store down, or anything else: retried
+                if not failing:
+                    log.warning("could not check the store for changes (%s); retrying", error)
+                failing = True
+            else:
+                if failing:
+                    log.info("the store answers again; the views are current")
+                failing = False
 
     def publish(self, view: LibraryView) -> None:
         """Use ``view`` from now on (a finished run's, written by this process)."""

@@ -439,6 +439,15 @@ class Retriever:
                 self._query_cache.popitem(last=False)
         return vector
 
+    def follow(self) -> None:
+        """Keep this process's views of the store current from a background thread (a
+        long-running process: the bot). A search then waits neither for the check for
+        another process's changes nor for bringing its view up to date after them."""
+        self.views.follow()
+
+    def stop_following(self) -> None:
+        self.views.stop_following()
+
     def clear_query_cache(self) -> None:
         """Forget the cached question embeddings (benchmarks time the model on every ask)."""
         with self._cache_lock:

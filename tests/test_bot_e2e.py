@@ -23,7 +23,7 @@ from bot.replies import CONTENT_LIMIT, embed_violations
 from config import load_settings
 from retrieval.service import Retriever
 
-from data_paths import SEEDS
+from data_paths import DATA, SEEDS
 from fake_discord import BotHarness, FakeDiscord, Message, snowflake
 
 DEMANDS = "001_4b0b25bb2bafa5d9.txt"
@@ -742,7 +742,8 @@ def test_admin_servers_write_the_base_library(tmp_path: Path) -> None:
 def test_a_read_only_bot_answers_and_refuses_to_write(tmp_path: Path, embedder: Any) -> None:
     articles = tmp_path / "articles"
     shutil.copytree(SEEDS, articles)
-    Retriever(load_settings(articles_dir=articles, data_dir=tmp_path / "data"), embedder=embedder).index()
+    writer = Retriever(load_settings(articles_dir=articles, data_dir=tmp_path / "data"), embedder=embedder)
+    writer.index()
     settings = load_settings(
         articles_dir=tmp_path / "no-articles", data_dir=tmp_path / "data", read_only=True, cooldown_seconds=0
     )
@@ -770,11 +771,28 @@ def test_a_read_only_bot_answers_and_refuses_to_write(tmp_path: Path, embedder: 
             ]
             listed = await fake.callback(await fake.slash("feeds", subcommand="list", user=admin))
             assert bot.feed_poller is None, "a replica polls no feed"
-            return answer, [reindex, add, *feeds], listed
+            # The writer indexes a new article: the replica's follower brings it in by itself.
+            views = bot.service.retriever.views
+            assert views.following
+            shutil.copy(next((DATA / "distractors").glob("d01_*.md")), articles)
+            await asyncio.to_thread(writer.index)
+            generation = writer.registry.record("base").generation
+            for _ in range(500):  # before any question: the follower, not a search, reads it
+                if views.get("base").generation == generation:
+                    break
+                await asyncio.sleep(0.02)
+            else:
+                raise AssertionError("the replica's follower did not bring the new article in")
+            news = await ask(
+                fake, "How many Microsoft employees signed the letter about the Army cloud deal?"
+            )
+            return answer, [reindex, add, *feeds], listed, news
 
-        answer, refusals, listed = replica.run(scenario)
+        answer, refusals, listed, news = replica.run(scenario)
     finally:
         replica.stop()
+    assert not replica.bot.service.retriever.views.following, "stopped with the bot"
+    assert "Microsoft engineers urge company" in cited_sources(news)[0]
     assert any(DEMANDS in name for name in cited_sources(answer)[:3])
     assert listed.json["data"]["content"].startswith("This server follows no news feed yet")
     for refused in refusals:

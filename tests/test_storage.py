@@ -314,9 +314,13 @@ def test_ask_adopts_an_earlier_layout_rather_than_indexing_again(
     assert json.loads(capsys.readouterr().out)["chunks_embedded"] == 0
 
 
-def test_a_poll_that_read_the_records_before_a_run_finished_keeps_the_newer_view(tmp_path: Path) -> None:
-    """The records a poll reads while this process's run finishes are older than the view
-    the run published: the poll must not bring the library back to them."""
+@pytest.mark.parametrize("check", ["poll", "refresh"])
+def test_a_poll_that_read_the_records_before_a_run_finished_keeps_the_newer_view(
+    tmp_path: Path, check: str
+) -> None:
+    """The records a poll (a search's, or the follower's) reads while this process's run
+    finishes are older than the view the run published: the poll must not bring the
+    library back to them."""
     from retrieval.library import LibraryView, Views
     from retrieval.registry import LibraryRecord
 
@@ -332,5 +336,102 @@ def test_a_poll_that_read_the_records_before_a_run_finished_keeps_the_newer_view
         raise AssertionError("the published view is current: nothing is read from the store")
 
     views = Views(SlowRegistry, no_store, lambda name: tmp_path / name, refresh_seconds=0.0)  # type: ignore[arg-type]
-    views.poll()
+    views.publish(LibraryView("base", old))  # the view held before the run
+    getattr(views, check)()
     assert views.get("base") is published
+
+
+def _following_reader(retriever: Retriever, tmp_path: Path, embedder: Embedder, seconds: float) -> Retriever:
+    """A read-only process on the writer's store (embedded: its Chroma folder), with a
+    data folder of its own, its views kept current by a follower."""
+    settings = retriever.settings.model_copy(
+        update={"data_dir": tmp_path / "reader", "read_only": True, "refresh_seconds": seconds}
+    )
+    reader = Retriever(settings, embedder=embedder)
+    reader._chroma = retriever.chroma
+    return reader
+
+
+def _until(condition, seconds: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_a_follower_brings_a_reader_up_to_date_before_it_is_asked(
+    retriever: Retriever, articles: Path, tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from retrieval.layout import BASE_LIBRARY
+
+    retriever.index()
+    reader = _following_reader(retriever, tmp_path, embedder, seconds=0.1)
+    question = "How many Microsoft employees signed the letter about the Army cloud contract?"
+    assert not any(p.source_id.startswith("d01_") for p in reader.search(question).passages)
+    reader.follow()
+    reader.follow()  # once is enough
+    asking = threading.get_ident()
+    checked_by_the_search: list[str] = []
+    records = reader.registry.records
+
+    def spied() -> dict:  # type: ignore[type-arg]
+        if threading.get_ident() == asking:
+            checked_by_the_search.append("records")
+        return records()
+
+    monkeypatch.setattr(reader.registry, "records", spied)
+    try:
+        for change in ("add", "remove"):
+            if change == "add":
+                shutil.copy(next(DISTRACTORS.glob("d01_*.md")), articles)
+            else:
+                next(articles.glob("d01_*.md")).unlink()
+            retriever.index()
+            generation = retriever.registry.record(BASE_LIBRARY).generation
+            assert _until(lambda: reader.views.get(BASE_LIBRARY).generation == generation), change  # noqa: B023
+            shown = [p.source_id[:4] for p in reader.search(question).passages]
+            if change == "add":
+                assert shown[0] == "d01_"
+            else:
+                assert shown and "d01_" not in shown
+        assert checked_by_the_search == [], "the searches never read the records themselves"
+    finally:
+        reader.stop_following()
+    assert not reader.views.following
+
+
+def test_a_follower_outlives_a_store_that_fails_and_searches_then_meet_the_error(
+    retriever: Retriever,
+    tmp_path: Path,
+    embedder: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from retrieval.errors import StoreUnavailableError
+
+    retriever.index()
+    reader = _following_reader(retriever, tmp_path, embedder, seconds=0.05)
+    assert reader.search("Who is Andy Jassy?").passages
+    reader.follow()
+    records = reader.registry.records
+
+    def down() -> dict:  # type: ignore[type-arg]
+        raise StoreUnavailableError("Chroma server at 127.0.0.1:1 is not answering")
+
+    try:
+        with caplog.at_level("INFO", logger="retrieval.library"):
+            monkeypatch.setattr(reader.registry, "records", down)
+            assert _until(lambda: "could not check the store" in caplog.text)
+            time.sleep(0.3)  # past the follower's grace: a search checks for itself
+            with pytest.raises(StoreUnavailableError, match="not answering"):
+                reader.search("Who is Andy Jassy?")
+            monkeypatch.setattr(reader.registry, "records", records)
+            assert _until(lambda: "the store answers again" in caplog.text)
+        assert caplog.text.count("could not check the store") == 1, "one warning per outage"
+        assert reader.search("Who is Andy Jassy?").passages
+    finally:
+        reader.stop_following()
