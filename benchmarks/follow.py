@@ -14,7 +14,12 @@ bot does), in alternating rounds:
   cached so that the embedding is left out, the check made due before each inline ask;
 - the first ask after the writer indexed one more article (a distractor article under a
   new name), asked once the check is due (inline) or once the follower has had its
-  period to bring the view up to date.
+  period to bring the view up to date;
+- the first question of a fresh process, asked ``--delay`` seconds after it starts (a bot
+  connects to Discord meanwhile), with and without the warm-up the bot starts at once
+  (``Retriever.warm``): the replica through the server (its data folder holding the cache
+  it derived), then, with the server stopped, the writer's embedded store. Each in a new
+  process, in turns, ``--starts`` times each way.
 
 Results: ``benchmarks/results/follow-LABEL.json`` and the table printed.
 """
@@ -26,6 +31,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -51,7 +57,44 @@ def timed(retriever: Retriever, question: str) -> float:
     return (time.perf_counter() - started) * 1e3
 
 
-def measure(size: int, questions: list[str], runs: int, model) -> dict[str, object]:  # type: ignore[no-untyped-def]
+FIRST = r"""
+import sys, threading, time
+t0 = time.perf_counter()
+sys.path.insert(0, {root!r})
+from config import load_settings
+from retrieval.service import Retriever
+retriever = Retriever(load_settings(**{settings!r}))
+if {warm!r}:
+    threading.Thread(target=retriever.warm, daemon=True).start()
+time.sleep(max(0.0, {delay!r} - (time.perf_counter() - t0)))
+started = time.perf_counter()
+retriever.search({question!r})
+print("RESULT", (time.perf_counter() - started) * 1e3)
+"""
+
+
+def first_question(
+    settings: dict[str, object], question: str, delay: float, starts: int
+) -> dict[str, list[float]]:
+    """ms to answer the first question of a fresh process, without and with the warm-up."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
+    times: dict[str, list[float]] = {"cold": [], "warmed": []}
+    for start in range(2 * starts):
+        warm = start % 2 == 1
+        code = FIRST.format(root=str(ROOT), settings=settings, warm=warm, delay=delay, question=question)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+        )
+        line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT")), None)
+        if line is None:
+            raise RuntimeError(f"first question failed:\n{out.stderr[-3000:]}")
+        times["warmed" if warm else "cold"].append(float(line.split()[1]))
+    return times
+
+
+def measure(
+    size: int, questions: list[str], runs: int, model, delay: float, starts: int
+) -> dict[str, object]:  # type: ignore[no-untyped-def]
     source = speed.CACHE / f"index-{size}-derived"
     if not source.exists():
         raise SystemExit(f"no cached index of {size} passages: run benchmarks/speed.py --sizes {size} first")
@@ -108,10 +151,36 @@ def measure(size: int, questions: list[str], runs: int, model) -> dict[str, obje
                 row[f"{name}_{mode}_p95_ms"] = round(speed.pct(times, 95), 2)
                 row[f"{name}_{mode}_n"] = len(times)
         row["follower_late_s_max"] = round(max(applied), 3)
-        return row
-    finally:
+        first = {
+            "replica": first_question(
+                {
+                    "articles_dir": str(work / "none"),
+                    "data_dir": str(work / "replica"),
+                    "read_only": True,
+                    **served,
+                },
+                questions[0],
+                delay,
+                starts,
+            )
+        }
         proc.terminate()
         proc.wait(10)
+        first["embedded"] = first_question(
+            {"articles_dir": str(work / "articles"), "data_dir": str(work / "data")},
+            questions[0],
+            delay,
+            starts,
+        )
+        for store, values in first.items():
+            for mode, times in values.items():
+                row[f"first_{store}_{mode}_ms"] = [round(t, 1) for t in times]
+                row[f"first_{store}_{mode}_p50_ms"] = round(statistics.median(times), 1)
+        return row
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(10)
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -124,6 +193,10 @@ def main() -> int:
     )
     parser.add_argument("--questions", type=int, default=40, help="speed.py's first N questions")
     parser.add_argument("--runs", type=int, default=5, help="writer runs per mode")
+    parser.add_argument("--delay", type=float, default=5.0, help="seconds from a start to its first question")
+    parser.add_argument(
+        "--starts", type=int, default=3, help="fresh processes per way, for the first question"
+    )
     parser.add_argument("--label", default="latest")
     args = parser.parse_args()
     model = create_embedder(load_settings())
@@ -136,17 +209,20 @@ def main() -> int:
         "sizes": [],
     }
     print(
-        "| passages | spaced ask p50 / p95 ms, inline → follower | first ask after a run, inline → follower |"
+        "| passages | spaced ask p50 / p95 ms, inline → follower | first ask after a run, inline → follower "
+        "| first question of a process, p50 ms, cold → warmed up: replica, embedded |"
     )
-    print("| ---: | ---: | ---: |")
+    print("| ---: | ---: | ---: | ---: |")
     for size in (int(s) for s in args.sizes.split(",")):
-        row = measure(size, questions[: args.questions], args.runs, model)
+        row = measure(size, questions[: args.questions], args.runs, model, args.delay, args.starts)
         result["sizes"].append(row)  # type: ignore[attr-defined]
         print(
             f"| {size:,} | {row['spaced_inline_p50_ms']} / {row['spaced_inline_p95_ms']} → "
             f"{row['spaced_follower_p50_ms']} / {row['spaced_follower_p95_ms']} | "
             f"{row['after_run_inline_p50_ms']} / {row['after_run_inline_p95_ms']} → "
-            f"{row['after_run_follower_p50_ms']} / {row['after_run_follower_p95_ms']} |",
+            f"{row['after_run_follower_p50_ms']} / {row['after_run_follower_p95_ms']} | "
+            f"{row['first_replica_cold_p50_ms']} → {row['first_replica_warmed_p50_ms']}, "
+            f"{row['first_embedded_cold_p50_ms']} → {row['first_embedded_warmed_p50_ms']} |",
             flush=True,
         )
     out = HERE / "results" / f"follow-{args.label}.json"

@@ -25,7 +25,7 @@ from bot.service import AnswerService
 from bot.views import DYNAMIC_ITEMS
 from bot.watcher import ArticlesWatcher
 from config import Settings
-from retrieval.errors import StoreUnavailableError
+from retrieval.errors import CitebotError, StoreUnavailableError
 from retrieval.feedback import FeedbackStore
 from retrieval.service import Retriever
 
@@ -108,6 +108,7 @@ class CitebotBot(commands.Bot):
         #: The writer's feed poller; None in a read-only bot.
         self.feed_poller: FeedPoller | None = None
         self._poll_task: asyncio.Task[None] | None = None
+        self._warm_task: asyncio.Task[None] | None = None
         self._writing: ExitStack | None = None
 
     async def setup_hook(self) -> None:
@@ -121,6 +122,17 @@ class CitebotBot(commands.Bot):
             await self.load_extension(name)
         if self.settings.sync_commands:
             await self.sync_commands()
+        self._warm_task = asyncio.create_task(self._warm_up(), name="citebot-warm-up")
+
+    async def _warm_up(self) -> None:
+        """Load the model, the index and the store's vectors while the bot connects, so the
+        first question does not wait for them (seconds at 100k passages)."""
+        try:
+            took = await asyncio.to_thread(self.service.retriever.warm)
+        except CitebotError as error:
+            log.info("not warmed up (%s); the first question loads what it needs", error)
+        else:
+            log.info("ready to answer: model and index loaded in %.1f s", took)
 
     async def _start_writing(self) -> None:
         """Claim the store's writer lease for as long as the bot runs, watch the articles
@@ -175,6 +187,11 @@ class CitebotBot(commands.Bot):
             except (TimeoutError, asyncio.CancelledError):
                 self._watch_task.cancel()
             except Exception:  # noqa: BLE001, S110 - already logged by the watcher
+                pass
+        if self._warm_task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._warm_task), timeout=30)
+            except Exception:  # noqa: BLE001, S110 - closing; the warm-up only loads
                 pass
         if self._writing is not None:
             writing, self._writing = self._writing, None

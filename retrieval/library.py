@@ -311,6 +311,11 @@ class Views:
             records[name] = self._records[name]
         return kept
 
+    def held(self, name: str) -> LibraryView | None:
+        """The view of a library this process holds now, without reading anything."""
+        with self._lock:
+            return self._views.get(name)
+
     @property
     def following(self) -> bool:
         """Whether a follower keeps the views current."""

@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -64,6 +65,9 @@ from retrieval.tokenization import question_language
 log = logging.getLogger(__name__)
 
 QUERY_CACHE_SIZE = 512
+#: What :meth:`Retriever.warm` searches for: any text does; this one asks for no kind of answer.
+WARM_UP_QUESTION = "news"
+
 #: Threads that run lexical searches while questions are embedded (more searches at once run inline).
 SIDE_THREADS = 2
 #: How long a search waits for its lexical side (seconds) before doing it itself: the side
@@ -438,6 +442,24 @@ class Retriever:
             while len(self._query_cache) > QUERY_CACHE_SIZE:
                 self._query_cache.popitem(last=False)
         return vector
+
+    def warm(self) -> float:
+        """Load what a first question would wait for: the model, the base library's view
+        (derived from the store, or this process's cache) and the store's vector index,
+        by one search. For a long-running process, right after it starts (the bot).
+
+        Returns:
+            The seconds it took.
+
+        Raises:
+            CitebotError: as :meth:`search` (no index yet, another model's index, the
+                store down); the first question then meets the same.
+        """
+        started = time.perf_counter()
+        self.search(WARM_UP_QUESTION)
+        with self._cache_lock:  # not a question anyone asked
+            self._query_cache.pop(WARM_UP_QUESTION, None)
+        return time.perf_counter() - started
 
     def follow(self) -> None:
         """Keep this process's views of the store current from a background thread (a

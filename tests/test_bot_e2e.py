@@ -758,6 +758,10 @@ def test_a_read_only_bot_answers_and_refuses_to_write(tmp_path: Path, embedder: 
     try:
 
         async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Message, list[Any], Any]:
+            # Warmed up as it started: the index is loaded before anyone asks.
+            assert bot._warm_task is not None
+            await asyncio.wait_for(asyncio.shield(bot._warm_task), 30)
+            assert bot.service.retriever.views.held("base") is not None
             admin = fake.member("admin", manage_guild=True)
             answer = await ask(fake, "What did No Music for ICE demand?")
             reindex = await fake.callback(await fake.slash("reindex", user=admin))
@@ -778,7 +782,7 @@ def test_a_read_only_bot_answers_and_refuses_to_write(tmp_path: Path, embedder: 
             await asyncio.to_thread(writer.index)
             generation = writer.registry.record("base").generation
             for _ in range(500):  # before any question: the follower, not a search, reads it
-                if views.get("base").generation == generation:
+                if views.held("base").generation == generation:
                     break
                 await asyncio.sleep(0.02)
             else:

@@ -392,7 +392,7 @@ def test_a_follower_brings_a_reader_up_to_date_before_it_is_asked(
                 next(articles.glob("d01_*.md")).unlink()
             retriever.index()
             generation = retriever.registry.record(BASE_LIBRARY).generation
-            assert _until(lambda: reader.views.get(BASE_LIBRARY).generation == generation), change  # noqa: B023
+            assert _until(lambda: reader.views.held(BASE_LIBRARY).generation == generation), change  # noqa: B023
             shown = [p.source_id[:4] for p in reader.search(question).passages]
             if change == "add":
                 assert shown[0] == "d01_"
@@ -435,3 +435,21 @@ def test_a_follower_outlives_a_store_that_fails_and_searches_then_meet_the_error
         assert reader.search("Who is Andy Jassy?").passages
     finally:
         reader.stop_following()
+
+
+def test_warming_up_loads_the_index_before_the_first_question(
+    retriever: Retriever, tmp_path: Path, embedder: Embedder
+) -> None:
+    from retrieval.errors import StoreUnavailableError
+    from retrieval.layout import BASE_LIBRARY
+
+    empty = Retriever(retriever.settings.model_copy(update={"read_only": True}), embedder=embedder)
+    with pytest.raises(StoreUnavailableError, match="no index"):
+        empty.warm()
+    retriever.index()
+    reader = _following_reader(retriever, tmp_path, embedder, seconds=2.0)
+    assert reader.views.held(BASE_LIBRARY) is None
+    assert reader.warm() > 0
+    assert reader.views.held(BASE_LIBRARY) is not None
+    assert reader.folder.lexical_cache(BASE_LIBRARY).exists(), "derived and kept for the next start"
+    assert "news" not in reader._query_cache, "the warm-up question is not kept as if asked"
