@@ -19,7 +19,12 @@ bot does), in alternating rounds:
   connects to Discord meanwhile), with and without the warm-up the bot starts at once
   (``Retriever.warm``): the replica through the server (its data folder holding the cache
   it derived), then, with the server stopped, the writer's embedded store. Each in a new
-  process, in turns, ``--starts`` times each way.
+  process, in turns, ``--starts`` times each way;
+- once, not per size: questions asked every 0.1 s (embedding included) while the same
+  process indexes ``--indexing-articles`` new articles of speed.py's 1k corpus into an
+  embedded store, the run embedding at normal priority (``citebot index``) and in the
+  background (``index(background=True)``: the bot's runs), in turns, twice each; against
+  the same questions with nothing being indexed.
 
 Results: ``benchmarks/results/follow-LABEL.json`` and the table printed.
 """
@@ -33,6 +38,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -90,6 +96,62 @@ def first_question(
             raise RuntimeError(f"first question failed:\n{out.stderr[-3000:]}")
         times["warmed" if warm else "cold"].append(float(line.split()[1]))
     return times
+
+
+def while_indexing(model, questions: list[str], articles: int, rounds: int = 2) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Ask latency while this process indexes, normal vs background embedding."""
+    source = speed.CACHE / "corpus-1000" / "articles"
+    files = sorted(source.iterdir())
+    if len(files) < 8 + articles:
+        raise SystemExit("speed.py's 1k corpus is missing or too small: run benchmarks/speed.py first")
+    root = speed.CACHE / "follow-indexing"
+    shutil.rmtree(root, ignore_errors=True)
+    times: dict[str, list[float]] = {"idle": [], "normal": [], "background": []}
+    took: dict[str, list[float]] = {"normal": [], "background": []}
+    for run in range(2 * rounds):
+        way = "normal" if run % 2 == 0 else "background"
+        work = root / f"run-{run}"  # a folder of its own: Chroma keeps each path's client open
+        (work / "articles").mkdir(parents=True)
+        for file in files[:8]:
+            shutil.copy(file, work / "articles" / file.name)
+        retriever = Retriever(
+            load_settings(articles_dir=work / "articles", data_dir=work / "data"), embedder=model
+        )
+        retriever.index()
+        for question in questions[:20]:
+            retriever.clear_query_cache()
+            times["idle"].append(timed(retriever, question))
+            time.sleep(0.1)
+        for file in files[8 : 8 + articles]:
+            shutil.copy(file, work / "articles" / file.name)
+        done = threading.Event()
+
+        def index(retriever: Retriever = retriever, way: str = way, done: threading.Event = done) -> None:
+            started = time.perf_counter()
+            try:
+                retriever.index(background=way == "background")
+            finally:
+                took[way].append(time.perf_counter() - started)
+                done.set()
+
+        thread = threading.Thread(target=index)
+        thread.start()
+        asked = 0
+        while not done.is_set():
+            retriever.clear_query_cache()
+            times[way].append(timed(retriever, questions[asked % len(questions)]))
+            asked += 1
+            time.sleep(0.1)
+        thread.join()
+    shutil.rmtree(root, ignore_errors=True)
+    row: dict[str, object] = {"articles": articles}
+    for way, values in times.items():
+        row[f"{way}_p50_ms"] = round(statistics.median(values), 1)
+        row[f"{way}_p95_ms"] = round(speed.pct(values, 95), 1)
+        row[f"{way}_n"] = len(values)
+    for way, values in took.items():
+        row[f"{way}_index_s"] = [round(t, 1) for t in values]
+    return row
 
 
 def measure(
@@ -197,6 +259,12 @@ def main() -> int:
     parser.add_argument(
         "--starts", type=int, default=3, help="fresh processes per way, for the first question"
     )
+    parser.add_argument(
+        "--indexing-articles",
+        type=int,
+        default=40,
+        help="articles indexed while asking (0: skip that measure)",
+    )
     parser.add_argument("--label", default="latest")
     args = parser.parse_args()
     model = create_embedder(load_settings())
@@ -223,6 +291,17 @@ def main() -> int:
             f"{row['after_run_follower_p50_ms']} / {row['after_run_follower_p95_ms']} | "
             f"{row['first_replica_cold_p50_ms']} → {row['first_replica_warmed_p50_ms']}, "
             f"{row['first_embedded_cold_p50_ms']} → {row['first_embedded_warmed_p50_ms']} |",
+            flush=True,
+        )
+    if args.indexing_articles:
+        row = while_indexing(model, questions[: args.questions], args.indexing_articles)
+        result["while_indexing"] = row
+        print(
+            f"questions while the same process indexes {row['articles']} articles, p50 / p95 ms: "
+            f"nothing indexed {row['idle_p50_ms']} / {row['idle_p95_ms']}, "
+            f"embedding at normal priority {row['normal_p50_ms']} / {row['normal_p95_ms']} "
+            f"(runs {row['normal_index_s']} s), in the background {row['background_p50_ms']} / "
+            f"{row['background_p95_ms']} (runs {row['background_index_s']} s)",
             flush=True,
         )
     out = HERE / "results" / f"follow-{args.label}.json"

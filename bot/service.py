@@ -127,7 +127,9 @@ class AnswerService:
             folder = self.articles_folder(library)
             if library is not None:
                 await asyncio.to_thread(partial(folder.mkdir, parents=True, exist_ok=True))
-            report = await asyncio.to_thread(partial(self.retriever.index, folder, library=library))
+            report = await asyncio.to_thread(
+                partial(self.retriever.index, folder, library=library, background=True)
+            )
             self._facts.clear()
             self.reindex_count += 1
             log.info(

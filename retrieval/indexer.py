@@ -17,9 +17,11 @@ crash reconciles the store with the catalog and reuses what was stored.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from config import Settings
+from retrieval import threads
 from retrieval.articles import ArticleFile, ArticleSkipped, read_article, scan_folder
 from retrieval.catalog import ArticleEntry, Catalog
 from retrieval.chunking import chunk_article, sentence_units
@@ -107,6 +110,7 @@ class Indexer:
         store: LibraryStore,
         embedder: Callable[[], Embedder],
         model_identity: str,
+        background: bool = False,
     ) -> None:
         self.settings = settings
         self.folder = folder
@@ -114,6 +118,7 @@ class Indexer:
         self.store = store
         self._embedder = embedder
         self.model_identity = model_identity
+        self.background = background
 
     def run(
         self,
@@ -326,7 +331,9 @@ class Indexer:
         for start in range(0, len(plan.embed), EMBED_BATCH):
             batch = plan.embed[start : start + EMBED_BATCH]
             counts.update(
-                _embed_batch(batch, store, self._embedder(), report, self.settings.sentence_context)
+                _embed_batch(
+                    batch, store, self._embedder(), report, self.settings.sentence_context, self.background
+                )
             )
             if progress:
                 progress(report.chunks_embedded, len(plan.embed))
@@ -384,8 +391,10 @@ def _embed_batch(
     embedder: Embedder,
     report: IndexReport,
     context: str,
+    background: bool = False,
 ) -> dict[str, int]:
-    """Embed the sentences of a batch of passages and store both (sentences first)."""
+    """Embed the sentences of a batch of passages and store both (sentences first); with
+    ``background``, in the thread of lower priority (:func:`_embedding`)."""
     per_chunk = {c.id: sentence_units(c.text, embedder.count_tokens) for _, c in batch}
     units = [
         (c.id, sentence_id(c.id, n), text, a) for a, c in batch for n, text in enumerate(per_chunk[c.id])
@@ -393,7 +402,12 @@ def _embed_batch(
     distinct = list(dict.fromkeys(text for _, _, text, _ in units))
     titles = {text: a.title for _, _, text, a in units}
     inputs = [f"{titles[t]}: {t}" for t in distinct] if context == "title" else distinct
-    vectors = np.asarray(embedder.embed_passages(inputs), dtype=np.float32)
+    encoded = (
+        _embedding().submit(embedder.embed_passages, inputs).result()
+        if background
+        else embedder.embed_passages(inputs)
+    )
+    vectors = np.asarray(encoded, dtype=np.float32)
     by_text = dict(zip(distinct, vectors))
     sentence_meta = []
     for chunk_id, _, _, article in units:
@@ -413,6 +427,20 @@ def _embed_batch(
     report.chunks_embedded += len(batch)
     report.sentences_embedded += len(distinct)
     return {chunk_id: len(texts) for chunk_id, texts in per_chunk.items()}
+
+
+_embedding_thread: ThreadPoolExecutor | None = None
+_embedding_lock = threading.Lock()
+
+
+def _embedding() -> ThreadPoolExecutor:
+    """The thread index runs embed in, at a lower priority: questions asked while the writer
+    indexes (the bot, during a feed poll) keep the cores their own embedding needs."""
+    global _embedding_thread
+    with _embedding_lock:
+        if _embedding_thread is None:
+            _embedding_thread = ThreadPoolExecutor(1, "citebot-embed", initializer=threads.lowered)
+        return _embedding_thread
 
 
 def _check_removals(plan: IndexPlan, catalog: Catalog, articles_dir: Path) -> None:

@@ -15,7 +15,6 @@ is safe to search from several threads while one thread reindexes.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import time
@@ -33,7 +32,7 @@ from filelock import FileLock, Timeout
 
 from config import Settings
 from config.settings import library_problem
-from retrieval import followup
+from retrieval import followup, threads
 from retrieval import lexical as bm25
 from retrieval.chroma import Chroma
 from retrieval.chunking import quick_sentence_units
@@ -73,21 +72,6 @@ SIDE_THREADS = 2
 #: How long a search waits for its lexical side (seconds) before doing it itself: the side
 #: thread runs only on idle cores, and other work (an index run) may keep them busy.
 SIDE_PATIENCE = 0.05
-
-
-def _yield_to_the_model() -> None:
-    """Run this thread only on a core nothing else wants (Linux's ``SCHED_IDLE``), so
-    that the model's threads keep theirs; elsewhere, at a lower priority."""
-    thread = threading.get_native_id()
-    try:
-        os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
-        return
-    except (AttributeError, OSError):  # not on Linux, or the policy is refused
-        pass
-    try:
-        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, 0) + 10)
-    except (AttributeError, OSError):  # not allowed
-        pass
 
 
 def clean_question(question: str, max_chars: int) -> str:
@@ -223,6 +207,7 @@ class Retriever:
         *,
         library: str | None = None,
         prune: bool = False,
+        background: bool = False,
     ) -> IndexReport:
         """Bring a library in line with its articles folder, incrementally.
 
@@ -233,6 +218,8 @@ class Retriever:
             progress: called with ``(passages embedded, passages to embed)``.
             library: the library to write (the base library by default).
             prune: allow a run that removes most or all of the library's articles.
+            background: embed in a thread of lower priority, so that the questions this
+                process answers meanwhile keep the cores (the bot).
 
         Returns:
             What was added, changed, removed, unchanged and skipped.
@@ -256,6 +243,7 @@ class Retriever:
                 self.store_of(name),
                 lambda: self.embedder,
                 self.model_identity,
+                background,
             )
             report, view = indexer.run(name, current, folder, rebuild=rebuild, prune=prune, progress=progress)
             if report.modified:
@@ -548,7 +536,7 @@ class Retriever:
         with self._cache_lock:
             if self._side_threads is None:
                 self._side_threads = ThreadPoolExecutor(
-                    SIDE_THREADS, thread_name_prefix="citebot-lexical", initializer=_yield_to_the_model
+                    SIDE_THREADS, thread_name_prefix="citebot-lexical", initializer=threads.idle
                 )
         future = self._side_threads.submit(work)
 

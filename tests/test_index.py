@@ -140,3 +140,59 @@ def test_a_new_process_sees_the_index(retriever: Retriever, settings, embedder: 
     assert fresh.has_index()
     assert len(fresh.sources()) == 4
     assert fresh.search("Palantir contract with ICE").passages
+
+
+class WhereEmbedded:
+    """The real model, noting which thread embeds passages and at what priority."""
+
+    def __init__(self, model: Embedder) -> None:
+        self.model = model
+        self.identity, self.dim, self.max_tokens = model.identity, model.dim, model.max_tokens
+        self.count_tokens = model.count_tokens
+        self.embed_queries = model.embed_queries
+        self.threads: list[tuple[str, int]] = []
+
+    def embed_passages(self, texts):  # type: ignore[no-untyped-def]
+        import os
+        import threading
+
+        priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        self.threads.append((threading.current_thread().name, priority))
+        return self.model.embed_passages(texts)
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_a_background_run_embeds_in_a_thread_of_lower_priority(
+    tmp_path: Path, articles: Path, embedder: Embedder, background: bool
+) -> None:
+    """The bot's runs embed in a thread that gives way to the questions it answers
+    meanwhile; ``citebot index`` embeds in its own thread at its own priority."""
+    import os
+    import threading
+
+    noting = WhereEmbedded(embedder)
+    retriever = Retriever(load_settings(articles_dir=articles, data_dir=tmp_path / "data"), embedder=noting)  # type: ignore[arg-type]
+    report = retriever.index(background=background)
+    assert report.chunks_embedded > 0 and noting.threads
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    if background:
+        assert {name.split("_")[0] for name, _ in noting.threads} == {"citebot-embed"}
+        if os.uname().sysname == "Linux":
+            assert {priority for _, priority in noting.threads} == {min(19, mine + 10)}
+    else:
+        assert {name for name, _ in noting.threads} == {threading.current_thread().name}
+        assert {priority for _, priority in noting.threads} == {mine}
+    assert retriever.search("What did No Music for ICE demand?").answered
+
+
+def test_the_bot_indexes_in_the_background(tmp_path: Path, articles: Path, embedder: Embedder) -> None:
+    import asyncio
+
+    from bot.service import AnswerService
+
+    noting = WhereEmbedded(embedder)
+    service = AnswerService(
+        Retriever(load_settings(articles_dir=articles, data_dir=tmp_path / "data"), embedder=noting)  # type: ignore[arg-type]
+    )
+    assert asyncio.run(service.reindex("test")).chunks_embedded > 0
+    assert {name.split("_")[0] for name, _ in noting.threads} == {"citebot-embed"}
