@@ -109,11 +109,18 @@ class CitebotBot(commands.Bot):
         self.feed_poller: FeedPoller | None = None
         self._poll_task: asyncio.Task[None] | None = None
         self._warm_task: asyncio.Task[None] | None = None
+        self._catch_up_task: asyncio.Task[None] | None = None
+        #: Set when the writer's start-up index run has ended (at once in a read-only bot).
+        self.caught_up = asyncio.Event()
+        #: What stopped the bot after it connected (``run_bot`` reports it in one line).
+        self.fatal: CitebotError | None = None
         self._writing: ExitStack | None = None
 
     async def setup_hook(self) -> None:
         self.service.retriever.follow()
-        if not self.service.read_only:
+        if self.service.read_only:
+            self.caught_up.set()
+        else:
             await self._start_writing()
         await self.tree.set_translator(i18n.CommandTranslator())
         # The buttons under every answer ever posted, rebuilt from their custom ids.
@@ -150,10 +157,26 @@ class CitebotBot(commands.Bot):
                 self.service, self.settings.articles_dir, self.settings.watch_debounce_seconds
             )
             self._watch_task = asyncio.create_task(self.watcher.run(), name="citebot-watcher")
+        # The catch-up runs while the bot connects and answers: questions meanwhile see each
+        # article's last finished version (the whole index when there are hours to embed).
+        self._catch_up_task = asyncio.create_task(self._catch_up(), name="citebot-catch-up")
+
+    async def _catch_up(self) -> None:
+        """Index what changed while the bot was off, then start polling the feeds."""
         try:
             await self.service.reindex("start-up")
         except StoreUnavailableError as error:
             log.warning("start-up reindex skipped: %s", error)
+        except CitebotError as error:
+            # A missing or emptied folder (the run would remove most of the index): the bot
+            # stops with the line that says what to do, as `citebot index` would.
+            self.fatal = error
+            self.caught_up.set()
+            self._catch_up_task = None  # ending by itself: close() has nothing to cancel
+            await self.close()
+            return
+        finally:
+            self.caught_up.set()
         # Feeds after the catch-up: the first round finds the index current.
         self.feed_poller = FeedPoller(self, self.feed_poll_seconds)
         self._poll_task = asyncio.create_task(self.feed_poller.run(), name="citebot-feeds")
@@ -170,6 +193,11 @@ class CitebotBot(commands.Bot):
         return synced
 
     async def close(self) -> None:
+        catching_up = self._catch_up_task
+        if catching_up is not None and not catching_up.done() and catching_up is not asyncio.current_task():
+            # The run goes on in its thread until it ends (a run cut short loses nothing: the
+            # next start finishes it); the bot stops waiting for it.
+            catching_up.cancel()
         if self.feed_poller is not None:
             self.feed_poller.stop()
         if self._poll_task is not None:

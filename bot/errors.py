@@ -11,7 +11,13 @@ import logging
 from discord import app_commands
 
 from bot.i18n import t
-from retrieval.errors import CitebotError, IndexBusyError, QuestionError, StoreUnavailableError
+from retrieval.errors import (
+    CitebotError,
+    IndexBusyError,
+    NoIndexError,
+    QuestionError,
+    StoreUnavailableError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +38,8 @@ def user_message(error: BaseException, language: str) -> tuple[str, bool]:
         return str(error), True
     if isinstance(error, IndexBusyError):
         return t(language, "error_busy"), False
+    if isinstance(error, NoIndexError):  # a first index run under way, or none yet
+        return t(language, "error_no_index"), False
     if isinstance(error, StoreUnavailableError):
         # The detail (which server, why) is for the log, not for the channel.
         return t(language, "error_store"), False

@@ -74,6 +74,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "error_cooldown": "Easy there: you can ask again in {seconds:.0f} s.",
         "error_busy": "The index is busy; try again in a moment.",
         "error_store": "The article index cannot be reached right now; try again in a minute.",
+        "error_no_index": "Nothing is indexed yet: the articles are being indexed. Try again in a minute.",
         "mention_help": (
             "Ask me a question after the mention, e.g. “@citebot what did No Music for ICE demand?”"
         ),
@@ -164,6 +165,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "error_cooldown": "Doucement : vous pourrez reposer une question dans {seconds:.0f} s.",
         "error_busy": "L’index est occupé ; réessayez dans un instant.",
         "error_store": "L’index des articles est injoignable pour le moment ; réessayez dans une minute.",
+        "error_no_index": (
+            "Rien n’est encore indexé : les articles sont en cours d’indexation. Réessayez dans une minute."
+        ),
         "mention_help": (
             "Posez une question après la mention, p. ex. « @citebot qu’exigeait No Music for ICE ? »"
         ),

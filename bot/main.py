@@ -72,6 +72,8 @@ async def _serve(settings: Settings, token: str) -> None:
     # `async with` closes the gateway, the HTTP session and the watcher however we leave.
     async with CitebotBot(settings) as bot:
         await bot.start(token)
+    if bot.fatal is not None:  # the start-up catch-up stopped it
+        raise bot.fatal
 
 
 def run_bot(settings: Settings) -> int:

@@ -27,6 +27,10 @@ class StoreUnavailableError(CitebotError):
     """The Chroma server cannot be reached."""
 
 
+class NoIndexError(StoreUnavailableError):
+    """The store holds no index yet: nothing has been indexed, or the first run is under way."""
+
+
 class EmbedderError(CitebotError):
     """The embedding backend or model cannot be loaded."""
 

@@ -596,7 +596,7 @@ class Retriever:
             )
 
     def _no_index(self) -> None:
-        from retrieval.errors import StoreUnavailableError
+        from retrieval.errors import NoIndexError
 
         hint = "the writer has not indexed anything yet" if self.read_only else "run `citebot index` first"
-        raise StoreUnavailableError(f"no index in {self.chroma.where}; {hint}")
+        raise NoIndexError(f"no index in {self.chroma.where}; {hint}")

@@ -859,14 +859,21 @@ class BotHarness:
     Args:
         make_bot: builds the bot (called on the harness's loop, after the fake starts);
             None runs the fake alone, for a client the test starts itself.
+        catch_up: wait, after the bot is ready, for its start-up index run to end (it runs
+            while the bot connects), so that scenarios start from a current index.
         **fake_options: passed to :class:`FakeDiscord` (e.g. ``allow_message_content``).
     """
 
     def __init__(
-        self, make_bot: Callable[[], Any] | None, token: str = "fake-token.not-a-secret", **fake_options: Any
+        self,
+        make_bot: Callable[[], Any] | None,
+        token: str = "fake-token.not-a-secret",
+        catch_up: bool = True,
+        **fake_options: Any,
     ) -> None:
         import threading
 
+        self._catch_up = catch_up
         self._make_bot = make_bot
         self._fake_options = fake_options
         self.token = token
@@ -913,6 +920,9 @@ class BotHarness:
             waiter.cancel()
             self._task.result()  # raise what stopped the bot
             raise AssertionError("the bot stopped before it was ready")
+        caught_up = getattr(self.bot, "caught_up", None)
+        if self._catch_up and caught_up is not None:
+            await asyncio.wait_for(caught_up.wait(), 120)
 
     def run(self, scenario: Callable[..., Any], timeout: float = 120.0) -> Any:
         """Run ``scenario(fake, bot)`` on the harness loop and return its result."""

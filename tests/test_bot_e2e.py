@@ -805,3 +805,95 @@ def test_a_read_only_bot_answers_and_refuses_to_write(tmp_path: Path, embedder: 
         assert "where the index is written" in refused.json["data"]["content"]
     assert not (tmp_path / "no-articles").exists()
     assert Retriever(settings, embedder=embedder).registry.lease() is None, "a replica never takes the lease"
+
+
+class SlowEmbedder:
+    """The real model, with every batch of passages taking ``seconds`` longer: a start-up
+    catch-up that lasts while the test asks."""
+
+    def __init__(self, model: Any, seconds: float) -> None:
+        self.model, self.seconds = model, seconds
+        self.identity, self.dim, self.max_tokens = model.identity, model.dim, model.max_tokens
+        self.count_tokens = model.count_tokens
+        self.embed_queries = model.embed_queries
+
+    def embed_passages(self, texts: Any) -> Any:
+        import time
+
+        time.sleep(self.seconds)
+        return self.model.embed_passages(texts)
+
+
+def test_the_bot_connects_and_answers_while_it_catches_up(tmp_path: Path, embedder: Any) -> None:
+    """The start-up index run goes on while the bot answers: from the last finished version
+    meanwhile, and with the new articles once it has ended. A store with nothing indexed
+    yet says so, in the member's language."""
+    articles = tmp_path / "articles"
+    shutil.copytree(SEEDS, articles)
+    settings = load_settings(
+        articles_dir=articles, data_dir=tmp_path / "data", cooldown_seconds=0, watch_articles=False
+    )
+    Retriever(settings, embedder=embedder).index()
+    shutil.copy(next((DATA / "distractors").glob("d01_*.md")), articles)  # new while the bot was off
+    empty = settings.model_copy(update={"articles_dir": articles, "data_dir": tmp_path / "fresh"})
+    bots = {"current": settings, "fresh": empty}
+    results = {}
+    for name, chosen in bots.items():
+
+        def make_bot(chosen: Any = chosen) -> CitebotBot:
+            guild = int(harness.fake.guild_id)  # noqa: B023 - called while this harness starts
+            return CitebotBot(
+                chosen.model_copy(update={"sync_guild_id": guild}),
+                Retriever(chosen, embedder=SlowEmbedder(embedder, 3.0)),
+                guild_ready_timeout=0.1,
+            )
+
+        harness = BotHarness(make_bot, catch_up=False)
+        harness.start()
+        try:
+
+            async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[bool, Message, Message]:
+                catching_up = not bot.caught_up.is_set()
+                interaction = await fake.slash(
+                    "ask", user=fake.member("early"), locale="fr", question="Qu'exigeait No Music for ICE ?"
+                )
+                await fake.callback(interaction)
+                early = await fake.followup(interaction)
+                await asyncio.wait_for(bot.caught_up.wait(), 120)
+                later = await ask(fake, "How many Microsoft employees signed the Army cloud letter?")
+                return catching_up, early, later
+
+            results[name] = harness.run(scenario, timeout=240)
+        finally:
+            harness.stop()
+    for name, (catching_up, early, later) in results.items():
+        assert catching_up, f"{name}: connected before the catch-up ended"
+        assert "Microsoft engineers urge company" in cited_sources(later)[0], name
+    _, early, _ = results["current"]
+    assert any(DEMANDS in source for source in cited_sources(early)[:3])
+    _, early, _ = results["fresh"]
+    assert early.json["flags"] == EPHEMERAL
+    assert early.json["content"].startswith("Rien n’est encore indexé")
+
+
+def test_a_catch_up_that_cannot_run_stops_the_bot_with_one_line(
+    tmp_path: Path, embedder: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot import app
+    from bot.main import run_bot
+
+    portal = BotHarness(None).start()
+    monkeypatch.setattr(app, "Retriever", lambda s: Retriever(s, embedder=embedder))
+    try:
+        settings = load_settings(
+            articles_dir=tmp_path / "missing",
+            data_dir=tmp_path / "data",
+            discord_token=portal.token,
+            sync_commands=False,
+        )
+        assert run_bot(settings) == 1
+    finally:
+        portal.stop()
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0
+    assert err.startswith("citebot: error: articles folder not found") and portal.token not in err

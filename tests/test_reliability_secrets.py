@@ -7,6 +7,7 @@ Chroma's included), then searched for the token.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import threading
@@ -134,6 +135,8 @@ def test_a_bot_session_never_logs_the_token(
 
         async def scenario(fake: FakeDiscord, _: Any) -> None:
             await fake.wait_identified(timeout=120)
+            while not (bots and bots[0].caught_up.is_set()):  # the start-up index run (another loop)
+                await asyncio.sleep(0.05)
             member = fake.member("curious")
             answered = await fake.followup(
                 await fake.slash("ask", user=member, question="Why are bees declining?")
@@ -145,8 +148,6 @@ def test_a_bot_session_never_logs_the_token(
         portal.run(scenario, timeout=180)
     finally:
         if bots:
-            import asyncio
-
             asyncio.run_coroutine_threadsafe(bots[0].close(), bots[0].loop).result(30)
         runner.join(60)
         portal.stop()
