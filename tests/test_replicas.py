@@ -257,3 +257,36 @@ def test_libraries_on_a_server_stay_apart(
     assert reader.search(question, library="guild-a").passages[0].source_id == "lighthouse.txt"
     assert all(p.source_id != "lighthouse.txt" for p in reader.search(question, library="guild-b").passages)
     assert all(p.source_id != "lighthouse.txt" for p in reader.search(question).passages)
+
+
+def test_a_following_replica_outlives_a_server_restart(
+    server: ChromaServer,
+    articles: Path,
+    tmp_path: Path,
+    embedder: Embedder,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The bot's follower against a real ``chroma run`` that stops and starts again: one
+    warning, the questions meanwhile get the store's error, and then it answers again."""
+    from retrieval.errors import StoreUnavailableError
+
+    Retriever(_settings(server, tmp_path / "writer", articles), embedder=embedder).index()
+    replica = Retriever(
+        _settings(server, tmp_path / "replica", tmp_path / "none", read_only=True, refresh_seconds=0.2),
+        embedder=embedder,
+    )
+    assert replica.warm() > 0
+    replica.follow()
+    try:
+        with caplog.at_level("INFO", logger="retrieval.library"):
+            server.stop()
+            assert _eventually(lambda: "could not check the store" in caplog.text)
+            time.sleep(0.8)  # past the follower's grace: the search reaches the store itself
+            with pytest.raises(StoreUnavailableError, match="cannot reach Chroma server"):
+                replica.search("Who is Andy Jassy?")
+            server.start()
+            assert _eventually(lambda: "the store answers again" in caplog.text)
+        assert replica.search("Who is Andy Jassy?").answered
+        assert caplog.text.count("could not check the store") == 1
+    finally:
+        replica.stop_following()
