@@ -701,7 +701,8 @@ def _info(settings: Settings, args: argparse.Namespace) -> int:
     retriever = _retriever(settings)
     facts: dict[str, object] = {
         "version": _version(),
-        "articles_dir": str(settings.articles_dir),
+        # A read-only replica reads no folder: the writer's is wherever the writer runs.
+        "articles_dir": None if settings.read_only else str(settings.articles_dir),
         "data_dir": str(settings.data_dir),
         "store": (
             f"Chroma server {settings.chroma_host}:{settings.chroma_port}"
@@ -728,6 +729,8 @@ def _info(settings: Settings, args: argparse.Namespace) -> int:
     for name, value in facts.items():
         if name == "libraries":
             value = ", ".join(f"{n} ({v['articles']} articles)" for n, v in value.items()) or "none yet"
+        elif value is None:
+            value = "none (read-only: the writer reads its own)"
         print(f"{name.replace('_', ' '):<{width}}  {value}")
     return EXIT_OK
 

@@ -366,7 +366,7 @@ def test_a_misspelt_variable_is_named_with_the_closest_setting(
 
 
 def test_info_shows_the_effective_folders_and_store(
-    env: Path, articles: Path, capsys: pytest.CaptureFixture[str]
+    env: Path, articles: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert main(["info", "--json"]) == 0
     info = _json(capsys)
@@ -378,3 +378,8 @@ def test_info_shows_the_effective_folders_and_store(
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert f"data dir      {env}" in out and "articles      4" in out
+    monkeypatch.setenv("CITEBOT_READ_ONLY", "true")  # a replica reads no articles folder
+    assert main(["info", "--json"]) == 0
+    assert _json(capsys)["articles_dir"] is None  # type: ignore[index]
+    assert main(["info"]) == 0
+    assert "articles dir  none (read-only: the writer reads its own)" in capsys.readouterr().out
