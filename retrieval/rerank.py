@@ -268,6 +268,11 @@ def shown(
                 seen.add(key)
                 picked.append(replace(r, sentence=replace(r.sentence, text=sentence)))
         candidates = read_candidates(picked, source, query, whole=False, chunks=chunks)
+        headed = [c.ranked for c in candidates if _is_title(c.ranked.sentence.text, c.title)]
+        if headed:  # matched by its headline: its other sentences are read for the bold one
+            read = read_candidates(headed, source, query, chunks=chunks, split=split, vectors=vectors)
+            whole = {c.ranked.chunk_id: c for c in read}
+            candidates = [whole.get(c.ranked.chunk_id, c) for c in candidates]
         kept += rerank(question, language, candidates, None)
     return kept[:k]
 
@@ -364,9 +369,14 @@ def _read(candidate: Candidate, cue: str, weights: RerankWeights | None) -> tupl
         text = candidate.ranked.sentence.text
         return (text if text and text in candidate.text else ""), False
     sims = [s.similarity for s in sentences]
-    best = max(range(len(sentences)), key=sims.__getitem__)
-    top = sims[best]
+    top = max(sims)
+    # The headline is shown as the citation's title: it is never the bold text when the
+    # passage has another sentence (a question that repeats the headline still ranks by it).
+    pool = [n for n, s in enumerate(sentences) if not _is_title(s.text, candidate.title)] or list(
+        range(len(sentences))
+    )
     if weights is None:
+        best = max(pool, key=sims.__getitem__)
         return _span(candidate.text, sentences[best].text, extend=False), False
     if cue == "list":
         # A list asked for, and a list here ("…four demands of Amazon:" and its items):
@@ -383,11 +393,16 @@ def _read(candidate: Candidate, cue: str, weights: RerankWeights | None) -> tupl
         cue = "enumeration"  # no such list near enough: one written inline in a sentence counts
     # The sentence shown: the closest, unless one nearly as close holds the kind of answer asked for.
     shown = max(
-        range(len(sentences)),
+        pool,
         key=lambda n: sims[n] + weights.cue * _holds(candidate.text, sentences[n].text, cue),
     )
     cued = any(_holds(candidate.text, s.text, cue) for s in sentences if s.similarity >= top - NEARLY)
     return _span(candidate.text, sentences[shown].text, extend=False), cued
+
+
+def _is_title(sentence: str, title: str) -> bool:
+    """Whether ``sentence`` is the article's headline (its title, as the passage starts with it)."""
+    return bool(title) and " ".join(sentence.split()).casefold() == " ".join(title.split()).casefold()
 
 
 def _holds(passage: str, sentence: str, cue: str) -> bool:

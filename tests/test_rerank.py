@@ -201,6 +201,20 @@ def test_an_embedded_post_is_bold_with_its_signature(
     assert shown.highlight == "\n\n".join(bold)
 
 
+@pytest.mark.parametrize("weights", [DEFAULT, None], ids=["read whole", "first stage"])
+def test_the_headline_is_never_the_bold_text_when_the_passage_has_another_sentence(weights: object) -> None:
+    headline = candidate(
+        "top",
+        0.9,
+        "Title\n\nThe letter makes four demands. It was signed by 400 people.",
+        [("Title", 0.9), ("The letter makes four demands.", 0.8), ("It was signed by 400 people.", 0.7)],
+    )
+    [shown] = rerank("What does the letter ask for?", "en", [headline], weights)
+    assert shown.highlight == "The letter makes four demands."
+    alone = candidate("alone", 0.9, "Title", [("Title", 0.9)])
+    assert rerank("What does the letter ask for?", "en", [alone], weights)[0].highlight == "Title"
+
+
 def words(text: str) -> int:
     return len(text.split())
 
@@ -214,6 +228,7 @@ class Passages:
 
     texts: dict[str, str]
     counts: dict[str, int] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
     reads: list[tuple[str, list[str]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -225,7 +240,9 @@ class Passages:
 
     def get(self, ids: Sequence[str]) -> list[StoredChunk]:
         self.reads.append(("passages", list(ids)))
-        return [StoredChunk(i, self.texts[i], {}) for i in ids if i in self.texts]
+        return [
+            StoredChunk(i, self.texts[i], {"title": self.titles.get(i, "")}) for i in ids if i in self.texts
+        ]
 
     def sentence_texts(self, ids: Sequence[str]) -> dict[str, str]:
         self.reads.append(("sentences", list(ids)))
@@ -313,3 +330,18 @@ def test_a_cue_head_is_scored_from_the_vectors_bm25_read_for_the_passages_they_h
     assert first.highlight == "It was built in 1998 by the yard."
     assert [s.similarity for s in first.candidate.sentences] == pytest.approx([0.9, 0.89])
     assert store.reads == [("passages", ["a", "b"]), ("sentence vectors", ["b"])]
+
+
+def test_a_passage_matched_by_its_headline_is_read_whole_for_its_bold_sentence() -> None:
+    store = Passages(
+        {
+            "a": "Ferry Line Opens\n\nThe ferry runs along the coast. Boats pay fees.",
+            "b": "Fees rise at the port.",
+        },
+        titles={"a": "Ferry Line Opens"},
+    )
+    ranked = [best("a", 0, 0.9), best("b", 0, 0.8)]
+    first, second = shown("Why do ferries run?", ranked, 2, store, np.zeros(2), SPLIT)
+    assert first.highlight == "The ferry runs along the coast."  # the closest sentence but the headline
+    assert second.highlight == "Fees rise at the port."
+    assert store.reads == [("passages", ["a", "b"]), ("sentence vectors", ["a"])]

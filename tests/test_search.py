@@ -124,6 +124,23 @@ def test_highlight_is_a_sentence_of_the_passage(seeds_retriever: Retriever) -> N
     assert "Palantir" in top.highlight
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Combien de revendications la lettre des musiciens adresse-t-elle à Amazon ?",  # asks for a number
+        "Musicians pledge to cut ties with Amazon",  # no kind of answer asked for
+    ],
+)
+def test_a_headline_is_shown_as_the_title_not_as_the_bold_sentence(
+    seeds_retriever: Retriever, question: str
+) -> None:
+    first = seeds_retriever.search(question).passages[0]
+    assert first.title.startswith("Hundreds Of Musicians Pledge")
+    assert first.text.startswith(first.title)  # the passage opens with its headline, which matches best
+    assert first.highlight and first.highlight in first.text
+    assert first.highlight.casefold() != first.title.casefold()
+
+
 @pytest.mark.parametrize("question", ["", "   ", "\n\t", "?!", "\x00\x01"])
 def test_empty_questions_are_refused(seeds_retriever: Retriever, question: str) -> None:
     with pytest.raises(QuestionError, match="empty"):
