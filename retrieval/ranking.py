@@ -68,6 +68,8 @@ class Ranked:
         sentence: its sentence closest to the question (with that cosine similarity).
         lexical: its BM25 score over the question's best BM25 score (0 when BM25 missed it).
         crossed: whether it is in another language than the question (and got the bonus).
+        runner_up: its next closest sentence, when the vector search found it too (then no
+            sentence of the passage it did not find is closer); None otherwise.
     """
 
     chunk_id: str
@@ -75,6 +77,7 @@ class Ranked:
     sentence: StoredSentence
     lexical: float = 0.0
     crossed: bool = False
+    runner_up: StoredSentence | None = None
 
 
 @dataclass(frozen=True)
@@ -182,11 +185,10 @@ class Ranker:
             sentences.setdefault(sentence.chunk_id, []).append(sentence)
         ranked = []
         for chunk_id, group in sentences.items():
-            best = max(group, key=lambda s: s.similarity)
+            best, *rest = sorted(group, key=lambda s: s.similarity, reverse=True)
             lexical, other = bm25.get(chunk_id, 0.0), crossed(chunk_id)
-            ranked.append(
-                Ranked(chunk_id, self.weights.score(best.similarity, lexical, other), best, lexical, other)
-            )
+            score = self.weights.score(best.similarity, lexical, other)
+            ranked.append(Ranked(chunk_id, score, best, lexical, other, rest[0] if rest else None))
         ranked.sort(key=lambda r: r.score, reverse=True)
         return ranked
 

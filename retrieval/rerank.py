@@ -268,13 +268,41 @@ def shown(
                 seen.add(key)
                 picked.append(replace(r, sentence=replace(r.sentence, text=sentence)))
         candidates = read_candidates(picked, source, query, whole=False, chunks=chunks)
-        headed = [c.ranked for c in candidates if _is_title(c.ranked.sentence.text, c.title)]
-        if headed:  # matched by its headline: its other sentences are read for the bold one
-            read = read_candidates(headed, source, query, chunks=chunks, split=split, vectors=vectors)
-            whole = {c.ranked.chunk_id: c for c in read}
-            candidates = [whole.get(c.ranked.chunk_id, c) for c in candidates]
+        candidates = _past_headlines(candidates, source, query, chunks, split, vectors)
         kept += rerank(question, language, candidates, None)
     return kept[:k]
+
+
+def _past_headlines(
+    candidates: list[Candidate],
+    source: PassageSource,
+    query: np.ndarray,
+    chunks: Mapping[str, StoredChunk],
+    split: Callable[[str], list[str]],
+    vectors: SentenceVectors | None,
+) -> list[Candidate]:
+    """``candidates`` (each with only its best sentence), those matched by their headline
+    given their next closest sentence, for the bold text: the first stage's runner-up,
+    found in the passage's text, or else every sentence of the passage, read."""
+    counts = source.view.sentence_counts
+    out, unread = [], []
+    for c in candidates:
+        best, second = c.ranked.sentence, c.ranked.runner_up
+        if not _is_title(best.text, c.title):
+            out.append(c)
+            continue
+        units = split(c.text) if second is not None else []
+        if second is not None and len(units) == counts.get(c.ranked.chunk_id):
+            pair = sorted((best, _with_text(second, units)), key=lambda s: sentence_number(s.id))
+            out.append(replace(c, sentences=tuple(pair)))
+        else:
+            out.append(c)
+            unread.append(c.ranked)
+    if unread:
+        read = read_candidates(unread, source, query, chunks=chunks, split=split, vectors=vectors)
+        whole = {c.ranked.chunk_id: c for c in read}
+        out = [whole.get(c.ranked.chunk_id, c) for c in out]
+    return out
 
 
 def _best_texts(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pytest
@@ -345,3 +345,15 @@ def test_a_passage_matched_by_its_headline_is_read_whole_for_its_bold_sentence()
     assert first.highlight == "The ferry runs along the coast."  # the closest sentence but the headline
     assert second.highlight == "Fees rise at the port."
     assert store.reads == [("passages", ["a", "b"]), ("sentence vectors", ["a"])]
+
+
+def test_a_passage_matched_by_its_headline_bolds_the_runner_up_the_first_stage_found_without_a_read() -> None:
+    store = Passages(
+        {"a": "Ferry Line Opens\n\nThe ferry runs along the coast. Boats pay fees."},
+        titles={"a": "Ferry Line Opens"},
+    )
+    runner_up = StoredSentence("a.2", "a", "", 0.85)  # the vector search found it too
+    ranked = [replace(best("a", 0, 0.9), runner_up=runner_up)]
+    [first] = shown("Why do ferries run?", ranked, 1, store, np.zeros(2), SPLIT)
+    assert first.highlight == "Boats pay fees."
+    assert store.reads == [("passages", ["a"])]
