@@ -14,7 +14,8 @@ folds are scored on the held-out fold. A plateau's middle is taken among ties.
 
 Prints, per set: the first stage alone, the second stage with the default weights
 (``retrieval.rerank.DEFAULT``), and cross-validated; hit@1, hit@3, hit@5, MRR@5 and
-highlight@1 (the first passage is a hit and its bold sentence holds a gold answer).
+highlight@1 (the first passage is a hit and its bold sentence holds a gold answer), and
+``bold_words``, the first passage's bold text in words (a longer bold holds more answers).
 
 With ``--latency N`` it measures instead what the second stage costs an ask, on the
 index ``benchmarks/speed.py`` built and cached for N passages: speed.py's first 60
@@ -88,16 +89,17 @@ def is_hit(candidate: Candidate, question: Question) -> bool:
 
 
 def score(items: list[Item], weights: RerankWeights | None) -> np.ndarray:
-    """hit@1, hit@3, hit@5, MRR@5, highlight@1 over ``items`` (first stage alone when
-    ``weights`` is None)."""
-    totals = np.zeros(5)
+    """hit@1, hit@3, hit@5, MRR@5, highlight@1 and the first passage's bold text in words over
+    ``items`` (first stage alone when ``weights`` is None): a longer bold holds more answers."""
+    totals = np.zeros(6)
     for item in items:
         ordered = rerank(item.text, item.language, item.candidates, weights)
         shown = ordered[:5]
+        totals[5] += len(shown[0].highlight.split()) if shown else 0
         hits = [is_hit(c.candidate, item.question) for c in shown]
         first = hits.index(True) if True in hits else None
         if first is not None:
-            totals += [first == 0, first < 3, 1, 1 / (first + 1), 0]
+            totals[:4] += [first == 0, first < 3, 1, 1 / (first + 1)]
             bold = shown[0].highlight.casefold()
             totals[4] += first == 0 and any(a.casefold() in bold for a in item.question.answers)
     return totals / max(len(items), 1)
@@ -216,7 +218,7 @@ def main() -> int:
         fold_of[name] = fold_of[name + "+distractors"] = folds
     train_sets = [*SEEDS_SETS, *(["squad_dev"] if "squad_dev" in items else [])]
     candidates = grid()
-    cv = {name: np.zeros(5) for name in items}
+    cv = {name: np.zeros(6) for name in items}
     chosen = []
     for fold in range(args.folds):
         train = [it for name in train_sets for it, f in zip(items[name], fold_of[name]) if f != fold]
@@ -250,7 +252,8 @@ def main() -> int:
 
 def _r(values: np.ndarray) -> dict[str, float]:
     return {
-        k: round(float(v), 3) for k, v in zip(("hit@1", "hit@3", "hit@5", "MRR@5", "highlight@1"), values)
+        k: round(float(v), 3)
+        for k, v in zip(("hit@1", "hit@3", "hit@5", "MRR@5", "highlight@1", "bold_words"), values)
     }
 
 

@@ -11,7 +11,9 @@ words (a sentence holding a quotation mark; not for a "who" question, which asks
 name). Among the passage's sentences nearly as close as its best, one that holds that
 kind of answer is the one shown in bold; a list asked for is shown whole ("…four
 demands of Amazon:" and the items after it), as it reads in the passage's text, and
-without such a list a sentence listing inline ("BPP, ZPP and RP") holds one.
+without such a list a sentence listing inline ("BPP, ZPP and RP") holds one. The sentence
+after the bold one is bold too when it points back at it ("They said: «…»", "Ils pensent que
+cela…"): the closest sentence often sets the scene that the next one completes.
 
 Measured and left out (``benchmarks/rerank.py``, cross-validated on the seeds sets):
 the best neighbouring sentence's cosine, the question's words in the title or in the
@@ -29,6 +31,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from retrieval.chunking import split_sentences
 from retrieval.highlight import best_sentence
 from retrieval.layout import sentence_number
 from retrieval.ranking import IndexView, Ranked, SentenceSource
@@ -151,6 +154,13 @@ _SIGNATURE = re.compile(
     r"(?:\(con[’']t\)\s*)?[—–]\s*[^\n]{1,100}\(@\w{1,30}\)\s+[A-Z][a-z]+\.? \d{1,2}, \d{4}\s*$"
 )
 _CONTINUED = re.compile(r"\s*\(con[’']t\)\s*")
+#: A sentence that opens by pointing back at the one before it ("They said: «…»", "Ils pensent
+#: que cela…", "With this they had also rejected…") goes on with what that one started.
+_POINTS_BACK = re.compile(
+    r"(?:(?:with|in|by) this,? )?(?:they|it|its|this|these|those|he|she|his|her|their|such"
+    r"|ils|elles|il|elle|cela|ceci|ce|ces|cette|cet|leur|leurs|son|sa|ses)\b",
+    re.IGNORECASE,
+)
 
 
 def cue_of(question: str) -> str:
@@ -183,14 +193,13 @@ def rerank(
     for candidate in candidates:
         bold, cued = _read(candidate, cue, weights)
         score = candidate.ranked.score + (weights.cue * cued if weights is not None else 0.0)
-        highlight = bold or best_sentence(question, candidate.text, language)
+        highlight = (
+            _continued(candidate.text, bold) if bold else best_sentence(question, candidate.text, language)
+        )
+        # Passages are told apart by the text chosen, before the sentence that goes on with it.
+        key = bold or highlight
         scored.append(
-            Reranked(
-                candidate,
-                score,
-                highlight,
-                sentence_key(highlight) if highlight else candidate.ranked.chunk_id,
-            )
+            Reranked(candidate, score, highlight, sentence_key(key) if key else candidate.ranked.chunk_id)
         )
     if weights is not None:
         scored.sort(key=lambda r: r.score, reverse=True)
@@ -487,6 +496,25 @@ def _span(passage: str, sentence: str, extend: bool = True) -> str:
         end = _list_end(passage, end)
     start, end = _with_post(passage, start, end)
     return passage[start:end]
+
+
+def _continued(passage: str, bold: str) -> str:
+    """``bold`` with the sentence after it when that sentence points back at it ("They said:
+    «…»", "Ils pensent que cela…"), in the same paragraph or opening the next: the two read
+    as one, and the answer is often in the second. Not after a list or an embedded post,
+    nor into one."""
+    start, end = _find(passage, bold)
+    last = passage[start:end].rsplit("\n\n", 1)[-1]
+    if start < 0 or _ITEM.match(last) or _SIGNATURE.search(last):
+        return bold
+    paragraph = passage[end:].lstrip().split("\n\n", 1)[0]
+    if not paragraph or _ITEM.match(paragraph) or _SIGNATURE.match(paragraph) or _CONTINUED.match(paragraph):
+        return bold
+    following = split_sentences(paragraph)[0]
+    at = passage.find(following, end)
+    if at < 0 or not _POINTS_BACK.match(following):
+        return bold
+    return passage[start : at + len(following)]
 
 
 def _with_post(passage: str, start: int, end: int) -> tuple[int, int]:

@@ -206,13 +206,56 @@ def test_the_headline_is_never_the_bold_text_when_the_passage_has_another_senten
     headline = candidate(
         "top",
         0.9,
-        "Title\n\nThe letter makes four demands. It was signed by 400 people.",
-        [("Title", 0.9), ("The letter makes four demands.", 0.8), ("It was signed by 400 people.", 0.7)],
+        "Title\n\nThe letter makes four demands. Four hundred people signed it.",
+        [("Title", 0.9), ("The letter makes four demands.", 0.8), ("Four hundred people signed it.", 0.7)],
     )
     [shown] = rerank("What does the letter ask for?", "en", [headline], weights)
     assert shown.highlight == "The letter makes four demands."
     alone = candidate("alone", 0.9, "Title", [("Title", 0.9)])
     assert rerank("What does the letter ask for?", "en", [alone], weights)[0].highlight == "Title"
+
+
+STATEMENT = (
+    "L’organisation a publié une déclaration avec le boycott.",
+    "Ils ont déclaré: «Les musiciens devraient dire non.» La suite est ailleurs.",
+    "Le festival a lieu au Texas.",
+)
+
+
+@pytest.mark.parametrize("weights", [DEFAULT, None], ids=["read whole", "first stage"])
+@pytest.mark.parametrize(
+    ("text", "bold"),
+    [
+        # The sentence after points back ("Ils", "They", "With this they"): the two read as one,
+        # in one paragraph or across two, and only the first sentence of the next paragraph goes.
+        ("\n\n".join(STATEMENT), f"{STATEMENT[0]}\n\nIls ont déclaré: «Les musiciens devraient dire non.»"),
+        ("The board met in May. They rejected eleven proposals.", None),
+        ("The board met in May. With this they rejected eleven proposals.", None),
+        # Not when the next sentence names its own subject, nor into a list or a post.
+        ("The board met in May. The shareholders rejected eleven proposals.", "The board met in May."),
+        ("The board met in May.\n\n* It rejected eleven proposals.", "The board met in May."),
+        (
+            "The board met in May.\n\n— Board (@board) May 2, 2019",
+            "The board met in May.\n\n— Board (@board) May 2, 2019",
+        ),
+    ],
+)
+def test_a_sentence_that_points_back_at_the_bold_one_is_bold_with_it(
+    text: str, bold: str | None, weights: object
+) -> None:
+    first = text.split("\n\n")[0].split(". ")[0].rstrip(".") + "."
+    rest = text[len(first) :].strip()
+    passage = candidate("p", 0.9, text, [(first, 0.9), (rest, 0.5)])
+    [shown] = rerank("Did the board meet?", "en", [passage], weights)
+    assert shown.highlight == (text if bold is None else bold)
+
+
+def test_passages_that_share_their_bold_sentence_are_one_whatever_follows_it() -> None:
+    shared = "The lighthouse will be lit in May."
+    a = candidate("a", 0.9, f"{shared} It stands on the cape.", [(shared, 0.9)])
+    b = candidate("b", 0.89, f"{shared} It was built in 1850.", [(shared, 0.89)])
+    [only] = rerank("Is the lighthouse lit?", "en", [a, b])
+    assert only.candidate is a and only.highlight == f"{shared} It stands on the cape."
 
 
 def words(text: str) -> int:
