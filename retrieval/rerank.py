@@ -148,6 +148,9 @@ _ENUMERATION = re.compile(
     re.IGNORECASE,
 )
 _ITEM = re.compile(r"\s*(?:[*•\-–—]|\d{1,2}[.)])\s+")
+#: A list's introduction the index joined to its first item: a fragment shorter than a
+#: sentence ("We demand that our company:") is matched together with the sentence after it.
+_JOINED_ITEM = re.compile(r":[ \t]*\n\s*(?:[*•\-–—]|\d{1,2}[.)])\s+")
 #: An embedded post's signature line, as a page's text gives it: "— Name (@handle) July 29,
 #: 2019", after a "(con't)" when a thread goes on.
 _SIGNATURE = re.compile(
@@ -448,7 +451,11 @@ def _holds(passage: str, sentence: str, cue: str) -> bool:
     if cue == "date":
         return bool(_DATE.search(sentence))
     if cue == "list":
-        return sentence.rstrip().endswith(":") and _items_after(passage, sentence) > 0
+        start, end = _find(passage, sentence)
+        read = passage[start:end] if start >= 0 else ""
+        return bool(_JOINED_ITEM.search(read)) or (
+            read.rstrip().endswith(":") and _list_end(passage, end) > end
+        )
     if cue == "quote":
         return bool(_QUOTE.search(sentence))
     if cue == "enumeration":
@@ -456,9 +463,10 @@ def _holds(passage: str, sentence: str, cue: str) -> bool:
     return False
 
 
-def _items_after(passage: str, sentence: str) -> int:
-    start, end = _find(passage, sentence)
-    return 0 if start < 0 else _list_end(passage, end) - end
+def _introduces(sentence: str) -> bool:
+    """Whether ``sentence`` (as it reads in its passage) introduces a list: it ends with a
+    colon, or holds the colon and, on the next line, the list's first item."""
+    return sentence.rstrip().endswith(":") or bool(_JOINED_ITEM.search(sentence))
 
 
 def _list_end(passage: str, end: int) -> int:
@@ -488,11 +496,12 @@ def _find(passage: str, sentence: str) -> tuple[int, int]:
 
 def _span(passage: str, sentence: str, extend: bool = True) -> str:
     """``sentence`` as it reads in ``passage``, with the list it introduces when it ends
-    with a colon and list items follow; empty when it does not read in the passage."""
+    with a colon (or holds the list's first item after one) and list items follow; empty
+    when it does not read in the passage."""
     start, end = _find(passage, sentence)
     if start < 0:
         return ""
-    if extend and passage[start:end].rstrip().endswith(":"):
+    if extend and _introduces(passage[start:end]):
         end = _list_end(passage, end)
     start, end = _with_post(passage, start, end)
     return passage[start:end]

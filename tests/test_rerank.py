@@ -77,6 +77,27 @@ def test_a_list_asked_for_puts_the_passage_holding_it_first_and_bolds_the_whole_
     assert first.score == pytest.approx(0.80 + DEFAULT.cue)
 
 
+def test_a_short_list_introduction_joined_to_its_first_item_is_still_a_list() -> None:
+    # "We demand that our company:" is too short to be matched alone: the index joins it to
+    # the first item, and the unit no longer ends with the colon.
+    lines = (
+        "The email went to every team.",
+        "We demand that our company:",
+        "1. Stop selling",
+        "2. Stop hosting.",
+    )
+    joined = f"{lines[1]} {lines[2]}"
+    passage = candidate("p", 0.8, "\n\n".join(lines), [(lines[0], 0.8), (joined, 0.75), (lines[3], 0.7)])
+    [shown] = rerank("What did the email demand?", "en", [passage])
+    assert shown.highlight == "\n\n".join(lines[1:])
+    assert shown.score == pytest.approx(0.8 + DEFAULT.cue)
+    # A colon with a number after it on the same line introduces no list.
+    inline = "The ratio: 3. It held."
+    flat = candidate("q", 0.8, f"{lines[0]} {inline}", [(lines[0], 0.8), (inline, 0.75)])
+    [shown] = rerank("What did the email demand?", "en", [flat])
+    assert shown.highlight == lines[0] and shown.score == pytest.approx(0.8)
+
+
 def test_without_a_cue_the_first_stage_order_and_the_closest_sentence_stand() -> None:
     first, second = rerank("Why did the artists sign the letter?", "en", [LEDE, LISTED])
     assert (first.candidate, second.candidate) == (LEDE, LISTED)
