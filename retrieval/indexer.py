@@ -164,12 +164,17 @@ class Indexer:
             restamped = _restamp(catalog, files)
             if restamped:  # touched but unchanged files: not hashed again next time
                 self.store.write_entries(restamped, (), record.generation)
+            if self.store.vector_count() != catalog.chunk_count:  # an index written before them
+                self.store.open(self.model_identity)
+                _fill_vectors(self.store, catalog)
             report = IndexReport(unchanged=sorted(catalog.entries), skipped=skipped)
             report.seconds = time.perf_counter() - started
             return report, current
 
         run = self._begin(library, record, catalog, current, rebuild, articles_dir)
         leftover = _reconcile(run.store, run.catalog, thorough=run.record.dirty or record is None)
+        if run.store.vector_count() != run.catalog.chunk_count:
+            _fill_vectors(run.store, run.catalog)
         read = {f.source_id: self._read(f) for f in files_to_read(run.catalog.entries, files)}
         plan = plan_index(run.catalog.entries, files, read, leftover, skipped)
         if not prune:
@@ -419,6 +424,7 @@ def _embed_batch(
     store.upsert_sentences(
         [u[1] for u in units], np.stack([by_text[u[2]] for u in units]), [u[2] for u in units], sentence_meta
     )
+    store.copy_vectors({c.id: len(per_chunk[c.id]) for _, c in batch if per_chunk[c.id]})
     store.upsert(
         [c.id for _, c in batch],
         [c.text for _, c in batch],
@@ -471,6 +477,21 @@ def _restamp(catalog: Catalog, files: list[ArticleFile]) -> dict[str, ArticleEnt
             entry.stamp = file.stamp
             changed[file.source_id] = entry
     return changed
+
+
+def _fill_vectors(store: LibraryStore, catalog: Catalog, batch: int = 500) -> None:
+    """Give each passage of ``catalog`` its vector record, made from its sentences' stored
+    vectors (no embedding), and remove the records of passages it does not list: an index
+    written before the records, or a run interrupted between its writes."""
+    missing, stray = store.missing_vectors(catalog.chunk_ids())
+    if stray:
+        store.delete_vectors(sorted(stray))
+    counts = catalog.sentence_counts()
+    todo = sorted(c for c in missing if c in counts)
+    if todo:
+        log.info("keeping the sentence vectors of %d passages in one record each", len(todo))
+    for start in range(0, len(todo), batch):
+        store.copy_vectors({c: counts[c] for c in todo[start : start + batch]})
 
 
 def _reconcile(store: LibraryStore, catalog: Catalog, thorough: bool) -> set[str]:

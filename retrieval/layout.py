@@ -30,13 +30,14 @@ class Collections:
     sentences: str
     articles: str
     terms: str
+    vectors: str
 
 
 def collections(prefix: str, library: str) -> Collections:
     """The collection names of ``library`` under the settings' collection ``prefix``. The
     base library keeps the names indexes had before there were libraries."""
     stem = prefix if library == BASE_LIBRARY else f"{prefix}--{library}"
-    return Collections(stem, f"{stem}-sentences", f"{stem}-articles", f"{stem}-terms")
+    return Collections(stem, f"{stem}-sentences", f"{stem}-articles", f"{stem}-terms", f"{stem}-vectors")
 
 
 def registry_collection(prefix: str) -> str:

@@ -189,7 +189,8 @@ class Ranker:
             lexical, other = bm25.get(chunk_id, 0.0), crossed(chunk_id)
             score = self.weights.score(best.similarity, lexical, other)
             ranked.append(Ranked(chunk_id, score, best, lexical, other, rest[0] if rest else None))
-        ranked.sort(key=lambda r: r.score, reverse=True)
+        # Equal scores (a story reprinted) in one order whichever way the sentences were read.
+        ranked.sort(key=lambda r: (-r.score, r.chunk_id))
         return ranked
 
     def lexical_side(

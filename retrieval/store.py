@@ -1,6 +1,6 @@
 """One library's records in Chroma: passages, their sentences, its catalog and its words.
 
-Four collections per library (names in :func:`retrieval.layout.collections`):
+Five collections per library (names in :func:`retrieval.layout.collections`):
 
 - ``sentences``: what a question is matched against. Each sentence's vector, its
   text, and its passage id (also in the id itself, ``PASSAGE.N``).
@@ -8,18 +8,25 @@ Four collections per library (names in :func:`retrieval.layout.collections`):
 - ``articles``: the catalog (:class:`retrieval.catalog.ArticleEntry` per article, with
   its passages' BM25 rows; tombstones for removed ones).
 - ``terms``: the library's BM25 vocabulary, in blocks of consecutive term ids.
+- ``vectors``: each passage's sentence vectors again, in one record (base64 float32 in
+  its metadata): what a search reads of its BM25 candidates while it embeds the question,
+  one record a passage instead of one a sentence (``benchmarks/README.md``). A passage
+  without one (an index written before them) is read by its sentences instead.
 
-Sentences are written before their passage and deleted after it, so a stored
+Sentences and vectors are written before their passage and deleted after it, so a stored
 passage always has every sentence; an article's catalog entry is written after
 its passages, so a search never shows a passage half-written.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import logging
-from collections.abc import Collection, Iterable, Sequence
+import time
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -29,11 +36,15 @@ import numpy as np
 from retrieval.catalog import ArticleEntry, tombstone
 from retrieval.chroma import Chroma, placeholder_vectors
 from retrieval.errors import StoreUnavailableError
-from retrieval.layout import Collections, passage_of, sentence_ids
+from retrieval.layout import Collections, passage_of, sentence_ids, sentence_number
 
 log = logging.getLogger(__name__)
 
 MODEL_KEY = "embedding_model"
+VECTORS_KEY = "vectors"
+#: How long a search goes on reading sentence by sentence before it looks again for a
+#: vectors collection it did not find (an index written before them, until the writer fills it).
+ABSENT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,7 @@ class LibraryStore:
         self.names = names
         self._collections: dict[str, Any] = {}
         self._dimension: int | None = None
+        self._absent: dict[str, float] = {}
 
     @property
     def where(self) -> str:
@@ -94,12 +106,12 @@ class LibraryStore:
 
     def open(self, model_identity: str) -> None:
         """Open (creating if needed) the library's collections."""
-        for name in (self.names.passages, self.names.sentences, self.names.articles, self.names.terms):
+        for name in self._names:
             self._collections[name] = self.chroma.open(name, {MODEL_KEY: model_identity})
 
     def drop(self) -> None:
         """Delete the library's collections (a rebuild, another model)."""
-        for name in (self.names.passages, self.names.sentences, self.names.articles, self.names.terms):
+        for name in self._names:
             self.chroma.drop(name)
         self._collections.clear()
         self._dimension = None
@@ -141,9 +153,12 @@ class LibraryStore:
         """
         passages = self._require(self.names.passages)
         sentences = self._require(self.names.sentences)
+        vectors = self._existing(self.names.vectors)
         for batch in self.chroma.batches(list(ids)):
             self.chroma.call(passages.delete, ids=list(batch))
             self.chroma.call(sentences.delete, where={"chunk_id": {"$in": list(batch)}})
+            if vectors is not None:
+                self.chroma.call(vectors.delete, ids=list(batch))
 
     # --- sentences ---------------------------------------------------------------------
 
@@ -207,14 +222,64 @@ class LibraryStore:
         include = ["embeddings", "documents"] if texts else ["embeddings"]
         return _scored(self.chroma.get(self._require(self.names.sentences), ids, include), embedding)
 
-    def vectors_counted(self, counts: dict[str, int]) -> SentenceVectors:
+    def vectors_counted(self, counts: Mapping[str, int]) -> SentenceVectors:
         """The vectors of every sentence of the passages in ``{passage id: sentence
-        count}``, to be scored once the query's vector is known."""
+        count}``, to be scored once the query's vector is known: from the passages' vector
+        records, and by their sentences for those without one."""
+        parts, rest = [], dict(counts)
+        held = self._vectors() if counts else None
+        if held is not None:
+            result = self.chroma.get(held, list(counts), ["metadatas"])
+            for chunk_id, meta in zip(result["ids"], result["metadatas"]):
+                block = _unpacked((meta or {}).get(VECTORS_KEY), counts.get(chunk_id, -1))
+                if block is not None:
+                    parts.append(SentenceVectors(sentence_ids(chunk_id, len(block)), block))
+                    rest.pop(chunk_id, None)
+        parts.append(self.vectors_by_sentence(rest))
+        return SentenceVectors.joined(parts)
+
+    def vectors_by_sentence(self, counts: Mapping[str, int]) -> SentenceVectors:
+        """What :meth:`vectors_counted` gives, read sentence by sentence: the vectors as
+        Chroma keeps them (it normalises them again, so they differ from the model's in the
+        last bits), which the passages' vector records copy."""
         ids = [s for chunk_id, count in counts.items() for s in sentence_ids(chunk_id, count)]
         if not ids:
             return SentenceVectors.empty()
         result = self.chroma.get(self._require(self.names.sentences), ids, ["embeddings"])
         return SentenceVectors(list(result["ids"]), np.asarray(result["embeddings"], dtype=np.float32))
+
+    def copy_vectors(self, counts: Mapping[str, int]) -> None:
+        """Write the vector records of the passages in ``{passage id: sentence count}`` from
+        their stored sentences (a passage missing a sentence gets none)."""
+        read = self.vectors_by_sentence(counts)
+        rows: dict[str, dict[int, np.ndarray]] = {}
+        for sentence, vector in zip(read.ids, read.vectors):
+            rows.setdefault(passage_of(sentence), {})[sentence_number(sentence)] = vector
+        self.upsert_vectors(
+            {c: np.stack([r[n] for n in range(counts[c])]) for c, r in rows.items() if len(r) == counts[c]}
+        )
+
+    def upsert_vectors(self, vectors: Mapping[str, np.ndarray]) -> None:
+        """Keep each passage's sentence vectors (``{passage id: one row per sentence, in
+        order}``) in one record as well; written before the passage, like its sentences."""
+        ids = list(vectors)
+        if ids:
+            metadatas = [{VECTORS_KEY: _packed(vectors[i])} for i in ids]
+            self.chroma.upsert(self._require(self.names.vectors), ids, None, None, metadatas)
+
+    def missing_vectors(self, chunk_ids: Collection[str]) -> tuple[set[str], set[str]]:
+        """Of the passages ``chunk_ids``, those without a vector record; and the records
+        kept for passages not among them (left by an interrupted run)."""
+        held = self._existing(self.names.vectors)
+        stored = set() if held is None else {i for page in self.chroma.pages(held, []) for i in page["ids"]}
+        return set(chunk_ids) - stored, stored - set(chunk_ids)
+
+    def vector_count(self) -> int:
+        held = self._existing(self.names.vectors)
+        return 0 if held is None else int(self.chroma.call(held.count))
+
+    def delete_vectors(self, ids: Sequence[str]) -> None:
+        self.chroma.delete(self._require(self.names.vectors), ids)
 
     def sentences_of(self, chunk_ids: Sequence[str], embedding: np.ndarray) -> list[StoredSentence]:
         """Every sentence of the given passages, with its similarity to ``embedding``."""
@@ -343,6 +408,25 @@ class LibraryStore:
 
     # --- collections -------------------------------------------------------------------
 
+    @property
+    def _names(self) -> tuple[str, ...]:
+        n = self.names
+        return (n.passages, n.sentences, n.articles, n.terms, n.vectors)
+
+    def _vectors(self) -> Any:
+        """The vectors collection, or None: an index written before it has none until the
+        writer fills it, so its absence is looked up again only every ``ABSENT_SECONDS``."""
+        name = self.names.vectors
+        if (
+            name not in self._collections
+            and time.monotonic() - self._absent.get(name, -ABSENT_SECONDS) < ABSENT_SECONDS
+        ):
+            return None
+        collection = self._existing(name)
+        if collection is None:
+            self._absent[name] = time.monotonic()
+        return collection
+
     def _passage_dimension(self, collection: Any) -> int:
         """The vector size passages are stored with: 2 (a placeholder), or the mean sentence
         vectors of indexes written before passages stopped carrying one."""
@@ -423,8 +507,33 @@ class SentenceVectors:
         picked = [row for row, passage in enumerate(self.passages) if passage in chunk_ids]
         if not picked:
             return []
-        sims = self.vectors[picked] @ np.asarray(embedding, dtype=np.float32)
+        sims = cosines(self.vectors[picked], embedding)
         return list(zip(picked, sims.tolist()))
+
+
+def cosines(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Each row of ``vectors`` (unit vectors) times ``query``, each row summed on its own: a
+    matrix product may round a row differently by where it sits in the matrix, and a
+    sentence must score the same whichever sentences it is read with."""
+    return np.multiply(vectors, np.asarray(query, dtype=np.float32)).sum(axis=1)
+
+
+def _packed(vectors: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(vectors, dtype="<f4").tobytes()).decode("ascii")
+
+
+def _unpacked(text: Any, count: int) -> np.ndarray | None:
+    """The ``count`` vectors a record holds, or None when it holds no such thing (another
+    number of sentences: the passage changed since)."""
+    if not isinstance(text, str) or count <= 0:
+        return None
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if not raw or len(raw) % (4 * count):
+        return None
+    return np.frombuffer(raw, dtype="<f4").reshape(count, -1).astype(np.float32)
 
 
 def _scored(result: Any, embedding: np.ndarray) -> list[StoredSentence]:
@@ -432,7 +541,7 @@ def _scored(result: Any, embedding: np.ndarray) -> list[StoredSentence]:
     (with their text when the ``get`` included documents)."""
     if not len(result["ids"]):
         return []
-    sims = np.asarray(result["embeddings"], dtype=np.float32) @ np.asarray(embedding, dtype=np.float32)
+    sims = cosines(np.asarray(result["embeddings"], dtype=np.float32), embedding)
     documents = result.get("documents") or [""] * len(result["ids"])
     metadatas = result.get("metadatas") or [None] * len(result["ids"])
     return [
