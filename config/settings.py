@@ -29,16 +29,21 @@ ENV_PREFIX = "CITEBOT_"
 MAX_TOP_K = 25
 #: What a library may be called (it becomes part of Chroma collection and file names).
 LIBRARY_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,46}[a-z0-9])?$")
+#: A library's collections are its name plus these (``retrieval.layout.collections``): a
+#: library named "news-terms" would share a collection with the library "news".
+COLLECTION_SUFFIXES = ("-sentences", "-articles", "-terms", "-vectors")
 
 
 def library_problem(name: str) -> str | None:
     """Why ``name`` cannot name a library, or None when it can."""
-    if LIBRARY_NAME.match(name):
-        return None
-    return (
-        f"{name!r} cannot name a library: use 1 to 48 lower-case letters, digits, - or _, "
-        "starting and ending with a letter or digit"
-    )
+    if not LIBRARY_NAME.match(name):
+        return (
+            f"{name!r} cannot name a library: use 1 to 48 lower-case letters, digits, - or _, "
+            "starting and ending with a letter or digit"
+        )
+    if name.endswith(COLLECTION_SUFFIXES):
+        return f"{name!r} cannot name a library: it may not end in {', '.join(COLLECTION_SUFFIXES)}"
+    return None
 
 
 def _default_data_dir() -> Path:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from config.settings import COLLECTION_SUFFIXES
+
 #: What a process killed mid-save leaves (see :func:`atomic_write`); never read, removed by the next run.
 TEMPORARY_GLOB = ".*.tmp"
 #: The operator's library: the articles folder, searched with every other library.
@@ -37,7 +39,7 @@ def collections(prefix: str, library: str) -> Collections:
     """The collection names of ``library`` under the settings' collection ``prefix``. The
     base library keeps the names indexes had before there were libraries."""
     stem = prefix if library == BASE_LIBRARY else f"{prefix}--{library}"
-    return Collections(stem, f"{stem}-sentences", f"{stem}-articles", f"{stem}-terms", f"{stem}-vectors")
+    return Collections(stem, *(f"{stem}{suffix}" for suffix in COLLECTION_SUFFIXES))
 
 
 def registry_collection(prefix: str) -> str:

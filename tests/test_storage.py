@@ -122,6 +122,9 @@ def test_a_library_is_searched_with_the_base_never_with_another(retriever: Retri
     assert sources("nobody-yet") == sources(None)
     with pytest.raises(LibraryError, match="cannot name a library"):
         retriever.search(question, library="../etc")
+    # Nor one whose collections would be another library's ("workers" has "...--workers-terms").
+    with pytest.raises(LibraryError, match="may not end in -sentences, -articles, -terms, -vectors"):
+        retriever.search(question, library="workers-terms")
 
 
 def test_the_cli_takes_a_library_on_index_ask_sources_and_eval(
