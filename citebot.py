@@ -331,7 +331,7 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
-        _print_answer(answer, full=args.full)
+        _print_answer(answer, full=args.full, dated=bool(args.since or args.until))
     return EXIT_OK
 
 
@@ -437,10 +437,13 @@ def _text_after(text: str, room: int) -> str:
     return f"{kept} {ELLIPSIS}" if kept else f" {ELLIPSIS}"
 
 
-def _print_answer(answer: Answer, full: bool = False) -> None:
+def _print_answer(answer: Answer, full: bool = False, dated: bool = False) -> None:
     """The answer for a reader: each passage cited, its highlighted sentence marked ``**…**``
     (and bold in a terminal; the markers stay when piped), and, unless ``full``, cut to
-    about :data:`EXCERPT_CHARS` characters around that sentence."""
+    about :data:`EXCERPT_CHARS` characters around that sentence.
+
+    No passage at all means an empty index, or none in the dates asked for (``dated``):
+    the search always returns the closest passages otherwise."""
     from rich.console import Console
     from rich.markup import escape
 
@@ -448,7 +451,10 @@ def _print_answer(answer: Answer, full: bool = False) -> None:
     console.soft_wrap = not console.is_terminal  # piped output keeps passages on their own lines
     console.print(f"[bold]Q:[/bold] {escape(answer.question)}")
     if not answer.passages:
-        console.print("Nothing in the sources matches this question.")
+        if dated:
+            console.print("No article published in those dates matches (undated articles are left out).")
+        else:
+            console.print("No articles indexed yet: run `citebot index`.")
         return
     if not answer.answered:
         console.print("[yellow]The sources do not seem to answer this. Closest passages:[/yellow]")

@@ -88,6 +88,23 @@ def test_a_date_filter_leaves_undated_articles_out(
     assert _json(capsys)["passages"] == []  # type: ignore[index]
     assert main(["ask", "Who is Andy Jassy?", "--json"]) == 0
     assert _json(capsys)["passages"]  # type: ignore[index]
+    assert main(["ask", "Who is Andy Jassy?", "--until", "2000-01-01"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "No article published in those dates matches (undated articles are left out)."
+    ]
+
+
+def test_a_question_to_an_empty_index_says_the_index_is_empty(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "none").mkdir()
+    assert main(["index", "--articles", str(tmp_path / "none")]) == 0
+    capsys.readouterr()
+    assert main(["ask", "Who is Andy Jassy?"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "Q: Who is Andy Jassy?",
+        "No articles indexed yet: run `citebot index`.",
+    ]
 
 
 def _add_dated_articles(articles: Path) -> None:
