@@ -11,11 +11,20 @@ folds are scored on the held-out fold. A plateau's middle is taken among ties.
 
     python benchmarks/rerank.py [--folds 5] [--depth 12]
     python benchmarks/rerank.py --latency 100000   # its cost on speed.py's cached 100k index
+    python benchmarks/rerank.py --learned          # a learned combination of the features instead
 
 Prints, per set: the first stage alone, the second stage with the default weights
 (``retrieval.rerank.DEFAULT``), and cross-validated; hit@1, hit@3, hit@5, MRR@5 and
 highlight@1 (the first passage is a hit and its bold sentence holds a gold answer), and
 ``bold_words``, the first passage's bold text in words (a longer bold holds more answers).
+
+With ``--learned`` it scores instead a pairwise logistic model over the features the two
+stages compute for each passage (the second stage's score, the first stage's, the sentence
+cosine, BM25, the cross-language flag, the cue, the next best sentence's cosine, the
+article's lede, the question's words in the title, in the passage and in the bold text, the
+article's other passages among the candidates, the bold text's length, 1 / (1 + its
+second-stage rank)), fitted on the other folds' pairs of (answering, other) passages of a
+question and scored on the held-out fold.
 
 With ``--latency N`` it measures instead what the second stage costs an ask, on the
 index ``benchmarks/speed.py`` built and cached for N passages: speed.py's first 60
@@ -167,6 +176,146 @@ def latency(size: int, cache: Path) -> None:
         )
 
 
+FEATURES = (
+    "second_stage",
+    "first_stage",
+    "cosine",
+    "bm25",
+    "crossed",
+    "cue",
+    "support",
+    "lede",
+    "title_words",
+    "passage_words",
+    "bold_words",
+    "same_article",
+    "bold_length",
+    "rank",
+)
+
+
+@dataclass
+class Ordered:
+    """A question's passages in the second stage's order, with their features and hits."""
+
+    features: np.ndarray
+    hits: list[bool]
+    highlights: list[bool]
+
+
+def featurise(item: Item) -> Ordered:
+    from retrieval.tokenization import tokenize_query
+
+    ordered = rerank(item.text, item.language, item.candidates, DEFAULT)
+    asked = set(tokenize_query(item.text))
+
+    def share(text: str) -> float:
+        return len(asked & set(tokenize_query(text))) / max(1, len(asked))
+
+    rows = []
+    if ordered:
+        top = [
+            max(values)
+            for values in zip(
+                *(
+                    (r.score, r.candidate.ranked.score, r.candidate.ranked.sentence.similarity)
+                    for r in ordered
+                )
+            )
+        ]
+        articles = [r.candidate.source for r in ordered]
+    for n, r in enumerate(ordered):
+        c, ranked = r.candidate, r.candidate.ranked
+        cosines = sorted((s.similarity for s in c.sentences), reverse=True)
+        first = next((i for i, s in enumerate(c.sentences) if s.id == ranked.sentence.id), 0)
+        rows.append(
+            [
+                r.score - top[0],
+                ranked.score - top[1],
+                ranked.sentence.similarity - top[2],
+                ranked.lexical,
+                float(ranked.crossed),
+                float(r.score - ranked.score > 1e-9),
+                cosines[1] - cosines[0] if len(cosines) > 1 else -0.1,
+                float(c.metadata.get("position", 0) == 0 and first <= 1),
+                share(c.title),
+                share(c.text),
+                share(r.highlight),
+                articles.count(c.source) - 1,
+                float(np.log1p(len(r.highlight.split()))),
+                1 / (1 + n),
+            ]
+        )
+    hits = [is_hit(r.candidate, item.question) for r in ordered]
+    bold = [
+        hit and any(a.casefold() in r.highlight.casefold() for a in item.question.answers)
+        for hit, r in zip(hits, ordered)
+    ]
+    return Ordered(np.array(rows).reshape(len(ordered), len(FEATURES)), hits, bold)
+
+
+def ordered_score(group: list[Ordered], weights: np.ndarray | None) -> np.ndarray:
+    """hit@1, hit@3, hit@5, MRR@5 and highlight@1 with the passages ordered by ``features @
+    weights`` (the second stage's order when None)."""
+    totals = np.zeros(5)
+    for o in group:
+        order = (
+            list(range(len(o.hits)))
+            if weights is None
+            else list(np.argsort(-(o.features @ weights), kind="stable"))
+        )
+        hits = [o.hits[n] for n in order[:5]]
+        if True in hits:
+            first = hits.index(True)
+            totals[:4] += [first == 0, first < 3, 1, 1 / (first + 1)]
+            totals[4] += first == 0 and o.highlights[order[0]]
+    return totals / max(len(group), 1)
+
+
+def fit(group: list[Ordered], c: float = 1.0) -> np.ndarray:
+    """Weights of a pairwise logistic model: an answering passage above each other one."""
+    from sklearn.linear_model import LogisticRegression
+
+    diffs = [
+        o.features[p] - o.features[n]
+        for o in group
+        for p, hit in enumerate(o.hits)
+        if hit
+        for n, other in enumerate(o.hits)
+        if not other
+    ]
+    x = np.array([*diffs, *(-d for d in diffs)])
+    y = np.array([1] * len(diffs) + [0] * len(diffs))
+    scale = np.abs(x).mean(axis=0) + 1e-9
+    model = LogisticRegression(C=c, fit_intercept=False, max_iter=5000).fit(x / scale, y)
+    return model.coef_[0] / scale
+
+
+def learned(
+    items: dict[str, list[Item]], fold_of: dict[str, list[int]], train_sets: list[str], folds: int
+) -> None:
+    ordered = {name: [featurise(it) for it in group] for name, group in items.items()}
+    cv = {name: np.zeros(5) for name in items}
+    for fold in range(folds):
+        weights = fit([o for n in train_sets for o, f in zip(ordered[n], fold_of[n]) if f != fold])
+        for name, group in ordered.items():
+            test = [o for o, f in zip(group, fold_of[name]) if f == fold]
+            cv[name] += ordered_score(test, weights) * len(test)
+    on_all = fit([o for n in train_sets for o in ordered[n]])
+    print(json.dumps({"weights_on_all": dict(zip(FEATURES, np.round(on_all, 3).tolist()))}), flush=True)
+    groups = {
+        **ordered,
+        "seeds_union": [o for n in SEEDS_SETS for o in ordered[n]],
+        "seeds_union+distractors": [o for n in SEEDS_SETS for o in ordered[n + "+distractors"]],
+    }
+    for name, group in groups.items():
+        parts = [n + ("+distractors" if "distractors" in name else "") for n in SEEDS_SETS]
+        cv_row = sum(cv[p] for p in parts) if name.startswith("seeds_union") else cv[name]
+        row = {"set": name, "questions": len(group), "second_stage": _r(ordered_score(group, None))}
+        row["learned_cv"] = _r(cv_row / len(group))
+        print(json.dumps(row), flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -178,6 +327,9 @@ def main() -> int:
     parser.add_argument("--no-squad", action="store_true", help="leave squad_dev out (faster)")
     parser.add_argument("--latency", type=int, metavar="N", help="time it on speed.py's index of N passages")
     parser.add_argument("--speed-cache", type=Path, default=HERE / ".cache" / "speed", help="its cache")
+    parser.add_argument(
+        "--learned", action="store_true", help="score a learned combination of the features instead"
+    )
     args = parser.parse_args()
     if args.latency:
         latency(args.latency, args.speed_cache)
@@ -217,6 +369,9 @@ def main() -> int:
         rng.shuffle(folds)
         fold_of[name] = fold_of[name + "+distractors"] = folds
     train_sets = [*SEEDS_SETS, *(["squad_dev"] if "squad_dev" in items else [])]
+    if args.learned:
+        learned(items, fold_of, train_sets, args.folds)
+        return 0
     candidates = grid()
     cv = {name: np.zeros(6) for name in items}
     chosen = []
