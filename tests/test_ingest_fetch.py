@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -137,3 +138,19 @@ def test_a_body_is_read_as_text_in_the_charset_it_declares(
 
     text = Fetched(data, ".html", "http://example.org/", charset=charset).text()
     assert text == (expected if expected is not None else data.decode("cp1252"))
+
+
+def test_a_server_that_is_not_there_is_named_in_words() -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens on that port now
+
+    async def main() -> None:
+        with pytest.raises(
+            FetchError, match=r"could not connect to 127\.0\.0\.1 \(connection refused\)"
+        ) as caught:
+            await fetch_url(f"http://127.0.0.1:{port}/feed", max_bytes=10_000, timeout=5, allowlist=ALLOW)
+        assert "Error" not in str(caught.value)  # words, not an exception's class name
+
+    asyncio.run(main())

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import os
 import re
 import socket
 import unicodedata
@@ -231,7 +232,24 @@ async def fetch_url(
         cause = error.__cause__ or error.__context__
         if isinstance(cause, FetchError):
             raise cause from None
-        raise FetchError(f"could not download {url}: {error.__class__.__name__}") from None
+        raise FetchError(f"could not download {url}: {_reason(error)}") from None
+
+
+def _reason(error: aiohttp.ClientError) -> str:
+    """What went wrong, in words (the class name when it is none of the usual ones)."""
+    host = getattr(error, "host", None) or "the server"
+    if isinstance(error, aiohttp.ClientConnectorDNSError):
+        return f"{host} was not found (no DNS answer: a typo, or no network?)"
+    if isinstance(error, aiohttp.ClientSSLError):
+        return f"{host}'s certificate or TLS connection was refused"
+    if isinstance(error, aiohttp.ClientConnectorError):
+        errno = getattr(error.os_error, "errno", None)
+        return f"could not connect to {host} ({os.strerror(errno).lower() if errno else 'no connection'})"
+    if isinstance(error, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection before answering"
+    if isinstance(error, aiohttp.ClientPayloadError):
+        return "the download was cut off"
+    return error.__class__.__name__
 
 
 async def _read(
