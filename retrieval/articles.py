@@ -1,16 +1,19 @@
 """Reading the articles folder: text, Markdown and HTML files in, clean articles out.
 
 A file that cannot be used (binary, empty, undecodable, oversized, broken) is
-skipped with a reason; the rest of the folder is still read.
+skipped with a reason; the rest of the folder is still read. Text is read as UTF-8,
+UTF-16 with a byte order mark, or Windows-1252 (with a warning).
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import logging
 import os
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -128,12 +131,7 @@ def read_article(file: ArticleFile, max_bytes: int) -> Article:
         raise ArticleSkipped(f"cannot be read ({error.strerror or error})") from None
     if len(raw) > max_bytes:
         raise ArticleSkipped(f"too large ({len(raw):,} bytes, limit {max_bytes:,})")
-    if b"\x00" in raw[:8192]:
-        raise ArticleSkipped("binary file (contains NUL bytes)")
-    try:
-        content = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ArticleSkipped(f"not valid UTF-8 text (byte {error.start})") from None
+    content = _decode(raw, file.source_id)
     if _looks_binary(content):
         raise ArticleSkipped("binary file (mostly control characters)")
 
@@ -254,6 +252,72 @@ def detect_language(text: str) -> str:
         return "und"
     code, _ = _identifier().classify(sample)
     return str(code)
+
+
+#: A character of two, three or four bytes in UTF-8.
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _stray_bytes(error: UnicodeError) -> tuple[str, int]:
+    """A byte that is not UTF-8 in UTF-8 text, read as Windows-1252 (0x92 is "’")."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    return error.object[error.start : error.end].decode("cp1252", errors="replace"), error.end
+
+
+_STRAY_BYTES = "citebot-stray-bytes"
+codecs.register_error(_STRAY_BYTES, _stray_bytes)
+
+
+def _decode(raw: bytes, name: str) -> str:
+    """A file's text: UTF-8 (with or without a byte order mark), UTF-16 with its byte order
+    mark (Windows' "Unicode"), or else Windows-1252, the Latin-1 of older French and English
+    files, when the bytes read as such text. UTF-8 with a few bytes that are not (fewer than
+    its characters of several bytes) has those read as Windows-1252. A warning says which.
+
+    Raises:
+        ArticleSkipped: binary, or text in none of these encodings.
+    """
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = raw.decode("utf-16")
+        except UnicodeDecodeError as error:
+            raise ArticleSkipped(f"not valid UTF-16 text (byte {error.start})") from None
+        sample = text[:4096]
+        odd = sum(1 for ch in sample if unicodedata.category(ch) in {"Cn", "Co"})
+        if odd > len(sample) / 100:  # any two bytes decode: binary is unassigned and private characters
+            raise ArticleSkipped("binary file (not UTF-16 text despite its byte order mark)")
+        return text
+    if b"\x00" in raw[:8192]:
+        raise ArticleSkipped("binary file (contains NUL bytes)")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        reason = f"not valid UTF-8 text (byte {error.start})"
+    bad = raw.decode("utf-8-sig", errors="replace").count("\ufffd")
+    if len(_UTF8_SEQUENCE.findall(raw)) > bad:  # UTF-8 with a few stray bytes (a pasted quote)
+        log.warning("%s: %d bytes are not UTF-8: read as Windows-1252", name, bad)
+        return raw.decode("utf-8-sig", errors=_STRAY_BYTES)
+    try:
+        text = raw.decode("cp1252")
+    except UnicodeDecodeError:
+        raise ArticleSkipped(reason) from None
+    if not _reads_as_latin_text(text):
+        raise ArticleSkipped(reason)
+    log.warning("%s is not UTF-8: read as Windows-1252 (Latin-1)", name)
+    return text
+
+
+def _reads_as_latin_text(text: str) -> bool:
+    """Whether Windows-1252 text reads as a Latin-script language: letters mostly ASCII.
+
+    Another encoding read as Windows-1252 (Shift-JIS, GBK, KOI8-R…) is mostly accented
+    letters and symbols; French has at most a few accented letters in ten."""
+    letters = [ch for ch in text[:20000] if ch.isalpha()]
+    if not letters:
+        return False
+    foreign = sum(1 for ch in letters if not ch.isascii())
+    return foreign / len(letters) <= 0.2
 
 
 def _looks_binary(content: str) -> bool:

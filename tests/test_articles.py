@@ -75,7 +75,10 @@ def test_html_main_text_without_page_furniture(tmp_path: Path) -> None:
         ("empty.txt", b"", "empty"),
         ("blank.md", b"   \n\n \t\n", "empty"),
         ("binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "binary"),
-        ("latin1.txt", "Une déclaration commune".encode("latin-1"), "UTF-8"),
+        ("sjis.txt", "東京の新しいニュースです。今日は晴れです。".encode("shift_jis"), "UTF-8"),
+        ("koi8.txt", "Новости дня: сегодня солнечно и тепло.".encode("koi8_r"), "UTF-8"),
+        ("noise16.txt", b"\xff\xfe" + bytes(range(256)) * 8, "not valid UTF-16"),
+        ("private16.txt", b"\xff\xfe" + "A\ue000\U000f0000\u0378".encode("utf-16-le") * 200, "binary"),
         ("nothing.html", b"<html><body><script>var a = 1;</script></body></html>", "HTML"),
     ],
 )
@@ -86,6 +89,36 @@ def test_bad_files_are_skipped_with_a_reason(tmp_path: Path, name: str, content:
     skipped = dict(r for r in results if isinstance(r, tuple))
     assert reason in skipped[name]
     assert [a.source_id for a in results if not isinstance(a, tuple)] == ["good.txt"]
+
+
+@pytest.mark.parametrize("mark", ["", "\ufeff"])
+def test_utf8_is_read_with_or_without_a_byte_order_mark(
+    tmp_path: Path, mark: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "a.txt").write_bytes(f"{mark}Grève à la SNCF\n\nLes cheminots ont voté.".encode())
+    with caplog.at_level("WARNING", logger="retrieval.articles"):
+        assert _read(tmp_path, "a.txt").title == "Grève à la SNCF"
+    assert caplog.text == ""
+
+
+def test_windows_encodings_of_french_text_are_read_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = "Grève à la SNCF\n\nLes cheminots ont voté « trois jours » de grève, dit l’intersyndicale."
+    (tmp_path / "cp1252.txt").write_bytes(text.encode("cp1252"))
+    (tmp_path / "notepad.txt").write_bytes(text.encode("utf-16"))  # "Unicode" in Notepad: a BOM, then LE
+    (tmp_path / "pasted.txt").write_bytes(text.encode("utf-8") + b" L\x92usine ferme.")
+    with caplog.at_level("WARNING", logger="retrieval.articles"):
+        for name in ("cp1252.txt", "notepad.txt"):
+            article = _read(tmp_path, name)
+            assert (article.title, article.text.split("\n\n")[1]) == (
+                text.split("\n\n")[0],
+                text.split("\n\n")[1],
+            )
+        assert _read(tmp_path, "pasted.txt").text.endswith("intersyndicale. L’usine ferme.")
+    assert "cp1252.txt is not UTF-8: read as Windows-1252" in caplog.text
+    assert "pasted.txt: 1 bytes are not UTF-8: read as Windows-1252" in caplog.text
+    assert "notepad.txt" not in caplog.text  # UTF-16 with its mark is not a guess
 
 
 def test_oversized_and_unsupported_files_are_skipped_before_reading(tmp_path: Path) -> None:
