@@ -157,6 +157,10 @@ _SIGNATURE = re.compile(
     r"(?:\(con[’']t\)\s*)?[—–]\s*[^\n]{1,100}\(@\w{1,30}\)\s+[A-Z][a-z]+\.? \d{1,2}, \d{4}\s*$"
 )
 _CONTINUED = re.compile(r"\s*\(con[’']t\)\s*")
+#: A post's text before its signature, at most: a tweet's 280 characters and some room.
+POST_CHARS = 320
+#: What a post's text holds and an article's sentence seldom does: a handle, a hashtag, a link.
+_POST_MARK = re.compile(r"(?<![\w@#])[@#]\w|https?://|pic\.twitter\.com")
 #: A sentence that opens by pointing back at the one before it ("They said: «…»", "Ils pensent
 #: que cela…", "With this they had also rejected…") goes on with what that one started.
 _POINTS_BACK = re.compile(
@@ -546,4 +550,29 @@ def _with_post(passage: str, start: int, end: int) -> tuple[int, int]:
             following = len(passage) if after < 0 else after
         if _SIGNATURE.match(passage[end + 2 : following]):
             end = following
+        else:
+            end = _post_end(passage, start, end)
     return start, end
+
+
+def _post_end(passage: str, start: int, end: int) -> int:
+    """The end of the signature that closes a short post ``passage[start:end]`` is in, when
+    it is one: a text that names a handle, a hashtag or a link, from the start of its
+    paragraph to that signature at most :data:`POST_CHARS` characters with no list item
+    between (a post of several paragraphs, "Hello Twitter!" then what the group is about,
+    is one message); else ``end``."""
+    if not _POST_MARK.search(passage, start, end):
+        return end
+    opening = passage.rfind("\n\n", 0, start)
+    opening = 0 if opening < 0 else opening + 2
+    at = end
+    while passage.startswith("\n\n", at):
+        following = passage.find("\n\n", at + 2)
+        following = len(passage) if following < 0 else following
+        paragraph = passage[at + 2 : following]
+        if _SIGNATURE.match(paragraph):
+            return following if at - opening <= POST_CHARS else end
+        if _ITEM.match(paragraph) or _CONTINUED.fullmatch(paragraph) or following - opening > POST_CHARS:
+            return end
+        at = following
+    return end

@@ -222,6 +222,37 @@ def test_an_embedded_post_is_bold_with_its_signature(
     assert shown.highlight == "\n\n".join(bold)
 
 
+THREAD = (
+    "On Monday, employees wrote to the mailing list.",
+    "Hello Twitter!",
+    "We are a group of @amazon workers calling for accountability in the tech we build.",
+    "We are reminded of the role IBM played during the Holocaust https://t.co/pMX25yBWZy",
+    "— Amazonians: We Won't Build It (@WeWontBuildIt) July 29, 2019",
+)
+
+
+@pytest.mark.parametrize("weights", [DEFAULT, None], ids=["read whole", "first stage"])
+@pytest.mark.parametrize(
+    ("closest", "paragraphs", "bold"),
+    [
+        # The unit the index matches ("Hello Twitter!" joins the sentence after it) opens a
+        # short post: the whole message is bold, to the signature that says who and when.
+        (f"{THREAD[1]} {THREAD[2]}", THREAD, "\n\n".join(THREAD[1:])),
+        # The article's sentence before the post names no handle, hashtag or link: as it is.
+        (THREAD[0], THREAD, THREAD[0]),
+        # A post longer than a tweet is not shown whole.
+        (THREAD[2], (*THREAD[:3], THREAD[3] * 4, THREAD[4]), THREAD[2]),
+    ],
+)
+def test_a_short_post_is_bold_whole_from_its_closest_paragraph_to_its_signature(
+    closest: str, paragraphs: tuple[str, ...], bold: str, weights: object
+) -> None:
+    others = [(s, 0.5) for s in paragraphs if s not in closest]
+    passage = candidate("thread", 0.9, "\n\n".join(paragraphs), [(closest, 0.9), *others])
+    [shown] = rerank("Who are the workers behind the account?", "en", [passage], weights)
+    assert shown.highlight == bold
+
+
 @pytest.mark.parametrize("weights", [DEFAULT, None], ids=["read whole", "first stage"])
 def test_the_headline_is_never_the_bold_text_when_the_passage_has_another_sentence(weights: object) -> None:
     headline = candidate(
