@@ -534,7 +534,8 @@ def _with_post(passage: str, start: int, end: int) -> tuple[int, int]:
     """Widen ``passage[start:end]`` to a whole embedded post when it touches one: the
     post's signature line ("— Name (@handle) July 29, 2019") says who wrote the text
     above it and when, and says nothing without it. A signature is shown with the
-    paragraph it signs, and a post's last paragraph with its signature."""
+    paragraph it signs, a post's last paragraph with its signature, and a short post from
+    the text shown to its signature (:func:`_post_end`)."""
     if _SIGNATURE.match(passage[start:end]):
         before = passage.rfind("\n\n", 0, start)
         if before > 0:
@@ -542,30 +543,30 @@ def _with_post(passage: str, start: int, end: int) -> tuple[int, int]:
             previous = 0 if previous < 0 else previous + 2
             if not _SIGNATURE.match(passage[previous:before]):
                 start = previous
-    elif passage.startswith("\n\n", end):
+        return start, end
+    if passage.startswith("\n\n", end):
         following = passage.find("\n\n", end + 2)
         following = len(passage) if following < 0 else following
         if _CONTINUED.fullmatch(passage[end + 2 : following]):  # the signature comes after "(con't)"
             after = passage.find("\n\n", following + 2)
             following = len(passage) if after < 0 else after
         if _SIGNATURE.match(passage[end + 2 : following]):
-            end = following
-        else:
-            end = _post_end(passage, start, end)
-    return start, end
+            return start, following
+    return start, _post_end(passage, start, end)
 
 
 def _post_end(passage: str, start: int, end: int) -> int:
     """The end of the signature that closes a short post ``passage[start:end]`` is in, when
-    it is one: a text that names a handle, a hashtag or a link, from the start of its
-    paragraph to that signature at most :data:`POST_CHARS` characters with no list item
-    between (a post of several paragraphs, "Hello Twitter!" then what the group is about,
-    is one message); else ``end``."""
-    if not _POST_MARK.search(passage, start, end):
-        return end
+    it is one: its paragraph names a handle, a hashtag or a link, and from the start of that
+    paragraph to the signature there are at most :data:`POST_CHARS` characters and no list
+    item (a post of several paragraphs, "Hello Twitter!" then what the group is about, is
+    one message); else ``end``."""
     opening = passage.rfind("\n\n", 0, start)
     opening = 0 if opening < 0 else opening + 2
-    at = end
+    at = passage.find("\n\n", end)
+    at = len(passage) if at < 0 else at  # the end of the paragraph the bold text ends in
+    if not _POST_MARK.search(passage, opening, at):
+        return end
     while passage.startswith("\n\n", at):
         following = passage.find("\n\n", at + 2)
         following = len(passage) if following < 0 else following

@@ -242,6 +242,14 @@ THREAD = (
         (THREAD[0], THREAD, THREAD[0]),
         # A post longer than a tweet is not shown whole.
         (THREAD[2], (*THREAD[:3], THREAD[3] * 4, THREAD[4]), THREAD[2]),
+        # Nor is a paragraph with no handle, hashtag or link two paragraphs above a signature.
+        (THREAD[0], (THREAD[0], THREAD[0].upper(), THREAD[4]), THREAD[0]),
+        # A sentence in the middle of the post's paragraph: the rest of it, and the signature.
+        (
+            "We stand with you.",
+            ("We stand with you. #solidarity https://t.co/dLDhFuPUhI", THREAD[4]),
+            "\n\n".join(("We stand with you. #solidarity https://t.co/dLDhFuPUhI", THREAD[4])),
+        ),
     ],
 )
 def test_a_short_post_is_bold_whole_from_its_closest_paragraph_to_its_signature(
