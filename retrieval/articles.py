@@ -296,7 +296,8 @@ def _decode(raw: bytes, name: str) -> str:
         reason = f"not valid UTF-8 text (byte {error.start})"
     bad = raw.decode("utf-8-sig", errors="replace").count("\ufffd")
     if len(_UTF8_SEQUENCE.findall(raw)) > bad:  # UTF-8 with a few stray bytes (a pasted quote)
-        log.warning("%s: %d bytes are not UTF-8: read as Windows-1252", name, bad)
+        count = "1 byte is" if bad == 1 else f"{bad} bytes are"
+        log.warning("%s: %s not UTF-8: read as Windows-1252", name, count)
         return raw.decode("utf-8-sig", errors=_STRAY_BYTES)
     try:
         text = raw.decode("cp1252")
@@ -372,6 +373,9 @@ def html_to_text(content: str, url: str | None = None) -> tuple[str, ArticleMeta
     """
     import trafilatura
 
+    # Its complaints about a page ("discarding data: None", "parsed tree length: 1, wrong
+    # data type or not valid HTML") would only repeat, less clearly, the reason given here.
+    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
     try:
         document = trafilatura.bare_extraction(
             content,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,18 @@ def test_bad_files_are_skipped_with_a_reason(tmp_path: Path, name: str, content:
     assert [a.source_id for a in results if not isinstance(a, tuple)] == ["good.txt"]
 
 
+@pytest.mark.parametrize("markup", [b"<", b"<html></html>", b"<p>", b"   <!-- x -->"])
+def test_broken_html_is_skipped_with_our_reason_alone(
+    tmp_path: Path, markup: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "broken.html").write_bytes(markup)
+    with caplog.at_level("DEBUG"):
+        skipped = dict(r for r in iter_articles(tmp_path, LIMIT) if isinstance(r, tuple))
+    assert skipped == {"broken.html": "HTML holds no main text"}
+    # The HTML library's own complaints ("discarding data: None") would only repeat it.
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
 @pytest.mark.parametrize("mark", ["", "\ufeff"])
 def test_utf8_is_read_with_or_without_a_byte_order_mark(
     tmp_path: Path, mark: str, caplog: pytest.LogCaptureFixture
@@ -117,7 +130,7 @@ def test_windows_encodings_of_french_text_are_read_with_a_warning(
             )
         assert _read(tmp_path, "pasted.txt").text.endswith("intersyndicale. L’usine ferme.")
     assert "cp1252.txt is not UTF-8: read as Windows-1252" in caplog.text
-    assert "pasted.txt: 1 bytes are not UTF-8: read as Windows-1252" in caplog.text
+    assert "pasted.txt: 1 byte is not UTF-8: read as Windows-1252" in caplog.text
     assert "notepad.txt" not in caplog.text  # UTF-16 with its mark is not a guess
 
 

@@ -9,6 +9,7 @@ for issue 6.
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import shutil
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 
 from bot.replies import embed_violations, message_text, source_embed, sources_embed
 from config import Settings, SettingsError, load_settings
-from retrieval.articles import ARTICLE_SUFFIXES
+from retrieval.articles import ARTICLE_SUFFIXES, ArticleFile, ArticleSkipped, read_article
 from retrieval.embedding import Embedder
 from retrieval.errors import QuestionError
 from retrieval.models import Answer, SourceInfo
@@ -59,6 +60,7 @@ QUESTIONS = st.one_of(
 CLEAN_EXAMPLES = 500
 SEARCH_EXAMPLES = 60
 ARTICLE_EXAMPLES = 30
+BYTES_EXAMPLES = 400
 SETTINGS_EXAMPLES = 300
 REPLY_EXAMPLES = 200
 
@@ -111,6 +113,8 @@ def article_files(draw: st.DrawFn) -> dict[str, bytes]:
                 [
                     "binary",
                     "invalid-utf8",
+                    "utf16",
+                    "windows-1252",
                     "empty",
                     "blank",
                     "enormous",
@@ -130,6 +134,13 @@ def article_files(draw: st.DrawFn) -> dict[str, bytes]:
             data = draw(st.binary(min_size=1, max_size=300)) + b"\x00\x01\x02"
         elif kind == "invalid-utf8":
             data = draw(TEXT).encode() + b"\xff\xfe\xc3\x28" + draw(TEXT).encode()
+        elif kind == "utf16":  # a byte order mark, then text or noise
+            bom = draw(st.sampled_from([codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE]))
+            encoding = "utf-16-le" if bom == codecs.BOM_UTF16_LE else "utf-16-be"
+            noise = draw(st.booleans())
+            data = bom + (draw(st.binary(max_size=300)) if noise else draw(TEXT).encode(encoding))
+        elif kind == "windows-1252":
+            data = ("L’été « " + draw(TEXT) + " » à Genève.").encode("cp1252", errors="replace")
         elif kind == "empty":
             data = b""
         elif kind == "blank":
@@ -176,6 +187,39 @@ def article_files(draw: st.DrawFn) -> dict[str, bytes]:
                 )
             )
     return files
+
+
+@st.composite
+def file_bytes(draw: st.DrawFn) -> bytes:
+    """Any bytes, and the near-text ones each reading path must tell apart: a byte order
+    mark before text or noise, UTF-8 with stray bytes, Windows-1252 text."""
+    kind = draw(st.sampled_from(["bytes", "bom", "stray", "windows-1252"]))
+    if kind == "bytes":
+        return draw(st.binary(max_size=400))
+    if kind == "bom":
+        bom = draw(st.sampled_from([codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE]))
+        encoding = {codecs.BOM_UTF8: "utf-8", codecs.BOM_UTF16_LE: "utf-16-le"}.get(bom, "utf-16-be")
+        return bom + (draw(st.binary(max_size=300)) if draw(st.booleans()) else draw(TEXT).encode(encoding))
+    if kind == "stray":
+        return draw(TEXT).encode() + draw(st.binary(min_size=1, max_size=4)) + draw(TEXT).encode()
+    return draw(TEXT).encode("cp1252", errors="replace")
+
+
+@settings(max_examples=BYTES_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(file_bytes(), st.sampled_from(sorted(ARTICLE_SUFFIXES)))
+def test_any_file_is_read_as_text_or_skipped_with_a_reason(data: bytes, suffix: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="citebot-bytes-") as folder:
+        path = Path(folder) / f"article{suffix}"
+        path.write_bytes(data)
+        try:
+            article = read_article(ArticleFile(path, path.name, "0" * 64), MAX_ARTICLE_BYTES)
+        except ArticleSkipped as why:
+            assert str(why) and "\n" not in str(why)
+            return
+    assert article.text.strip() and article.title
+    for text in (article.text, article.title):
+        text.encode("utf-8")  # no lone surrogate: Chroma and Discord take it
+        assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text)
 
 
 @pytest.mark.slow  # a reindex of many passages, a fresh process loading the model, or fuzzing
