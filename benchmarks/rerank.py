@@ -49,8 +49,10 @@ import json
 import random
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -311,16 +313,27 @@ def learned(
             cv[name] += ordered_score(test, weights) * len(test)
     on_all = fit([o for n in train_sets for o in ordered[n]])
     print(json.dumps({"weights_on_all": dict(zip(FEATURES, np.round(on_all, 3).tolist()))}), flush=True)
+    report(ordered, cv, lambda group: {"second_stage": _r(ordered_score(group, None))}, "learned_cv")
+
+
+def report(
+    per_set: dict[str, list[Any]],
+    cv: dict[str, np.ndarray],
+    figures: Callable[[list[Any]], dict[str, object]],
+    cv_key: str,
+) -> None:
+    """Print a JSON line per set and for the union of the seeds sets (with and without the
+    distractors): ``figures`` of its questions, and the held-out totals ``cv`` summed over
+    the sets it joins."""
     groups = {
-        **ordered,
-        "seeds_union": [o for n in SEEDS_SETS for o in ordered[n]],
-        "seeds_union+distractors": [o for n in SEEDS_SETS for o in ordered[n + "+distractors"]],
+        **per_set,
+        "seeds_union": [o for n in SEEDS_SETS for o in per_set[n]],
+        "seeds_union+distractors": [o for n in SEEDS_SETS for o in per_set[n + "+distractors"]],
     }
     for name, group in groups.items():
         parts = [n + ("+distractors" if "distractors" in name else "") for n in SEEDS_SETS]
         cv_row = sum(cv[p] for p in parts) if name.startswith("seeds_union") else cv[name]
-        row = {"set": name, "questions": len(group), "second_stage": _r(ordered_score(group, None))}
-        row["learned_cv"] = _r(cv_row / len(group))
+        row = {"set": name, "questions": len(group), **figures(group), cv_key: _r(cv_row / len(group))}
         print(json.dumps(row), flush=True)
 
 
@@ -370,18 +383,15 @@ def second_opinion(
             test = [o for o, f in zip(group, fold_of[name]) if f == fold]
             cv[name] += scored(test, chosen[-1]) * len(test)
     print(json.dumps({"model": model, "cv_choices": chosen}), flush=True)
-    groups = {
-        **opinions,
-        "seeds_union": [o for n in SEEDS_SETS for o in opinions[n]],
-        "seeds_union+distractors": [o for n in SEEDS_SETS for o in opinions[n + "+distractors"]],
-    }
-    for name, group in groups.items():
-        parts = [n + ("+distractors" if "distractors" in name else "") for n in SEEDS_SETS]
-        cv_row = sum(cv[p] for p in parts) if name.startswith("seeds_union") else cv[name]
-        row = {"set": name, "questions": len(group), "second_stage": _r(scored(group, 0.0))}
-        row.update({f"w={w}": _r(scored(group, w)) for w in (0.02, 0.05, 0.1)})
-        row["cv"] = _r(cv_row / len(group))
-        print(json.dumps(row), flush=True)
+    report(
+        opinions,
+        cv,
+        lambda group: {
+            "second_stage": _r(scored(group, 0.0)),
+            **{f"w={w}": _r(scored(group, w)) for w in (0.02, 0.05, 0.1)},
+        },
+        "cv",
+    )
 
 
 @dataclass
