@@ -46,6 +46,11 @@ def _version() -> str:
         return "unknown"
 
 
+def counted(n: int, word: str) -> str:
+    """``1 passage``, ``3 passages``: a count and its word (an English word that takes an s)."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def _library_name(name: str) -> str:
     from config.settings import library_problem
 
@@ -289,7 +294,7 @@ def _index(settings: Settings, args: argparse.Namespace) -> int:
         + f": {len(report.added)} added, {len(report.changed)} changed, "
         f"{len(report.removed)} removed, {len(report.unchanged)} unchanged"
         + (f", {len(report.skipped)} skipped" if report.skipped else "")
-        + f" — {report.chunks_embedded} passages embedded in {report.seconds:.2f} s"
+        + f" — {counted(report.chunks_embedded, 'passage')} embedded in {report.seconds:.2f} s"
         + (" (full rebuild)" if report.rebuilt else "")
     )
     return EXIT_OK
@@ -578,7 +583,7 @@ def _eval(settings: Settings, args: argparse.Namespace) -> int:
         + f"; {report.within(NOISE_BAND)} within ±{NOISE_BAND:g}"
     )
     total = sum(s.n for n, s in report.groups.items() if n == "all") + report.offtopic_n
-    console.print(f"[dim]{total} questions in {elapsed:.1f} s[/dim]")
+    console.print(f"[dim]{counted(total, 'question')} in {elapsed:.1f} s[/dim]")
     return EXIT_OK
 
 
@@ -604,7 +609,8 @@ def _feedback(settings: Settings, args: argparse.Namespace) -> int:
             print(f"citebot: error: cannot write {args.as_eval}: {error.strerror}", file=sys.stderr)
             return EXIT_FAILURE
         print(
-            f"Wrote {len(lines)} confirmed questions from {len(votes)} votes to {args.as_eval}; "
+            f"Wrote {counted(len(lines), 'confirmed question')} from {counted(len(votes), 'vote')} "
+            f"to {args.as_eval}; "
             f"check them, then: citebot eval {args.as_eval}",
             file=sys.stderr,
         )
@@ -642,7 +648,7 @@ def _feeds(settings: Settings, args: argparse.Namespace) -> int:
             print(json.dumps({**added.to_json(), "library": library}, ensure_ascii=False))
         else:
             print(
-                f"Subscribed {library} to {added.title} ({added.url}): {added.items} items now; "
+                f"Subscribed {library} to {added.title} ({added.url}): {counted(added.items, 'item')} now; "
                 "`citebot feeds poll` fetches them."
             )
         return EXIT_OK
@@ -695,8 +701,9 @@ def _feeds(settings: Settings, args: argparse.Namespace) -> int:
             print(f"citebot: warning: {problem}", file=sys.stderr)
     if indexed.modified:
         print(
-            f"Indexed {len(indexed.added) + len(indexed.changed)} new or changed articles into {library} "
-            f"({indexed.chunks_embedded} passages embedded in {indexed.seconds:.2f} s)"
+            f"Indexed {counted(len(indexed.added) + len(indexed.changed), 'new or changed article')} "
+            f"into {library} ({counted(indexed.chunks_embedded, 'passage')} embedded "
+            f"in {indexed.seconds:.2f} s)"
         )
     elif report.feeds:
         print("Nothing new to index.")
@@ -734,7 +741,8 @@ def _info(settings: Settings, args: argparse.Namespace) -> int:
     width = max(map(len, facts))
     for name, value in facts.items():
         if name == "libraries":
-            value = ", ".join(f"{n} ({v['articles']} articles)" for n, v in value.items()) or "none yet"
+            parts = [f"{n} ({counted(v['articles'], 'article')})" for n, v in value.items()]
+            value = ", ".join(parts) or "none yet"
         elif value is None:
             value = "none (read-only: the writer reads its own)"
         print(f"{name.replace('_', ' '):<{width}}  {value}")

@@ -6,6 +6,7 @@ in French falls back to English, so adding a message means adding one English li
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
 import discord
@@ -20,7 +21,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_passages": "The index is empty: nothing has been indexed yet.",
         "no_passages_dated": "No article published in those dates matches (undated articles are left out).",
         "footer": (
-            "{articles} articles · {passages} passages · last indexed {indexed} · "
+            "{articles:n:article|articles} · {passages:n:passage|passages} · last indexed {indexed} · "
             "citebot quotes, it never writes"
         ),
         "more": "More passages",
@@ -29,7 +30,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "full_button": "[{n}] in full",
         "sources_title": "Indexed articles ({count})",
         "sources_empty": "No article is indexed yet.",
-        "source_line": "{lang} · {chunks} passages · indexed {indexed}",
+        "source_line": "{lang} · {chunks:n:passage|passages} · indexed {indexed}",
         "page": "Page {page} of {pages}",
         "previous": "Previous",
         "next": "Next",
@@ -44,7 +45,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "field_author": "Author",
         "announce": "New: {title}",
         "feed_added": (
-            "Subscribed to **{title}** (<{url}>), which lists {items} items now; its new articles are "
+            "Subscribed to **{title}** (<{url}>), which lists {items:n:item|items} now; its new articles are "
             "fetched and indexed in a moment, then every {minutes:g} minutes."
         ),
         "feed_removed": "Unsubscribed from **{title}** (<{url}>); the articles it brought stay.",
@@ -53,10 +54,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "feed_line": "**{title}** <{url}> · last polled {polled} · {state}",
         "feed_never": "not yet",
         "feed_ok": "ok",
-        "feed_failing": "{errors} failed polls in a row: {error}",
+        "feed_failing": "{errors:n:failed poll|failed polls} in a row: {error}",
         "reindex_done": (
             "Reindexed: {added} added, {changed} changed, {removed} removed, {unchanged} unchanged "
-            "({embedded} passages embedded in {seconds:.1f} s)."
+            "({embedded:n:passage|passages} embedded in {seconds:.1f} s)."
         ),
         "skipped": "Skipped: {items}",
         "add_needs_one": "Attach a .txt, .md or .html file, or give a URL (one of the two).",
@@ -66,7 +67,7 @@ STRINGS: dict[str, dict[str, str]] = {
         ),
         "add_bad_type": "I can only add .txt, .md and .html files (got `{name}`).",
         "add_too_large": "That file is too large ({size:,} bytes; the limit is {limit:,}).",
-        "add_done": "Added **{title}** as `{name}` ({chunks} passages). It can be asked about now.",
+        "add_done": "Added **{title}** as `{name}` ({chunks:n:passage|passages}). It can be asked about now.",
         "add_skipped": "Saved `{name}`, but it could not be indexed: {reason}",
         "error_generic": "Something went wrong on my side; the error is logged. Try again in a moment.",
         "error_permissions": "You need the Manage Server permission for this.",
@@ -107,7 +108,7 @@ STRINGS: dict[str, dict[str, str]] = {
             "Aucun article publié à ces dates ne correspond (les articles sans date sont exclus)."
         ),
         "footer": (
-            "{articles} articles · {passages} passages · indexé le {indexed} · "
+            "{articles:n:article|articles} · {passages:n:passage|passages} · indexé le {indexed} · "
             "citebot cite, il n’écrit jamais"
         ),
         "more": "Plus de passages",
@@ -116,7 +117,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "full_button": "[{n}] en entier",
         "sources_title": "Articles indexés ({count})",
         "sources_empty": "Aucun article n’est encore indexé.",
-        "source_line": "{lang} · {chunks} passages · indexé le {indexed}",
+        "source_line": "{lang} · {chunks:n:passage|passages} · indexé le {indexed}",
         "page": "Page {page} sur {pages}",
         "previous": "Précédent",
         "next": "Suivant",
@@ -131,8 +132,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "field_author": "Auteur",
         "announce": "Nouveau : {title}",
         "feed_added": (
-            "Abonné à **{title}** (<{url}>), qui liste {items} articles pour l’instant ; ses nouveaux "
-            "articles sont récupérés et indexés dans un instant, puis toutes les {minutes:g} minutes."
+            "Abonné à **{title}** (<{url}>), qui liste {items:n:article|articles} pour l’instant ; "
+            "ses nouveaux articles sont récupérés et indexés dans un instant, "
+            "puis toutes les {minutes:g} minutes."
         ),
         "feed_removed": "Désabonné de **{title}** (<{url}>) ; les articles qu’il a apportés restent.",
         "feeds_title": "Flux d’actualités de ce serveur ({count})",
@@ -140,10 +142,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "feed_line": "**{title}** <{url}> · relevé {polled} · {state}",
         "feed_never": "pas encore",
         "feed_ok": "ok",
-        "feed_failing": "{errors} relevés échoués d’affilée : {error}",
+        "feed_failing": "{errors:n:relevé échoué|relevés échoués} d’affilée : {error}",
         "reindex_done": (
-            "Réindexé : {added} ajoutés, {changed} modifiés, {removed} supprimés, {unchanged} inchangés "
-            "({embedded} passages vectorisés en {seconds:.1f} s)."
+            "Réindexé : {added:n:ajouté|ajoutés}, {changed:n:modifié|modifiés}, "
+            "{removed:n:supprimé|supprimés}, {unchanged:n:inchangé|inchangés} "
+            "({embedded:n:passage vectorisé|passages vectorisés} en {seconds:.1f} s)."
         ),
         "skipped": "Ignorés : {items}",
         "add_needs_one": "Joignez un fichier .txt, .md ou .html, ou donnez une URL (l’un des deux).",
@@ -154,7 +157,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "add_bad_type": "Je n’ajoute que des fichiers .txt, .md et .html (reçu `{name}`).",
         "add_too_large": "Ce fichier est trop gros ({size:,} octets ; la limite est {limit:,}).",
         "add_done": (
-            "Ajouté : **{title}** sous le nom `{name}` ({chunks} passages). On peut déjà poser des questions."
+            "Ajouté : **{title}** sous le nom `{name}` ({chunks:n:passage|passages}). "
+            "On peut déjà poser des questions."
         ),
         "add_skipped": "`{name}` est enregistré mais n’a pas pu être indexé : {reason}",
         "error_generic": (
@@ -202,9 +206,27 @@ def language_of(locale: discord.Locale | str | None) -> str:
 
 
 def t(language: str, key: str, **values: Any) -> str:
-    """The message ``key`` in ``language`` (English when missing), formatted with ``values``."""
+    """The message ``key`` in ``language`` (English when missing), formatted with ``values``.
+
+    A count is written ``{name:n:one|many}``: ``1 passage``, ``3 passages``; French also
+    puts 0 in the singular (``0 ajouté``)."""
     template = STRINGS.get(language, {}).get(key) or STRINGS["en"][key]
-    return template.format(**values) if values else template
+    return _Counts(language).format(template, **values) if values else template
+
+
+class _Counts(string.Formatter):
+    """``str.format`` with one more field format: ``n:one|many`` writes the number and the
+    word it takes in ``language``."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if not format_spec.startswith("n:"):
+            return super().format_field(value, format_spec)
+        one, many = format_spec[2:].split("|")
+        single = value == 1 if self.language == "en" else abs(value) < 2
+        return f"{value} {one if single else many}"
 
 
 def for_interaction(interaction: discord.Interaction) -> str:

@@ -349,6 +349,22 @@ def test_every_french_string_has_the_english_placeholders() -> None:
         assert set(re.findall(r"\{(\w+)", french)) == set(re.findall(r"\{(\w+)", english)), key
 
 
+def test_a_count_takes_the_number_its_word_has_in_each_language() -> None:
+    assert t("en", "source_line", lang="en", chunks=1, indexed="today") == "en · 1 passage · indexed today"
+    assert t("en", "source_line", lang="en", chunks=0, indexed="today").startswith("en · 0 passages")
+    assert t("fr", "source_line", lang="fr", chunks=0, indexed="hier").startswith("fr · 0 passage ·")
+    counts = {"added": 1, "changed": 0, "removed": 2, "unchanged": 1, "embedded": 3, "seconds": 1.0}
+    assert t("fr", "reindex_done", **counts).startswith(
+        "Réindexé : 1 ajouté, 0 modifié, 2 supprimés, 1 inchangé (3 passages vectorisés"
+    )
+    assert t("en", "reindex_done", **counts).startswith("Reindexed: 1 added, 0 changed, 2 removed")
+    assert t("en", "footer", articles=1, passages=1, indexed="x").startswith("1 article · 1 passage ·")
+    for language, strings in STRINGS.items():  # each count names its two forms
+        for key, template in strings.items():
+            for spec in re.findall(r"\{\w+:n:([^}]*)\}", template):
+                assert spec.count("|") == 1, (language, key)
+
+
 def test_locale_picks_the_language() -> None:
     assert language_of(discord.Locale.french) == "fr"
     assert language_of("fr-CA") == "fr"

@@ -57,7 +57,11 @@ def test_index_then_nothing_to_do(env: Path, capsys: pytest.CaptureFixture[str])
     assert len(first["added"]) == 4 and first["chunks_embedded"] > 0  # type: ignore[index]
     assert main(["index"]) == 0
     out = capsys.readouterr().out
-    assert "0 added, 0 changed, 0 removed, 4 unchanged" in out
+    assert "0 added, 0 changed, 0 removed, 4 unchanged" in out and "0 passages embedded" in out
+
+
+def test_counts_take_their_word_in_the_singular_for_one() -> None:
+    assert [citebot.counted(n, "passage") for n in (0, 1, 2)] == ["0 passages", "1 passage", "2 passages"]
 
 
 def test_ask_builds_the_index_and_prints_the_json_contract(
@@ -394,7 +398,7 @@ def test_info_shows_the_effective_folders_and_store(
     capsys.readouterr()
     assert main(["info"]) == 0
     out = capsys.readouterr().out
-    assert f"data dir      {env}" in out and "articles      4" in out
+    assert f"data dir      {env}" in out and "articles      4" in out and "base (4 articles)" in out
     monkeypatch.setenv("CITEBOT_READ_ONLY", "true")  # a replica reads no articles folder
     assert main(["info", "--json"]) == 0
     assert _json(capsys)["articles_dir"] is None  # type: ignore[index]
