@@ -516,7 +516,7 @@ def _sources(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_OK
     from retrieval.dates import short_date
 
-    table = Table("source", "title", "published", "site", "language", "chunks", "indexed at", "library")
+    table = Table("source", "title", "published", "site", "language", "passages", "indexed at", "library")
     for s in sources:
         table.add_row(
             s.source_id,
