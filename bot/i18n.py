@@ -210,7 +210,9 @@ def t(language: str, key: str, **values: Any) -> str:
 
     A count is written ``{name:n:one|many}``: ``1 passage``, ``3 passages``; French also
     puts 0 in the singular (``0 ajouté``)."""
-    template = STRINGS.get(language, {}).get(key) or STRINGS["en"][key]
+    if not STRINGS.get(language, {}).get(key):
+        language = "en"
+    template = STRINGS[language][key]
     return _Counts(language).format(template, **values) if values else template
 
 

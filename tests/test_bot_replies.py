@@ -359,6 +359,7 @@ def test_a_count_takes_the_number_its_word_has_in_each_language() -> None:
     )
     assert t("en", "reindex_done", **counts).startswith("Reindexed: 1 added, 0 changed, 2 removed")
     assert t("en", "footer", articles=1, passages=1, indexed="x").startswith("1 article · 1 passage ·")
+    assert t("de", "source_line", lang="de", chunks=0, indexed="x").startswith("de · 0 passages")  # English
     for language, strings in STRINGS.items():  # each count names its two forms
         for key, template in strings.items():
             for spec in re.findall(r"\{\w+:n:([^}]*)\}", template):
