@@ -24,6 +24,9 @@ from retrieval.metadata import ArticleMetadata, html_metadata, metadata_from_map
 from retrieval.models import Article
 
 log = logging.getLogger(__name__)
+# The HTML reader's complaints about a page ("discarding data: None", "parsed tree length: 1,
+# wrong data type or not valid HTML") would only repeat, less clearly, the skip reason given.
+logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
 ARTICLE_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm"})
 SIDECAR_SUFFIX = ".meta.json"
@@ -373,9 +376,6 @@ def html_to_text(content: str, url: str | None = None) -> tuple[str, ArticleMeta
     """
     import trafilatura
 
-    # Its complaints about a page ("discarding data: None", "parsed tree length: 1, wrong
-    # data type or not valid HTML") would only repeat, less clearly, the reason given here.
-    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
     try:
         document = trafilatura.bare_extraction(
             content,
