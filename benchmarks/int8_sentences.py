@@ -60,7 +60,10 @@ def to_int8(vectors: np.ndarray) -> np.ndarray:
 
 
 def new_index():  # type: ignore[no-untyped-def]
-    from usearch.index import Index
+    try:
+        from usearch.index import Index
+    except ImportError:
+        raise SystemExit("this measurement needs usearch: pip install usearch") from None
 
     return Index(ndim=384, metric="cos", dtype="i8", connectivity=CONNECTIVITY, expansion_add=EXPANSION_ADD)
 
@@ -122,7 +125,16 @@ def blended(size: int) -> Path:
     path = CACHE / f"blended-{size}.npy"
     if path.exists():
         return path
-    parts = [sentence_vectors(RERANK / d / "chroma") for d in ("index-squad", "index+distractors")]
+    needed = [
+        RERANK / "index-squad" / "chroma",
+        RERANK / "index+distractors" / "chroma",
+        SPEED / "vectors-derived.npz",
+    ]
+    if missing := [str(p) for p in needed if not p.exists()]:
+        raise SystemExit(
+            f"missing {', '.join(missing)}: run benchmarks/rerank.py and benchmarks/speed.py first"
+        )
+    parts = [sentence_vectors(p) for p in needed[:2]]
     parts.append(np.load(SPEED / "vectors-derived.npz")["vectors"])
     real = np.concatenate(parts).astype(np.float32)
     rng = np.random.default_rng(0)
