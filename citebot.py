@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from config import MAX_TOP_K, Settings, SettingsError, load_settings, unknown_variables
-from retrieval.errors import CitebotError, QuestionError
+from retrieval.errors import CitebotError, QuestionError, StoreUnavailableError
 from retrieval.models import Answer, IndexReport, Passage
 
 if TYPE_CHECKING:
@@ -727,26 +727,43 @@ def _info(settings: Settings, args: argparse.Namespace) -> int:
         "role": "read-only" if settings.read_only else "writer",
         "library": settings.library or "base",
     }
-    libraries = retriever.libraries()
-    facts["libraries"] = {
-        name: {"articles": r.articles, "passages": r.passages, "generation": r.generation}
-        for name, r in sorted(libraries.items())
-    }
-    sources = retriever.sources()
-    facts["articles"] = len(sources)
-    facts["passages"] = sum(s.chunks for s in sources)
+    # What is read from the store comes last: when the store cannot be read, the settings
+    # above are what the user needs to see, so they are shown with the reason.
+    try:
+        libraries = retriever.libraries()
+        facts["libraries"] = {
+            name: {"articles": r.articles, "passages": r.passages, "generation": r.generation}
+            for name, r in sorted(libraries.items())
+        }
+        sources = retriever.sources()
+        facts["articles"] = len(sources)
+        facts["passages"] = sum(s.chunks for s in sources)
+        problem = None
+    except StoreUnavailableError as error:
+        problem = str(error)
+        facts.update(libraries=None, articles=None, passages=None, error=problem)
     if args.json:
         print(json.dumps(facts, ensure_ascii=False))
-        return EXIT_OK
-    width = max(map(len, facts))
-    for name, value in facts.items():
-        if name == "libraries":
+    else:
+        _print_facts(facts)
+    if problem is not None:
+        print(f"citebot: error: {problem}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def _print_facts(facts: dict[str, object]) -> None:
+    shown = {name: value for name, value in facts.items() if name != "error"}
+    width = max(map(len, shown))
+    for name, value in shown.items():
+        if "error" in facts and name in ("libraries", "articles", "passages"):
+            value = "unknown: the store cannot be read"
+        elif name == "libraries":
             parts = [f"{n} ({counted(v['articles'], 'article')})" for n, v in value.items()]
             value = ", ".join(parts) or "none yet"
         elif value is None:
             value = "none (read-only: the writer reads its own)"
         print(f"{name.replace('_', ' '):<{width}}  {value}")
-    return EXIT_OK
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from retrieval.embedding import Embedder
 from retrieval.layout import DataFolder
 from retrieval.service import Retriever
 
+from chroma_server import free_port
 from data_paths import DATA, ROOT
 
 PASSAGE_KEYS = {
@@ -404,3 +405,22 @@ def test_info_shows_the_effective_folders_and_store(
     assert _json(capsys)["articles_dir"] is None  # type: ignore[index]
     assert main(["info"]) == 0
     assert "articles dir  none (read-only: the writer reads its own)" in capsys.readouterr().out
+
+
+def test_info_with_the_server_down_still_shows_the_settings_and_says_why(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()  # nothing listens there
+    monkeypatch.setenv("CITEBOT_CHROMA_HOST", "127.0.0.1")
+    monkeypatch.setenv("CITEBOT_CHROMA_PORT", str(port))
+    assert main(["info"]) == 1
+    out, err = capsys.readouterr()
+    assert f"store         Chroma server 127.0.0.1:{port}" in out and f"data dir      {env}" in out
+    assert "articles      unknown: the store cannot be read" in out
+    assert err.count("\n") == 1 and err.startswith(
+        f"citebot: error: cannot reach Chroma server 127.0.0.1:{port}"
+    )
+    assert main(["info", "--json"]) == 1
+    info = json.loads(capsys.readouterr().out)
+    assert info["store"] == f"Chroma server 127.0.0.1:{port}" and info["articles"] is None
+    assert info["error"].startswith(f"cannot reach Chroma server 127.0.0.1:{port}")
