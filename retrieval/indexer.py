@@ -205,9 +205,9 @@ class Indexer:
             return scan_folder(articles_dir, self.settings.max_article_bytes, catalog.known_files())
         except ArticlesDirError as error:
             if catalog.entries:
-                raise ArticlesDirError(
-                    f"{error}; nothing was changed (pass --prune to empty the index)"
-                ) from None
+                # --prune empties the index of a folder that is gone; a file is no folder either way.
+                hint = "" if articles_dir.exists() else " (pass --prune to empty the index)"
+                raise ArticlesDirError(f"{error}; nothing was changed{hint}") from None
             raise
 
     def _up_to_date(self, record: LibraryRecord, catalog: Catalog, files: list[ArticleFile]) -> bool:

@@ -57,6 +57,11 @@ def test_a_run_that_would_empty_or_mostly_empty_the_index_stops(
         retriever.index(empty)
     with pytest.raises(ArticlesDirError, match="nothing was changed .pass --prune"):
         retriever.index(tmp_path / "unmounted")
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder", encoding="utf-8")
+    for prune in (False, True):  # --prune cannot make a file a folder: it is not offered
+        with pytest.raises(ArticlesDirError, match=r"is not a folder: .*notes.txt; nothing was changed$"):
+            retriever.index(a_file, prune=prune)
     for name in sorted(p.name for p in articles.iterdir())[:3]:
         (articles / name).unlink()
     with pytest.raises(MassRemovalError, match="would remove 3 of the 4 indexed articles"):
