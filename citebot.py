@@ -336,7 +336,9 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
-        _print_answer(answer, full=args.full, dated=bool(args.since or args.until))
+        _print_answer(
+            answer, full=args.full, dated=bool(args.since or args.until), empty=_nothing_indexed(settings)
+        )
     return EXIT_OK
 
 
@@ -442,13 +444,20 @@ def _text_after(text: str, room: int) -> str:
     return f"{kept} {ELLIPSIS}" if kept else f" {ELLIPSIS}"
 
 
-def _print_answer(answer: Answer, full: bool = False, dated: bool = False) -> None:
+def _nothing_indexed(settings: Settings) -> str:
+    """What to say of an index with no article: a replica cannot index, the writer does."""
+    if settings.read_only:
+        return "No articles indexed yet: the writer has not indexed any (this citebot is read-only)."
+    return "No articles indexed yet: run `citebot index`."
+
+
+def _print_answer(answer: Answer, *, full: bool, dated: bool, empty: str) -> None:
     """The answer for a reader: each passage cited, its highlighted sentence marked ``**…**``
     (and bold in a terminal; the markers stay when piped), and, unless ``full``, cut to
     about :data:`EXCERPT_CHARS` characters around that sentence.
 
-    No passage at all means an empty index, or none in the dates asked for (``dated``):
-    the search always returns the closest passages otherwise."""
+    No passage at all means an empty index (``empty`` says so), or none in the dates asked
+    for (``dated``): the search always returns the closest passages otherwise."""
     from rich.console import Console
     from rich.markup import escape
 
@@ -459,7 +468,7 @@ def _print_answer(answer: Answer, full: bool = False, dated: bool = False) -> No
         if dated:
             console.print("No article published in those dates matches (undated articles are left out).")
         else:
-            console.print("No articles indexed yet: run `citebot index`.")
+            console.print(empty)
         return
     if not answer.answered:
         console.print("[yellow]The sources do not seem to answer this. Closest passages:[/yellow]")
@@ -499,7 +508,7 @@ def _sources(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps([s.to_json() for s in sources], ensure_ascii=False))
         return EXIT_OK
     if not sources:
-        print("No articles indexed yet: run `citebot index`.")
+        print(_nothing_indexed(settings))
         return EXIT_OK
     from rich.console import Console
     from rich.table import Table

@@ -110,6 +110,22 @@ def test_a_question_to_an_empty_index_says_the_index_is_empty(
         "Q: Who is Andy Jassy?",
         "No articles indexed yet: run `citebot index`.",
     ]
+    assert main(["sources"]) == 0
+    assert capsys.readouterr().out == "No articles indexed yet: run `citebot index`.\n"
+
+
+def test_a_replica_does_not_tell_the_user_to_index(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "none").mkdir()
+    assert main(["index", "--articles", str(tmp_path / "none")]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("CITEBOT_READ_ONLY", "true")  # it refuses `citebot index`: the writer indexes
+    said = "No articles indexed yet: the writer has not indexed any (this citebot is read-only)."
+    assert main(["ask", "Who is Andy Jassy?"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["Q: Who is Andy Jassy?", said]
+    assert main(["sources"]) == 0
+    assert capsys.readouterr().out == said + "\n"
 
 
 def _add_dated_articles(articles: Path) -> None:
