@@ -77,7 +77,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "error_store": "The article index cannot be reached right now; try again in a minute.",
         "error_no_index": "Nothing is indexed yet: the articles are being indexed. Try again in a minute.",
         "mention_help": (
-            "Ask me a question after the mention, e.g. “@citebot what did No Music for ICE demand?”"
+            "Ask me a question after the mention, e.g. “@citebot what did No Music for ICE demand?” "
+            "`/help` says more."
         ),
         "follow_button": "Follow up",
         "followup_title": "Ask a follow-up question",
@@ -97,6 +98,38 @@ STRINGS: dict[str, dict[str, str]] = {
         "gold_none": "None of them",
         "gold_done": "Recorded: passage [{n}] answers it. Thank you!",
         "gold_none_done": "Recorded: none of these passages answers it. Thank you!",
+        "help_title": "How to use citebot",
+        "help_about": (
+            "I answer questions with passages quoted from the news articles indexed here, each with its "
+            "source, date and link. I never write an answer of my own: when nothing answers, I say so."
+        ),
+        "help_ask_name": "Ask",
+        "help_ask": (
+            "`/ask question:`, or mention me with your question, in English or French. `k:` shows more "
+            "passages; `since:` and `until:` keep a period (2020-02-12, or 7d, 2w, 3m, 1y ago)."
+        ),
+        "help_then_name": "Then",
+        "help_then": (
+            "**Follow up** asks the next question in a thread, read with the earlier ones. 👍 / 👎 say "
+            "whether the first passage answered; the votes are used to test the answers."
+        ),
+        "help_archive_name": "What I can quote",
+        "help_archive": (
+            "{articles:n:article|articles} ({passages:n:passage|passages}): `/sources` lists them, "
+            "`/source` shows one."
+        ),
+        "help_archive_own": "{own:n:article was|articles were} added by this server, for this server only.",
+        "help_archive_none": "This server has added none of its own.",
+        "help_moderators_name": "Moderators (Manage Server)",
+        "help_moderators": (
+            "`/add` a file or a web page, `/feeds add` a news feed, `/reindex`: they write this server's "
+            "own library, which no other server reads."
+        ),
+        "help_moderators_base": (
+            "`/add` a file or a web page, `/feeds add` a news feed, `/reindex`: in this server they write "
+            "the base library, which every server reads."
+        ),
+        "help_moderators_dm": "`/add`, `/feeds` and `/reindex` work in a server, not in direct messages.",
     },
     "fr": {
         "answered": "Les passages des articles qui y répondent, les meilleurs d’abord.",
@@ -173,7 +206,8 @@ STRINGS: dict[str, dict[str, str]] = {
             "Rien n’est encore indexé : les articles sont en cours d’indexation. Réessayez dans une minute."
         ),
         "mention_help": (
-            "Posez une question après la mention, p. ex. « @citebot qu’exigeait No Music for ICE ? »"
+            "Posez une question après la mention, p. ex. « @citebot qu’exigeait No Music for ICE ? » "
+            "`/help` en dit plus."
         ),
         "follow_button": "Poursuivre",
         "followup_title": "Poser une question de suite",
@@ -195,6 +229,44 @@ STRINGS: dict[str, dict[str, str]] = {
         "gold_none": "Aucun",
         "gold_done": "Enregistré : le passage [{n}] y répond. Merci !",
         "gold_none_done": "Enregistré : aucun de ces passages n’y répond. Merci !",
+        "help_title": "Comment utiliser citebot",
+        "help_about": (
+            "Je réponds aux questions par des passages cités des articles d’actualité indexés ici, chacun "
+            "avec sa source, sa date et son lien. Je n’écris jamais de réponse moi-même : quand rien n’y "
+            "répond, je le dis."
+        ),
+        "help_ask_name": "Demander",
+        "help_ask": (
+            "`/ask question:`, ou mentionnez-moi avec votre question, en français ou en anglais. `k:` "
+            "montre plus de passages ; `since:` et `until:` gardent une période (2020-02-12, ou il y a "
+            "7d, 2w, 3m, 1y)."
+        ),
+        "help_then_name": "Ensuite",
+        "help_then": (
+            "**Poursuivre** pose la question suivante dans un fil, lue avec les précédentes. 👍 / 👎 disent "
+            "si le premier passage répondait ; les votes servent à tester les réponses."
+        ),
+        "help_archive_name": "Ce que je peux citer",
+        "help_archive": (
+            "{articles:n:article|articles} ({passages:n:passage|passages}) : `/sources` les liste, "
+            "`/source` en montre un."
+        ),
+        "help_archive_own": (
+            "{own:n:article a été ajouté|articles ont été ajoutés} par ce serveur, pour lui seul."
+        ),
+        "help_archive_none": "Ce serveur n’en a ajouté aucun.",
+        "help_moderators_name": "Modération (Gérer le serveur)",
+        "help_moderators": (
+            "`/add` un fichier ou une page web, `/feeds add` un flux d’actualités, `/reindex` : ils écrivent "
+            "la bibliothèque propre à ce serveur, qu’aucun autre serveur ne lit."
+        ),
+        "help_moderators_base": (
+            "`/add` un fichier ou une page web, `/feeds add` un flux d’actualités, `/reindex` : dans ce "
+            "serveur, ils écrivent la bibliothèque de base, que tous les serveurs lisent."
+        ),
+        "help_moderators_dm": (
+            "`/add`, `/feeds` et `/reindex` fonctionnent dans un serveur, pas en messages privés."
+        ),
     },
 }
 
@@ -251,6 +323,7 @@ COMMAND_TEXT_FR: dict[str, str] = {
         "Seulement les articles publiés jusqu’à cette date : 2020-02-12, ou il y a 7d, 2w, 3m, 1y"
     ),
     "List the indexed articles": "Lister les articles indexés",
+    "How to use citebot, and what it can quote from": "Comment utiliser citebot, et ce qu’il peut citer",
     "Show one indexed article": "Afficher un article indexé",
     "The article (start typing its title or file name)": (
         "L’article (tapez le début de son titre ou de son nom de fichier)"

@@ -352,6 +352,38 @@ def source_embed(info: SourceInfo, language: str) -> discord.Embed:
     return embed
 
 
+def help_embed(
+    sources: list[SourceInfo], language: str, *, own: str | None, in_server: bool, read_only: bool
+) -> discord.Embed:
+    """How to use the bot, and what it can quote from where it is asked: the base library's
+    articles and, in a server with a library of its own (``own``), that library's."""
+    embed = discord.Embed(
+        title=t(language, "help_title"), description=t(language, "help_about"), colour=discord.Colour.blue()
+    )
+    embed.add_field(name=t(language, "help_ask_name"), value=t(language, "help_ask"), inline=False)
+    embed.add_field(name=t(language, "help_then_name"), value=t(language, "help_then"), inline=False)
+    archive = t(
+        language,
+        "help_archive",
+        articles=len(sources),
+        passages=sum(s.chunks for s in sources),
+    )
+    if own is not None:
+        count = sum(1 for s in sources if s.library == own)
+        archive += " " + (
+            t(language, "help_archive_own", own=count) if count else t(language, "help_archive_none")
+        )
+    embed.add_field(name=t(language, "help_archive_name"), value=archive, inline=False)
+    if read_only:
+        moderators = t(language, "read_only")
+    elif not in_server:
+        moderators = t(language, "help_moderators_dm")
+    else:
+        moderators = t(language, "help_moderators" if own is not None else "help_moderators_base")
+    embed.add_field(name=t(language, "help_moderators_name"), value=moderators, inline=False)
+    return embed
+
+
 def _title(info: SourceInfo) -> str:
     """The article's title, else its name, mentions inert; never empty."""
     return neutralise(info.title.strip() or info.source_id.strip()) or "?"

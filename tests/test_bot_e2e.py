@@ -95,7 +95,7 @@ async def add_file(fake: FakeDiscord, name: str, text: str) -> Message:
 
 def test_commands_are_synced_with_admin_commands_hidden_from_members(harness: BotHarness) -> None:
     commands = harness.fake.commands
-    assert {"ask", "sources", "source", "reindex", "add", "feeds"} <= set(commands)
+    assert {"ask", "help", "sources", "source", "reindex", "add", "feeds"} <= set(commands)
     for admin in ("reindex", "add"):
         assert int(commands[admin]["default_member_permissions"]) == 1 << 5  # Manage Server
         assert commands[admin]["contexts"] == [0]  # guild only
@@ -730,6 +730,48 @@ def test_each_server_reads_its_own_library_and_the_base_never_another_servers(ha
     )
 
 
+def test_help_says_how_to_ask_and_what_each_server_can_quote(harness: BotHarness) -> None:
+    other_guild = snowflake()  # a server that added nothing
+
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Any, ...]:
+        await add_file(
+            fake, "lighthouse-keepers.txt", "Lighthouse keepers of Brittany\n\nThe last keepers left."
+        )
+        member = fake.member("newcomer")
+        library = bot.service.library_for(int(fake.guild_id))
+        here = await bot.service.sources(library)
+        shown = [
+            await fake.callback(await fake.slash("help", user=member, **where))
+            for where in ({}, {"guild_id": other_guild}, {"locale": "fr"}, {"dm": True})
+        ]
+        bare = await fake.reply_to(await fake.say(fake.bot_mention, user=member))  # a mention, no question
+        return here, sum(1 for s in here if s.library == library), shown, bare
+
+    here, own, (in_server, elsewhere, in_french, in_dm), bare = harness.run(scenario)
+    assert (
+        bare.json["content"].startswith("Ask me a question after the mention")
+        and "`/help`" in bare.json["content"]
+    )
+    embed = in_server.json["data"]["embeds"][0]
+    assert in_server.json["data"]["flags"] == EPHEMERAL and embed_violations(embed) == []
+    assert embed["title"] == "How to use citebot" and "never write an answer" in embed["description"]
+    field = {f["name"]: f["value"] for f in embed["fields"]}
+    assert field["Ask"].startswith("`/ask question:`, or mention me")
+    passages = sum(s.chunks for s in here)
+    assert field["What I can quote"].startswith(f"{len(here)} articles ({passages} passages): `/sources`")
+    assert own >= 1 and field["What I can quote"].endswith(
+        f"{own} article{'s were' if own > 1 else ' was'} added by this server, for this server only."
+    )
+    assert "this server's own library" in field["Moderators (Manage Server)"]
+    field = {f["name"]: f["value"] for f in elsewhere.json["data"]["embeds"][0]["fields"]}
+    assert field["What I can quote"].endswith("This server has added none of its own.")
+    french = in_french.json["data"]["embeds"][0]
+    assert french["title"] == "Comment utiliser citebot" and french["fields"][0]["name"] == "Demander"
+    field = {f["name"]: f["value"] for f in in_dm.json["data"]["embeds"][0]["fields"]}
+    assert "added by this server" not in field["What I can quote"]
+    assert field["Moderators (Manage Server)"].endswith("work in a server, not in direct messages.")
+
+
 def test_admin_servers_write_the_base_library(tmp_path: Path) -> None:
     from bot.service import AnswerService
 
@@ -757,7 +799,7 @@ def test_a_read_only_bot_answers_and_refuses_to_write(tmp_path: Path, embedder: 
     replica.start()
     try:
 
-        async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Message, list[Any], Any]:
+        async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Any, ...]:
             # Warmed up as it started: the index is loaded before anyone asks.
             assert bot._warm_task is not None
             await asyncio.wait_for(asyncio.shield(bot._warm_task), 30)
@@ -774,6 +816,7 @@ def test_a_read_only_bot_answers_and_refuses_to_write(tmp_path: Path, embedder: 
                 for action in ("add", "remove")
             ]
             listed = await fake.callback(await fake.slash("feeds", subcommand="list", user=admin))
+            helped = await fake.callback(await fake.slash("help", user=admin))
             assert bot.feed_poller is None, "a replica polls no feed"
             # The writer indexes a new article: the replica's follower brings it in by itself.
             views = bot.service.retriever.views
@@ -790,9 +833,9 @@ def test_a_read_only_bot_answers_and_refuses_to_write(tmp_path: Path, embedder: 
             news = await ask(
                 fake, "How many Microsoft employees signed the letter about the Army cloud deal?"
             )
-            return answer, [reindex, add, *feeds], listed, news
+            return answer, [reindex, add, *feeds], listed, news, helped
 
-        answer, refusals, listed, news = replica.run(scenario)
+        answer, refusals, listed, news, helped = replica.run(scenario)
     finally:
         replica.stop()
     assert not replica.bot.service.retriever.views.following, "stopped with the bot"
@@ -803,6 +846,8 @@ def test_a_read_only_bot_answers_and_refuses_to_write(tmp_path: Path, embedder: 
         assert refused.json["data"]["flags"] == EPHEMERAL
         assert "read-only replica" in refused.json["data"]["content"]
         assert "where the index is written" in refused.json["data"]["content"]
+    moderators = helped.json["data"]["embeds"][0]["fields"][-1]
+    assert moderators["name"] == "Moderators (Manage Server)" and "read-only replica" in moderators["value"]
     assert not (tmp_path / "no-articles").exists()
     assert Retriever(settings, embedder=embedder).registry.lease() is None, "a replica never takes the lease"
 

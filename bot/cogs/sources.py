@@ -1,4 +1,5 @@
-"""Browsing what is indexed: /sources (paginated) and /source (one article, autocompleted)."""
+"""Browsing what is indexed: /sources (paginated), /source (one article, autocompleted), and
+/help (how to use the bot, and what it can quote from)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from discord.ext import commands
 from bot import i18n
 from bot.errors import UserFacingError
 from bot.i18n import t
-from bot.replies import clip, page_count, source_embed, sources_embed
+from bot.replies import clip, help_embed, page_count, source_embed, sources_embed
 from retrieval.models import SourceInfo
 
 if TYPE_CHECKING:
@@ -90,6 +91,21 @@ class SourcesCog(commands.Cog):
         if match is None:
             raise UserFacingError(t(language, "source_unknown", name=clip(name, 100)))
         await interaction.response.send_message(embed=source_embed(match, language))
+
+    @app_commands.command(name="help", description="How to use citebot, and what it can quote from")
+    async def help(self, interaction: discord.Interaction) -> None:
+        language = i18n.for_interaction(interaction)
+        service = self.bot.service
+        own = service.library_for(interaction.guild_id)
+        sources = await service.sources(own)
+        embed = help_embed(
+            sources,
+            language,
+            own=own,
+            in_server=interaction.guild_id is not None,
+            read_only=service.read_only,
+        )
+        await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @source.autocomplete("name")
     async def source_autocomplete(
