@@ -98,6 +98,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "gold_none": "None of them",
         "gold_done": "Recorded: passage [{n}] answers it. Thank you!",
         "gold_none_done": "Recorded: none of these passages answers it. Thank you!",
+        "find_sources_empty": "That message has no text to look up.",
         "help_title": "How to use citebot",
         "help_about": (
             "I answer questions with passages quoted from the news articles indexed here, each with its "
@@ -106,7 +107,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "help_ask_name": "Ask",
         "help_ask": (
             "`/ask question:`, or mention me with your question, in English or French. `k:` shows more "
-            "passages; `since:` and `until:` keep a period (2020-02-12, or 7d, 2w, 3m, 1y ago)."
+            "passages; `since:` and `until:` keep a period (2020-02-12, or 7d, 2w, 3m, 1y ago). On a "
+            "message someone posted, **Find sources** (in its Apps menu) looks its text up."
         ),
         "help_then_name": "Then",
         "help_then": (
@@ -229,6 +231,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "gold_none": "Aucun",
         "gold_done": "Enregistré : le passage [{n}] y répond. Merci !",
         "gold_none_done": "Enregistré : aucun de ces passages n’y répond. Merci !",
+        "find_sources_empty": "Ce message n’a pas de texte à chercher.",
         "help_title": "Comment utiliser citebot",
         "help_about": (
             "Je réponds aux questions par des passages cités des articles d’actualité indexés ici, chacun "
@@ -239,7 +242,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "help_ask": (
             "`/ask question:`, ou mentionnez-moi avec votre question, en français ou en anglais. `k:` "
             "montre plus de passages ; `since:` et `until:` gardent une période (2020-02-12, ou il y a "
-            "7d, 2w, 3m, 1y)."
+            "7d, 2w, 3m, 1y). Sur un message posté, **Trouver des sources** (dans son menu Applications) "
+            "en cherche le texte."
         ),
         "help_then_name": "Ensuite",
         "help_then": (
@@ -324,6 +328,7 @@ COMMAND_TEXT_FR: dict[str, str] = {
     ),
     "List the indexed articles": "Lister les articles indexés",
     "How to use citebot, and what it can quote from": "Comment utiliser citebot, et ce qu’il peut citer",
+    "Find sources": "Trouver des sources",
     "Show one indexed article": "Afficher un article indexé",
     "The article (start typing its title or file name)": (
         "L’article (tapez le début de son titre ou de son nom de fichier)"

@@ -467,6 +467,26 @@ class FakeDiscord:
         await self.dispatch("INTERACTION_CREATE", payload)
         return Interaction(payload["id"], payload["token"], payload)
 
+    async def message_command(
+        self, name: str, target: Message, /, *, user: FakeUser, locale: str = "en-US"
+    ) -> Interaction:
+        """Run the message context menu command ``name`` (Apps, in a message's menu) on
+        ``target`` as ``user``: Discord sends the message, text included, with the
+        interaction, whatever the bot's intents."""
+        data = {
+            "id": self.commands.get(name, {}).get("id", snowflake()),
+            "name": name,
+            "type": 3,
+            "target_id": target.id,
+            "resolved": {"messages": {target.id: target.payload}},
+        }
+        channel = target.payload.get("channel_id")
+        payload = self._interaction(
+            2, data, user, locale, False, channel=None if channel == self.channel_id else channel
+        )
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return Interaction(payload["id"], payload["token"], payload)
+
     async def say(self, content: str, *, user: FakeUser, channel: str | None = None) -> Message:
         """A member posts ``content`` in the channel, or in ``channel`` (a thread's id);
         mentions of the bot are parsed."""
@@ -764,7 +784,12 @@ class FakeDiscord:
         if m == "PUT" and re.fullmatch(rf"/applications/{self.app_id}(/guilds/\d+)?/commands", p):
             synced = []
             for command in r.json or []:
-                command = command | {"id": snowflake(), "application_id": self.app_id, "version": snowflake()}
+                # Discord answers with every field: a context menu's description is empty.
+                command = (
+                    {"description": "", "type": 1}
+                    | command
+                    | {"id": snowflake(), "application_id": self.app_id, "version": snowflake()}
+                )
                 self.commands[command["name"]] = command
                 synced.append(command)
             return 200, synced

@@ -730,6 +730,33 @@ def test_each_server_reads_its_own_library_and_the_base_never_another_servers(ha
     )
 
 
+def test_find_sources_on_a_message_looks_its_text_up_in_public(harness: BotHarness) -> None:
+    claim = "Amazon's own tech workers compared ICE detention sites to concentration camps"
+
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Any, ...]:
+        poster, reader = fake.member("poster"), fake.member("reader")
+        posted = await fake.say(f"<@{poster.id}> {claim}", user=poster)
+        interaction = await fake.message_command("Find sources", posted, user=reader)
+        deferred = await fake.callback(interaction)
+        answer = await fake.followup(interaction)
+        bare = await fake.say(fake.bot_mention, user=poster)
+        empty = await fake.callback(
+            await fake.message_command("Find sources", bare, user=reader, locale="fr")
+        )
+        return deferred, answer, empty
+
+    deferred, answer, empty = harness.run(scenario)
+    menu = harness.fake.commands["Find sources"]
+    assert menu["type"] == 3 and menu["name_localizations"]["fr"] == "Trouver des sources"
+    assert deferred.json == {"type": 5}  # in public, like /ask
+    embed = answer.json["embeds"][0]
+    assert embed["title"] == claim, "the message's text, its mention removed, is the question"
+    assert "8dd3d7f5671449ac.txt" in cited_sources(answer)[0]
+    assert embed_violations(embed) == [] and answer.json["allowed_mentions"] == {"parse": []}
+    assert empty.json["data"]["flags"] == EPHEMERAL
+    assert empty.json["data"]["content"] == "Ce message n’a pas de texte à chercher."
+
+
 def test_help_says_how_to_ask_and_what_each_server_can_quote(harness: BotHarness) -> None:
     other_guild = snowflake()  # a server that added nothing
 

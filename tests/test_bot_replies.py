@@ -8,6 +8,7 @@ import discord
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.cogs.ask import looked_up
 from bot.i18n import STRINGS, language_of, t
 from bot.replies import (
     CONTENT_LIMIT,
@@ -371,3 +372,17 @@ def test_locale_picks_the_language() -> None:
     assert language_of("fr-CA") == "fr"
     assert language_of(discord.Locale.american_english) == "en"
     assert language_of(None) == "en" and language_of(discord.Locale.german) == "en"
+
+
+def test_a_message_looked_up_loses_its_mentions_and_is_cut_at_a_word_to_fit() -> None:
+    assert looked_up("<@123> <@&456> ferry crews strike <@!789>", 1000) == "ferry crews strike"
+    post = "The ferry crews of the Hebrides walked out " * 40  # 1,720 characters
+    question = looked_up(post, 1000)
+    assert len(question) <= 1000 and post.startswith(question) and post[len(question)] == " "
+    assert looked_up("x" * 1500, 1000) == "x" * 1000  # one long word: cut where it must be
+
+
+@given(st.text(max_size=3000), st.integers(min_value=1, max_value=2000))
+@settings(max_examples=200, deadline=None)
+def test_a_looked_up_message_always_fits(text: str, limit: int) -> None:
+    assert len(looked_up(text, limit)) <= limit

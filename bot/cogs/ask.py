@@ -1,5 +1,6 @@
-"""Asking: /ask (with optional ``since:`` / ``until:`` dates), a mention of the bot, or any
-message in the configured ask channel.
+"""Asking: /ask (with optional ``since:`` / ``until:`` dates), a mention of the bot, any
+message in the configured ask channel, or *Find sources* on a message (Apps, in its menu):
+the message's text is looked up as the question, without the Message Content intent.
 
 The cog only parses input, defers, calls the service off the event loop and posts the
 answer with its buttons (:mod:`bot.views`). In a thread the bot started, /ask and a
@@ -18,6 +19,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import i18n
+from bot.errors import UserFacingError
 from bot.i18n import t
 from bot.mentions import mentions, strip_mentions
 from bot.views import post_answer, reply_with_answer
@@ -41,11 +43,55 @@ def _check_cooldown(interaction: discord.Interaction) -> bool:
     return True
 
 
+def looked_up(text: str, limit: int) -> str:
+    """A message's text as a question: mentions removed, and a long message cut at the last
+    word that fits ``limit`` characters (someone's post, not a question typed for the bot,
+    so it is not refused for its length)."""
+    text = strip_mentions(text, None)
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    return cut[: cut.rfind(" ")] if " " in cut.strip() else cut
+
+
 class AskCog(commands.Cog):
     """Questions, however they are asked."""
 
     def __init__(self, bot: CitebotBot) -> None:
         self.bot = bot
+        # Context menus cannot be methods of a cog: made here, added and removed with the cog.
+        self.find_sources_menu = app_commands.ContextMenu(
+            name="Find sources", callback=self.find_sources, type=discord.AppCommandType.message
+        )
+        self.find_sources_menu.add_check(_check_cooldown)
+
+    async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.find_sources_menu)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.find_sources_menu.name, type=self.find_sources_menu.type)
+
+    async def find_sources(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        """The passages that bear on a message someone posted: a claim to check, a story to
+        read more about. Answered in public, like /ask, under the message's text."""
+        language = i18n.for_interaction(interaction)
+        question = looked_up(message.content or "", self.bot.settings.max_question_chars)
+        if not re.search(r"\w", question):
+            raise UserFacingError(t(language, "find_sources_empty"))
+        await interaction.response.defer(thinking=True)
+        interaction.extras["public_defer"] = True
+        library = self.bot.service.library_for(interaction.guild_id)
+        answer, facts = await self.bot.service.ask(question, None, library)
+        await post_answer(
+            self.bot,
+            partial(interaction.followup.send, wait=True),
+            answer,
+            facts,
+            language,
+            server=interaction.guild_id,
+            channel=interaction.channel_id,
+        )
+        interaction.extras["followed_up"] = True
 
     @app_commands.command(name="ask", description="Answer a question with cited passages from the articles")
     @app_commands.describe(
