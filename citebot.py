@@ -108,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--json", action="store_true", help="print the report as JSON")
 
     ask = command("ask", "answer a question with cited passages", library=True)
-    ask.add_argument("question", nargs="?", help="the question (quote it)")
+    ask.add_argument(
+        "question", nargs="?", help="the question (quote it); none, in a terminal: ask one after another"
+    )
     ask.add_argument(
         "--previous",
         action="append",
@@ -301,8 +303,13 @@ def _index(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _ask(settings: Settings, args: argparse.Namespace) -> int:
-    if (args.question is None) == (args.batch is None):
-        print("citebot: error: give either a QUESTION or --batch FILE", file=sys.stderr)
+    interactive = args.question is None and args.batch is None and sys.stdin.isatty() and not args.json
+    if (args.question is None) == (args.batch is None) and not interactive:
+        print(
+            "citebot: error: give either a QUESTION or --batch FILE (or, in a terminal, neither: "
+            "questions one after another)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     if args.k is not None and not 1 <= args.k <= MAX_TOP_K:
         print(f"citebot: error: --k must be between 1 and {MAX_TOP_K}", file=sys.stderr)
@@ -317,12 +324,14 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
     from retrieval.dates import parse_range
 
     parse_range(args.since, args.until)  # a bad date is refused before anything happens
-    if args.question is not None:
-        from retrieval.service import clean_question
+    from retrieval.service import clean_question
 
-        # Checked before anything else happens, so a bad question changes nothing.
-        for text in (*(p for p in args.previous if p.strip()), args.question):
-            clean_question(text, settings.max_question_chars)
+    # Checked before anything else happens, so a bad question changes nothing.
+    for text in (
+        *(p for p in args.previous if p.strip()),
+        *([args.question] if args.question is not None else []),
+    ):
+        clean_question(text, settings.max_question_chars)
     if retriever.needs_index():
         if retriever.has_legacy_index():
             print(f"citebot: moving the index in {settings.data_dir} into the store first", file=sys.stderr)
@@ -332,6 +341,8 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
     dates = {"since": args.since, "until": args.until}
     if args.batch:
         return _ask_batch(retriever, args.batch, args.k, dates)
+    if interactive:
+        return _ask_in_turn(retriever, args, dates, empty=_nothing_indexed(settings))
     answer = retriever.search(args.question, k=args.k, previous=args.previous, **dates)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
@@ -340,6 +351,41 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
             answer, full=args.full, dated=bool(args.since or args.until), empty=_nothing_indexed(settings)
         )
     return EXIT_OK
+
+
+def _ask_in_turn(
+    retriever: Retriever, args: argparse.Namespace, dates: dict[str, str | None], empty: str
+) -> int:
+    """Questions typed one after another, each a follow-up of the ones before (as in a
+    Discord thread: an earlier question is used only when the new one cannot stand alone),
+    with the model and the index loaded once."""
+    print(
+        "Ask a question, then the next: each one follows up the ones before. "
+        "An empty line starts a new conversation; Ctrl-D quits.",
+        file=sys.stderr,
+    )
+    from retrieval.followup import MAX_TURNS
+
+    earlier = [p for p in args.previous if p.strip()]
+    while True:
+        try:
+            question = input("? ").strip()
+        except EOFError:
+            print(file=sys.stderr)
+            return EXIT_OK
+        if not question:
+            if earlier:
+                earlier = []
+                print("(a new conversation)", file=sys.stderr)
+            continue
+        try:
+            answer = retriever.search(question, k=args.k, previous=earlier[-MAX_TURNS:], **dates)
+        except QuestionError as error:
+            print(f"citebot: {error}", file=sys.stderr)
+            continue
+        _print_answer(answer, full=args.full, dated=bool(args.since or args.until), empty=empty)
+        print()
+        earlier.append(question)
 
 
 def _batch_questions(handle: TextIO) -> Iterator[tuple[str, list[str]]]:

@@ -440,3 +440,34 @@ def test_info_with_the_server_down_still_shows_the_settings_and_says_why(
     info = json.loads(capsys.readouterr().out)
     assert info["store"] == f"Chroma server 127.0.0.1:{port}" and info["articles"] is None
     assert info["error"].startswith(f"cannot reach Chroma server 127.0.0.1:{port}")
+
+
+class _Terminal(io.StringIO):
+    """Typed lines, as from a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_ask_with_no_question_in_a_terminal_takes_questions_in_turn_as_a_conversation(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, then, fresh = "Who founded Palantir?", "And which agency does it work with?", "Who is Andy Jassy?"
+    assert main(["index"]) == 0
+    capsys.readouterr()
+    expected = []
+    for command in ([first], ["--previous", first, then], [fresh], [then]):
+        assert main(["ask", "--k", "1", *command]) == 0
+        expected.append(capsys.readouterr().out)
+    alone, followed = expected[3], expected[1]
+    assert alone != followed, "the follow-up must need its history for this test to mean anything"
+    typed = f"{first}\n{then}\n\n   \n{fresh}\n{'x' * 1001}\n"
+    monkeypatch.setattr(sys, "stdin", _Terminal(typed))
+    assert main(["ask", "--k", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert expected[0] in out and followed in out and expected[2] in out and alone not in out
+    assert out.count("Q: ") == 3 and out.index(followed) < out.index(expected[2])
+    assert err.count("(a new conversation)") == 1 and "citebot: the question is too long" in err
+    monkeypatch.setattr(sys, "stdin", io.StringIO(typed))  # not a terminal: no questions in turn
+    assert main(["ask"]) == 2
+    assert "give either a QUESTION or --batch FILE" in capsys.readouterr().err
