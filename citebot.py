@@ -17,7 +17,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -190,6 +190,22 @@ def build_parser() -> argparse.ArgumentParser:
     feed_poll.add_argument("--force", action="store_true", help="poll every feed now, due or not")
     feed_poll.add_argument("--json", action="store_true", help="print JSON")
 
+    libraries = command("libraries", "list the libraries, or remove one (the writer only)")
+    library_actions = libraries.add_subparsers(dest="action", required=True, metavar="ACTION")
+    libraries_list = library_actions.add_parser(
+        "list", help="the libraries with their articles, passages and feeds", parents=[shared]
+    )
+    libraries_list.add_argument("--json", action="store_true", help="print JSON")
+    libraries_remove = library_actions.add_parser(
+        "remove",
+        help="delete a library: its passages, feeds and saved articles (not the base one)",
+        parents=[shared],
+    )
+    libraries_remove.add_argument(
+        "name", metavar="NAME", help="the library, as `citebot libraries list` names it"
+    )
+    libraries_remove.add_argument("--yes", action="store_true", help="remove it without asking")
+
     info = command("info", "show the effective articles folder, data folder, store and model")
     info.add_argument("--json", action="store_true", help="print JSON")
 
@@ -216,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "feedback": _feedback,
         "feeds": _feeds,
         "info": _info,
+        "libraries": _libraries,
         "run": _run,
     }
     try:
@@ -819,6 +836,63 @@ def _print_facts(facts: dict[str, object]) -> None:
         elif value is None:
             value = "none (read-only: the writer reads its own)"
         print(f"{name.replace('_', ' '):<{width}}  {value}")
+
+
+def _libraries(settings: Settings, args: argparse.Namespace) -> int:
+    from retrieval.service import check_library
+    from retrieval.subscriptions import LibraryFeeds
+
+    retriever = _retriever(settings)
+    if args.action == "list":
+        feeds = LibraryFeeds(retriever)
+        rows = [
+            {
+                "name": name,
+                "articles": record.articles,
+                "passages": record.passages,
+                "feeds": len(feeds.list(name)),
+                "indexed_at": datetime.fromtimestamp(record.updated_at, UTC).isoformat(timespec="seconds"),
+            }
+            for name, record in sorted(retriever.libraries().items())
+        ]
+        if args.json:
+            print(json.dumps(rows, ensure_ascii=False))
+            return EXIT_OK
+        if not rows:
+            print(_nothing_indexed(settings))
+        for row in rows:
+            counts = [counted(row[key], key[:-1]) for key in ("articles", "passages", "feeds")]
+            print("\t".join([row["name"], *counts, f"indexed {row['indexed_at']}"]))
+        return EXIT_OK
+    from retrieval.layout import BASE_LIBRARY
+
+    # What cannot be removed is refused before anyone is asked.
+    refused = settings.read_only or args.name == BASE_LIBRARY
+    record = None if refused else retriever.registry.record(check_library(args.name))
+    what = args.name
+    if record is not None:
+        what += f" ({counted(record.articles, 'article')}, {counted(record.passages, 'passage')})"
+        if not args.yes and not _consent(f"Remove the library {what}, its feeds and its saved articles?"):
+            print(
+                f"citebot: error: nothing was removed; removing {what} needs consent "
+                "(answer y in a terminal, or pass --yes)",
+                file=sys.stderr,
+            )
+            return EXIT_FAILURE
+    removed = retriever.remove_library(args.name)
+    left = "" if removed is not None else " (what an interrupted removal had left)"
+    print(f"Removed the library {what}{left}: its passages, feeds and saved articles.")
+    return EXIT_OK
+
+
+def _consent(question: str) -> bool:
+    """Whether the user answers yes to ``question`` in a terminal (never without one)."""
+    if not sys.stdin.isatty():
+        return False
+    try:
+        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes", "o", "oui")
+    except EOFError:
+        return False
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:

@@ -311,6 +311,13 @@ class Views:
             records[name] = self._records[name]
         return kept
 
+    def forget(self, name: str) -> None:
+        """Drop a removed library's view and record (read again on its next use)."""
+        with self._lock:
+            self._views.pop(name, None)
+            self._records.pop(name, None)
+            self._published.pop(name, None)
+
     def held(self, name: str) -> LibraryView | None:
         """The view of a library this process holds now, without reading anything."""
         with self._lock:

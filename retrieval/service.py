@@ -286,6 +286,52 @@ class Retriever:
         stack.callback(self._lease.release)
         return stack
 
+    def remove_library(self, library: str) -> LibraryRecord | None:
+        """Delete a library and everything of it: its record first (every process stops
+        reading it at its next check), then its feed subscriptions, its collections, this
+        process's cache of it and the articles folder it keeps for it. Removing what an
+        interrupted removal left behind is allowed. The base library is the operator's
+        articles folder: it is emptied with ``index(prune=True)``, never removed.
+
+        Returns:
+            The library's record, or None when only leftovers were found.
+
+        Raises:
+            ReadOnlyError: this process is read-only.
+            LibraryError: the base library, a bad name, or no such library.
+            IndexBusyError: another process is the writer.
+            StoreUnavailableError: the Chroma server is down.
+        """
+        import shutil
+
+        from retrieval.subscriptions import StoredSubscriptions
+
+        self._check_writable()
+        name = check_library(library)
+        if name == BASE_LIBRARY:
+            raise LibraryError(
+                "the base library is the articles folder's and cannot be removed; "
+                "empty it with `citebot index --prune` on an empty folder"
+            )
+        with self._write_lock, self.writing():
+            record, store = self.registry.record(name), self.store_of(name)
+            feeds = StoredSubscriptions(
+                self.chroma, self.settings.collection, name, threading.Lock(), threading.Lock()
+            )
+            folder, cache = self.folder.library_articles(name), self.folder.lexical_cache(name)
+            subscribed = feeds.load()
+            if record is None and not store.exists() and not subscribed and not folder.parent.exists():
+                raise LibraryError(f"the store holds no library called {name}")
+            self.registry.remove(name)
+            self.views.forget(name)
+            if subscribed:
+                feeds.save({})
+            store.drop()
+            for path in (cache, cache.with_name(cache.name + ".json")):
+                path.unlink(missing_ok=True)
+            shutil.rmtree(folder.parent, ignore_errors=True)
+        return record
+
     def needs_index(self) -> bool:
         """Whether :meth:`ensure_index` would index: a writer whose store holds no base
         library yet (a new install, or an index of the layout before libraries to adopt)."""

@@ -132,6 +132,58 @@ def test_a_library_is_searched_with_the_base_never_with_another(retriever: Retri
         retriever.search(question, library="workers-terms")
 
 
+def test_removing_a_library_deletes_all_of_it_and_nothing_else(
+    retriever: Retriever, tmp_path: Path, embedder: Embedder
+) -> None:
+    from retrieval.ingest.registry import Subscription
+    from retrieval.subscriptions import LibraryFeeds
+
+    retriever.index()
+    saved = retriever.articles_folder("guild-7")  # where /add and feeds save a server's articles
+    saved.mkdir(parents=True)
+    shutil.copy(next(DISTRACTORS.glob("d01_*.md")), saved)
+    retriever.index(library="guild-7")
+    retriever.index(_library_folder(tmp_path, "other", "d02"), library="guild-8")
+    feeds = LibraryFeeds(retriever)
+    for library in ("guild-7", "guild-8"):
+        feeds.feeds(library).store.save(
+            {"https://example.org/rss": Subscription("https://example.org/rss", "x", "")}
+        )
+    question = "How many Microsoft employees signed the internal letter about the Army contract?"
+    reader = _following_reader(retriever, tmp_path, embedder, seconds=0)  # a replica reading it
+    assert any(
+        p.source_id.startswith("d01_") for p in reader.search(question, k=10, library="guild-7").passages
+    )
+    base_before = [(p.source_id, p.score) for p in retriever.search(question).passages]
+
+    removed = retriever.remove_library("guild-7")
+
+    assert removed is not None and removed.articles == 1
+    assert set(retriever.libraries()) == {"base", "guild-8"}
+    assert not retriever.store_of("guild-7").exists() and not saved.parent.exists()
+    assert not retriever.folder.lexical_cache("guild-7").exists()
+    assert feeds.list("guild-7") == [] and len(feeds.list("guild-8")) == 1, "only its own feeds"
+    for process in (retriever, reader):
+        passages = process.search(question, k=10, library="guild-7").passages
+        assert not any(p.source_id.startswith("d01_") for p in passages), "a removed library's article"
+    assert [(p.source_id, p.score) for p in retriever.search(question).passages] == base_before
+    assert any(
+        p.source_id.startswith("d02_") for p in retriever.search(question, k=10, library="guild-8").passages
+    )
+    assert_consistent(retriever)
+    assert_consistent(retriever, library="guild-8")
+    # What a removal cut short leaves (the record gone, the collections not) is removed too.
+    retriever.registry.remove("guild-8")
+    assert retriever.remove_library("guild-8") is None and not retriever.store_of("guild-8").exists()
+    with pytest.raises(LibraryError, match="no library called guild-8"):
+        retriever.remove_library("guild-8")
+    with pytest.raises(LibraryError, match="base library .* cannot be removed"):
+        retriever.remove_library("base")
+    with pytest.raises(ReadOnlyError):
+        reader.remove_library("guild-8")
+    assert set(retriever.libraries()) == {"base"}
+
+
 def test_the_cli_takes_a_library_on_index_ask_sources_and_eval(
     monkeypatch: pytest.MonkeyPatch,
     articles: Path,
@@ -165,6 +217,66 @@ def test_the_cli_takes_a_library_on_index_ask_sources_and_eval(
     assert main(["sources"]) == 2
     err = capsys.readouterr().err
     assert "CITEBOT_LIBRARY: 'Bad Name' cannot name a library" in err and err.count("\n") == 1
+
+
+class _Terminal:
+    """A terminal where the user types ``answer``."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+
+    def isatty(self) -> bool:
+        return True
+
+    def readline(self) -> str:
+        return self.answer + "\n"
+
+
+def test_citebot_libraries_lists_them_and_removes_one_only_with_consent(
+    monkeypatch: pytest.MonkeyPatch,
+    articles: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    shared_model: None,
+) -> None:
+    import io
+    import json
+    import sys
+
+    monkeypatch.setenv("CITEBOT_ARTICLES_DIR", str(articles))
+    monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))
+    assert main(["index"]) == 0
+    assert (
+        main(["index", "--library", "workers", "--articles", str(_library_folder(tmp_path, "lib", "d01"))])
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["libraries", "list", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(rows) == {"base", "workers"} and (rows["workers"]["articles"], rows["workers"]["feeds"]) == (
+        1,
+        0,
+    )
+    assert main(["libraries", "list"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith("workers\t1 article\t")
+    for stdin, said in ((io.StringIO(""), ""), (_Terminal("n"), "n")):  # no terminal to ask; "no"
+        monkeypatch.setattr(sys, "stdin", stdin)
+        assert main(["libraries", "remove", "workers"]) == 1, said
+        err = capsys.readouterr().err
+        assert "nothing was removed; removing workers (1 article, " in err and "pass --yes" in err
+        assert main(["libraries", "list", "--json"]) == 0
+        assert len(json.loads(capsys.readouterr().out)) == 2, "still there"
+    monkeypatch.setattr(sys, "stdin", _Terminal("y"))
+    assert main(["libraries", "remove", "workers"]) == 0
+    assert capsys.readouterr().out.endswith(
+        "Removed the library workers (1 article, 3 passages): its passages, feeds and saved articles.\n"
+    )
+    assert main(["libraries", "remove", "workers", "--yes"]) == 1
+    assert "the store holds no library called workers" in capsys.readouterr().err
+    assert main(["libraries", "remove", "base", "--yes"]) == 1
+    assert "cannot be removed" in capsys.readouterr().err
+    assert main(["libraries", "list", "--json"]) == 0
+    assert [r["name"] for r in json.loads(capsys.readouterr().out)] == ["base"]
 
 
 # --- Roles -------------------------------------------------------------------------------
