@@ -99,6 +99,20 @@ STRINGS: dict[str, dict[str, str]] = {
         "gold_done": "Recorded: passage [{n}] answers it. Thank you!",
         "gold_none_done": "Recorded: none of these passages answers it. Thank you!",
         "find_sources_empty": "That message has no text to look up.",
+        "delete_base": (
+            "This server writes the base library, which every server reads: it is the operator's to "
+            "change, not deleted from Discord."
+        ),
+        "delete_nothing": "This server has no articles or feeds of its own to delete.",
+        "delete_confirm": (
+            "Delete this server's own library: {articles:n:article|articles} and {feeds:n:feed|feeds}, "
+            "with the saved files? Its articles can no longer be asked about here; the base library stays."
+        ),
+        "delete_button": "Delete",
+        "cancel_button": "Cancel",
+        "delete_running": "Deleting…",
+        "delete_done": "Deleted this server's library, its feeds and its saved files.",
+        "delete_cancelled": "Nothing was deleted.",
         "help_title": "How to use citebot",
         "help_about": (
             "I answer questions with passages quoted from the news articles indexed here, each with its "
@@ -125,7 +139,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "help_moderators_name": "Moderators (Manage Server)",
         "help_moderators": (
             "`/add` a file or a web page, `/feeds add` a news feed, `/reindex`: they write this server's "
-            "own library, which no other server reads."
+            "own library, which no other server reads; `/delete-library` deletes it."
         ),
         "help_moderators_base": (
             "`/add` a file or a web page, `/feeds add` a news feed, `/reindex`: in this server they write "
@@ -232,6 +246,21 @@ STRINGS: dict[str, dict[str, str]] = {
         "gold_done": "Enregistré : le passage [{n}] y répond. Merci !",
         "gold_none_done": "Enregistré : aucun de ces passages n’y répond. Merci !",
         "find_sources_empty": "Ce message n’a pas de texte à chercher.",
+        "delete_base": (
+            "Ce serveur écrit la bibliothèque de base, que tous les serveurs lisent : c’est à "
+            "l’opérateur de la changer, elle ne se supprime pas depuis Discord."
+        ),
+        "delete_nothing": "Ce serveur n’a ni article ni flux à lui à supprimer.",
+        "delete_confirm": (
+            "Supprimer la bibliothèque propre à ce serveur : {articles:n:article|articles} et "
+            "{feeds:n:flux|flux}, avec les fichiers enregistrés ? On ne pourra plus interroger ses "
+            "articles ici ; la bibliothèque de base reste."
+        ),
+        "delete_button": "Supprimer",
+        "cancel_button": "Annuler",
+        "delete_running": "Suppression…",
+        "delete_done": "La bibliothèque de ce serveur, ses flux et ses fichiers enregistrés sont supprimés.",
+        "delete_cancelled": "Rien n’a été supprimé.",
         "help_title": "Comment utiliser citebot",
         "help_about": (
             "Je réponds aux questions par des passages cités des articles d’actualité indexés ici, chacun "
@@ -262,7 +291,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "help_moderators_name": "Modération (Gérer le serveur)",
         "help_moderators": (
             "`/add` un fichier ou une page web, `/feeds add` un flux d’actualités, `/reindex` : ils écrivent "
-            "la bibliothèque propre à ce serveur, qu’aucun autre serveur ne lit."
+            "la bibliothèque propre à ce serveur, qu’aucun autre serveur ne lit ; `/delete-library` la "
+            "supprime."
         ),
         "help_moderators_base": (
             "`/add` un fichier ou une page web, `/feeds add` un flux d’actualités, `/reindex` : dans ce "
@@ -329,6 +359,9 @@ COMMAND_TEXT_FR: dict[str, str] = {
     "List the indexed articles": "Lister les articles indexés",
     "How to use citebot, and what it can quote from": "Comment utiliser citebot, et ce qu’il peut citer",
     "Find sources": "Trouver des sources",
+    "Delete this server's own articles and feeds (the base stays)": (
+        "Supprimer les articles et flux propres à ce serveur (la base reste)"
+    ),
     "Show one indexed article": "Afficher un article indexé",
     "The article (start typing its title or file name)": (
         "L’article (tapez le début de son titre ou de son nom de fichier)"

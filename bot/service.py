@@ -145,6 +145,13 @@ class AnswerService:
             )
             return report
 
+    async def remove_library(self, library: str) -> None:
+        """Delete a server's library with its feeds and saved articles (after any run of it)."""
+        async with self._index_lock:
+            await asyncio.to_thread(partial(self.retriever.remove_library, library))
+            self._facts.clear()
+            log.info("library %s removed", library)
+
     # --- news feeds ----------------------------------------------------------------------
 
     async def add_feed(self, url: str, library: str | None) -> AddedFeed:

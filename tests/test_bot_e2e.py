@@ -24,7 +24,7 @@ from config import load_settings
 from retrieval.service import Retriever
 
 from data_paths import DATA, SEEDS
-from fake_discord import BotHarness, FakeDiscord, Message, snowflake
+from fake_discord import BotHarness, FakeDiscord, FakeUser, Message, snowflake
 
 DEMANDS = "001_4b0b25bb2bafa5d9.txt"
 SXSW_FR = "000_44bf25875507660d.txt"
@@ -95,8 +95,8 @@ async def add_file(fake: FakeDiscord, name: str, text: str) -> Message:
 
 def test_commands_are_synced_with_admin_commands_hidden_from_members(harness: BotHarness) -> None:
     commands = harness.fake.commands
-    assert {"ask", "help", "sources", "source", "reindex", "add", "feeds"} <= set(commands)
-    for admin in ("reindex", "add"):
+    assert {"ask", "help", "sources", "source", "reindex", "add", "feeds", "delete-library"} <= set(commands)
+    for admin in ("reindex", "add", "delete-library"):
         assert int(commands[admin]["default_member_permissions"]) == 1 << 5  # Manage Server
         assert commands[admin]["contexts"] == [0]  # guild only
     assert commands["ask"].get("default_member_permissions") is None
@@ -755,6 +755,70 @@ def test_find_sources_on_a_message_looks_its_text_up_in_public(harness: BotHarne
     assert embed_violations(embed) == [] and answer.json["allowed_mentions"] == {"parse": []}
     assert empty.json["data"]["flags"] == EPHEMERAL
     assert empty.json["data"]["content"] == "Ce message n’a pas de texte à chercher."
+
+
+def test_a_server_deletes_its_own_library_after_confirming_and_the_base_stays(harness: BotHarness) -> None:
+    server = snowflake()  # a server of its own: the other tests' articles are not in it
+    text = (
+        "Beekeepers of the Cevennes protest\n\n"
+        "The beekeepers of the Cevennes blocked the prefecture over pesticides."
+    )
+    question = "Why did the beekeepers of the Cevennes block the prefecture?"
+
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> dict[str, Any]:
+        admin, member = fake.member("admin", manage_guild=True), fake.member("member")
+        seen: dict[str, Any] = {}
+
+        async def delete_library(user: FakeUser) -> Any:
+            return await fake.callback(await fake.slash("delete-library", user=user, guild_id=server))
+
+        async def answer() -> Message:
+            return await ask(fake, question, guild_id=server)
+
+        await fake.followup(
+            await fake.slash(
+                "add", user=admin, guild_id=server, file=fake.attachment("bees.txt", text.encode())
+            )
+        )
+        seen["before"] = await answer()
+        seen["member"] = await delete_library(member)
+        asked = await delete_library(admin)
+        seen["asked"] = asked
+        seen["cancelled"] = await fake.callback(
+            await fake.click(fake.message_of(asked), label="Cancel", user=admin)
+        )
+        seen["kept"] = await answer()
+        asked = await delete_library(admin)
+        click = await fake.click(fake.message_of(asked), label="Delete", user=admin)
+        seen["deleting"] = await fake.callback(click)
+        seen["done"] = await fake.wait_for_request(
+            lambda r: r.method == "PATCH" and r.path.endswith(f"/{click.token}/messages/@original")
+        )
+        seen["after"] = await answer()
+        seen["base"] = await ask(fake, "What did No Music for ICE demand?", guild_id=server)
+        seen["again"] = await delete_library(admin)
+        seen["libraries"] = set(await asyncio.to_thread(bot.service.retriever.libraries))
+        return seen
+
+    seen = harness.run(scenario)
+    library = f"guild-{server}"
+    assert "bees.txt" in cited_sources(seen["before"])[0]
+    assert seen["member"].json["data"]["content"] == "You need the Manage Server permission for this."
+    asked = seen["asked"].json["data"]
+    assert asked["flags"] == EPHEMERAL and asked["content"].startswith(
+        "Delete this server's own library: 1 article and 0 feeds, with the saved files?"
+    )
+    assert seen["cancelled"].json["data"]["content"] == "Nothing was deleted."
+    assert "bees.txt" in cited_sources(seen["kept"])[0], "cancelled: nothing changed"
+    assert seen["deleting"].json["data"]["components"] == []  # no second click
+    assert seen["done"].json["content"] == "Deleted this server's library, its feeds and its saved files."
+    assert not any("bees.txt" in name for name in cited_sources(seen["after"]))
+    assert any(DEMANDS in name for name in cited_sources(seen["base"])[:3]), "the base stays"
+    assert (
+        seen["again"].json["data"]["content"] == "This server has no articles or feeds of its own to delete."
+    )
+    assert library not in seen["libraries"] and "base" in seen["libraries"]
+    assert not harness.bot.service.articles_folder(library).exists()
 
 
 def test_help_says_how_to_ask_and_what_each_server_can_quote(harness: BotHarness) -> None:

@@ -1,4 +1,4 @@
-"""Server admins keep the index: /reindex and /add.
+"""Server admins keep the index: /reindex, /add, and /delete-library (after a confirmation).
 
 Both are checked twice, as Discord's ``default_permissions`` only hides a command in
 the UI (a server can override it, and raw interactions ignore it): the real check is
@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from bot.app import CitebotBot
 
 log = logging.getLogger(__name__)
+
+#: How long /delete-library's question waits for an answer.
+CONFIRM_SECONDS = 120
 
 
 def report_text(report: IndexReport, language: str) -> str:
@@ -147,6 +150,59 @@ class AdminCog(commands.Cog):
                 chunks=info.chunks if info else 0,
             )
         await interaction.followup.send(clip(text, 2000), ephemeral=True)
+
+    @app_commands.command(
+        name="delete-library", description="Delete this server's own articles and feeds (the base stays)"
+    )
+    @admin_only()
+    async def delete_library(self, interaction: discord.Interaction) -> None:
+        language = i18n.for_interaction(interaction)
+        self._check_writer(language)
+        library = self.bot.service.library_for(interaction.guild_id)
+        if library is None:  # an admin server writes the base library: the operator's
+            raise UserFacingError(t(language, "delete_base"))
+        articles = [s for s in await self.bot.service.sources(library) if s.library == library]
+        feeds = await self.bot.service.list_feeds(library)
+        if not articles and not feeds:
+            raise UserFacingError(t(language, "delete_nothing"))
+        question = t(language, "delete_confirm", articles=len(articles), feeds=len(feeds))
+        view = DeleteLibraryView(self.bot, library, language, interaction.user.id)
+        await interaction.response.send_message(question, view=view, ephemeral=True)
+
+
+class DeleteLibraryView(discord.ui.View):
+    """Delete / Cancel under /delete-library's question, for the member who asked only."""
+
+    def __init__(self, bot: CitebotBot, library: str, language: str, member: int) -> None:
+        super().__init__(timeout=CONFIRM_SECONDS)
+        self.bot, self.library, self.language, self.member = bot, library, language, member
+        self.delete.label = t(language, "delete_button")
+        self.cancel.label = t(language, "cancel_button")
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return interaction.user.id == self.member
+
+    @discord.ui.button(label="Delete", style=discord.ButtonStyle.danger)
+    async def delete(
+        self, interaction: discord.Interaction, button: discord.ui.Button[DeleteLibraryView]
+    ) -> None:
+        self.stop()
+        await interaction.response.edit_message(content=t(self.language, "delete_running"), view=None)
+        await self.bot.service.remove_library(self.library)
+        log.info("/delete-library by %s removed %s", interaction.user.id, self.library)
+        await interaction.edit_original_response(content=t(self.language, "delete_done"))
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    async def cancel(
+        self, interaction: discord.Interaction, button: discord.ui.Button[DeleteLibraryView]
+    ) -> None:
+        self.stop()
+        await interaction.response.edit_message(content=t(self.language, "delete_cancelled"), view=None)
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item
+    ) -> None:  # type: ignore[type-arg]
+        await self.bot.report_error(interaction, error)
 
 
 async def setup(bot: CitebotBot) -> None:
