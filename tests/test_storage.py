@@ -34,6 +34,13 @@ def shared_model(monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> None:
     monkeypatch.setattr(citebot, "_retriever", lambda settings: Retriever(settings, embedder=embedder))
 
 
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, articles: Path, tmp_path: Path, shared_model: None) -> None:
+    """`citebot` commands run here read the seeds and write an index under ``tmp_path``."""
+    monkeypatch.setenv("CITEBOT_ARTICLES_DIR", str(articles))
+    monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))
+
+
 def _library_folder(tmp_path: Path, name: str, *articles: str) -> Path:
     folder = tmp_path / name
     folder.mkdir()
@@ -81,14 +88,8 @@ def test_removing_a_few_articles_needs_no_consent(retriever: Retriever, articles
 
 
 def test_the_cli_says_how_to_allow_a_mass_removal(
-    monkeypatch: pytest.MonkeyPatch,
-    articles: Path,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    shared_model: None,
+    cli: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("CITEBOT_ARTICLES_DIR", str(articles))
-    monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))
     assert main(["index"]) == 0
     other = tmp_path / "other"
     other.mkdir()
@@ -185,14 +186,8 @@ def test_removing_a_library_deletes_all_of_it_and_nothing_else(
 
 
 def test_the_cli_takes_a_library_on_index_ask_sources_and_eval(
-    monkeypatch: pytest.MonkeyPatch,
-    articles: Path,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    shared_model: None,
+    cli: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CITEBOT_ARTICLES_DIR", str(articles))
-    monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))
     folder = _library_folder(tmp_path, "lib", "d01", "d05")
     assert main(["index"]) == 0
     assert main(["index", "--library", "workers", "--articles", str(folder)]) == 0
@@ -233,18 +228,12 @@ class _Terminal:
 
 
 def test_citebot_libraries_lists_them_and_removes_one_only_with_consent(
-    monkeypatch: pytest.MonkeyPatch,
-    articles: Path,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    shared_model: None,
+    cli: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import io
     import json
     import sys
 
-    monkeypatch.setenv("CITEBOT_ARTICLES_DIR", str(articles))
-    monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))
     assert main(["index"]) == 0
     assert (
         main(["index", "--library", "workers", "--articles", str(_library_folder(tmp_path, "lib", "d01"))])
