@@ -798,6 +798,14 @@ def test_a_server_deletes_its_own_library_after_confirming_and_the_base_stays(ha
         seen["base"] = await ask(fake, "What did No Music for ICE demand?", guild_id=server)
         seen["again"] = await delete_library(admin)
         seen["libraries"] = set(await asyncio.to_thread(bot.service.retriever.libraries))
+        admin_server, settings = snowflake(), bot.service.retriever.settings  # its writes go to the base
+        bot.service.retriever.settings = settings.model_copy(update={"admin_guild_ids": [int(admin_server)]})
+        try:
+            seen["admin_server"] = await fake.callback(
+                await fake.slash("delete-library", user=admin, guild_id=admin_server)
+            )
+        finally:
+            bot.service.retriever.settings = settings
         return seen
 
     seen = harness.run(scenario)
@@ -818,6 +826,7 @@ def test_a_server_deletes_its_own_library_after_confirming_and_the_base_stays(ha
         seen["again"].json["data"]["content"] == "This server has no articles or feeds of its own to delete."
     )
     assert library not in seen["libraries"] and "base" in seen["libraries"]
+    assert seen["admin_server"].json["data"]["content"].startswith("This server writes the base library")
     assert not harness.bot.service.articles_folder(library).exists()
 
 

@@ -376,6 +376,7 @@ def test_locale_picks_the_language() -> None:
 
 def test_a_message_looked_up_loses_its_mentions_and_is_cut_at_a_word_to_fit() -> None:
     assert looked_up("<@123> <@&456> ferry crews strike <@!789>", 1000) == "ferry crews strike"
+    assert looked_up("ferry strike <:angry:123456> see <#987654> <a:boat:42>", 1000) == "ferry strike see"
     post = "The ferry crews of the Hebrides walked out " * 40  # 1,720 characters
     question = looked_up(post, 1000)
     assert len(question) <= 1000 and post.startswith(question) and post[len(question)] == " "

@@ -43,11 +43,15 @@ def _check_cooldown(interaction: discord.Interaction) -> bool:
     return True
 
 
+#: A channel mention (``<#id>``) or a server's own emoji (``<:name:id>``, ``<a:name:id>``).
+_CHANNEL_OR_EMOJI = re.compile(r"<#\d+>|<a?:\w+:\d+>")
+
+
 def looked_up(text: str, limit: int) -> str:
-    """A message's text as a question: mentions removed, and a long message cut at the last
-    word that fits ``limit`` characters (someone's post, not a question typed for the bot,
-    so it is not refused for its length)."""
-    text = strip_mentions(text, None)
+    """A message's text as a question, on one line: mentions and custom emoji removed, and a
+    long message cut at the last word that fits ``limit`` characters (someone's post, not a
+    question typed for the bot, so it is not refused for its length)."""
+    text = " ".join(strip_mentions(_CHANNEL_OR_EMOJI.sub(" ", text), None).split())
     if len(text) <= limit:
         return text
     cut = text[:limit]
