@@ -121,7 +121,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "help_ask_name": "Ask",
         "help_ask": (
             "`/ask question:`, or mention me with your question, in English or French. `k:` shows more "
-            "passages; `since:` and `until:` keep a period (2020-02-12, or 7d, 2w, 3m, 1y ago). On a "
+            "passages; `since:` and `until:` keep a period (2020-02-12, or 7d, 2w, 3m, 1y ago); `private:` "
+            "shows the answer to you only. On a "
             "message someone posted, **Find sources** (in its Apps menu) looks its text up."
         ),
         "help_then_name": "Then",
@@ -271,7 +272,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "help_ask": (
             "`/ask question:`, ou mentionnez-moi avec votre question, en français ou en anglais. `k:` "
             "montre plus de passages ; `since:` et `until:` gardent une période (2020-02-12, ou il y a "
-            "7d, 2w, 3m, 1y). Sur un message posté, **Trouver des sources** (dans son menu Applications) "
+            "7d, 2w, 3m, 1y) ; `private:` ne montre la réponse qu’à vous. Sur un message posté, "
+            "**Trouver des sources** (dans son menu Applications) "
             "en cherche le texte."
         ),
         "help_then_name": "Ensuite",
@@ -359,6 +361,9 @@ COMMAND_TEXT_FR: dict[str, str] = {
     "List the indexed articles": "Lister les articles indexés",
     "How to use citebot, and what it can quote from": "Comment utiliser citebot, et ce qu’il peut citer",
     "Find sources": "Trouver des sources",
+    "Only you see the answer (no follow-up thread then)": (
+        "Vous seul voyez la réponse (sans fil de suite alors)"
+    ),
     "Delete this server's own articles and feeds (the base stays)": (
         "Supprimer les articles et flux propres à ce serveur (la base reste)"
     ),

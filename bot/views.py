@@ -307,9 +307,9 @@ class FollowUpModal(discord.ui.Modal):
 DYNAMIC_ITEMS = (PassageButton, MoreButton, VoteButton, FollowUpButton, PassagePicker)
 
 
-def answer_view(shown: Sequence[Passage], language: str) -> discord.ui.View:
+def answer_view(shown: Sequence[Passage], language: str, follow_up: bool = True) -> discord.ui.View:
     """The buttons under an answer: each shown passage in full, then More passages,
-    Follow up, 👍 and 👎 on the last row."""
+    Follow up (unless not ``follow_up``), 👍 and 👎 on the last row."""
     view = discord.ui.View(timeout=None)
     full = list(shown[:FULL_BUTTONS])
     for index, passage in enumerate(full):
@@ -317,7 +317,8 @@ def answer_view(shown: Sequence[Passage], language: str) -> discord.ui.View:
         view.add_item(PassageButton(passage.rank, label, row=index // 5))
     row = min(4, (len(full) + 4) // 5)
     view.add_item(MoreButton(t(language, "more"), row=row))
-    view.add_item(FollowUpButton(t(language, "follow_button"), row=row))
+    if follow_up:
+        view.add_item(FollowUpButton(t(language, "follow_button"), row=row))
     view.add_item(VoteButton(True, row=row))
     view.add_item(VoteButton(False, row=row))
     return view
@@ -333,14 +334,16 @@ async def post_answer(
     server: int | None,
     channel: int | None,
     dates: DateRange | None = None,
+    follow_up: bool = True,
     **send_options: Any,
 ) -> discord.Message:
     """Send ``answer`` with its buttons through ``send`` and remember it by its message id
-    (with the date range it was searched in, which "More passages" searches again)."""
+    (with the date range it was searched in, which "More passages" searches again); without
+    the Follow up button when not ``follow_up``."""
     embed = answer_embed(answer, facts, language, dated=dates is not None and dates.bounded)
     shown = answer.passages[: len(embed.fields)]
     async with bot.conversations.posting():
-        message = await send(embed=embed, view=answer_view(shown, language), **send_options)
+        message = await send(embed=embed, view=answer_view(shown, language, follow_up), **send_options)
         await bot.conversations.remember(
             message.id,
             answer,

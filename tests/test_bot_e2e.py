@@ -730,6 +730,24 @@ def test_each_server_reads_its_own_library_and_the_base_never_another_servers(ha
     )
 
 
+def test_a_private_answer_is_for_its_asker_only_and_starts_no_thread(harness: BotHarness) -> None:
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Any, ...]:
+        user = fake.member("discreet")
+        question = "What did No Music for ICE demand?"
+        interaction = await fake.slash("ask", user=user, question=question, private=True)
+        deferred = await fake.callback(interaction)
+        answer = await fake.followup(interaction)
+        full = await fake.callback(await fake.click(answer, label="[1] in full", user=user))
+        return deferred, answer, full
+
+    deferred, answer, full = harness.run(scenario)
+    assert deferred.json == {"type": 5, "data": {"flags": EPHEMERAL}}  # "thinking…", privately
+    assert answer.json["flags"] == EPHEMERAL and any(DEMANDS in n for n in cited_sources(answer)[:2])
+    labels = [c.get("label") or c["emoji"]["name"] for c in answer.components]
+    assert "Follow up" not in labels and {"More passages", "👍", "👎", "[1] in full"} <= set(labels)
+    assert full.json["data"]["flags"] == EPHEMERAL
+
+
 def test_find_sources_on_a_message_looks_its_text_up_in_public(harness: BotHarness) -> None:
     claim = "Amazon's own tech workers compared ICE detention sites to concentration camps"
 

@@ -103,6 +103,7 @@ class AskCog(commands.Cog):
         k="How many passages (default 5)",
         since="Only articles published from this date: 2020-02-12, or 7d, 2w, 3m, 1y ago",
         until="Only articles published until this date: 2020-02-12, or 7d, 2w, 3m, 1y ago",
+        private="Only you see the answer (no follow-up thread then)",
     )
     @app_commands.check(_check_cooldown)
     async def ask(
@@ -112,17 +113,18 @@ class AskCog(commands.Cog):
         k: app_commands.Range[int, 1, MAX_TOP_K] | None = None,
         since: app_commands.Range[str, 1, DATE_OPTION_MAX] | None = None,
         until: app_commands.Range[str, 1, DATE_OPTION_MAX] | None = None,
+        private: bool = False,
     ) -> None:
         language = i18n.for_interaction(interaction)
         # An unusable question or date is refused privately, before anything public appears.
         clean_question(question, self.bot.settings.max_question_chars)
         dates = parse_range(since, until)
-        await interaction.response.defer(thinking=True)
-        interaction.extras["public_defer"] = True
+        await interaction.response.defer(thinking=True, ephemeral=private)
+        interaction.extras["public_defer"] = not private
         previous = await self.bot.conversations.history(interaction.channel_id)
         library = self.bot.service.library_for(interaction.guild_id)
         answer, facts = await self.bot.service.ask(question, k, library, previous=previous, dates=dates)
-        send = partial(interaction.followup.send, wait=True)
+        send = partial(interaction.followup.send, wait=True, ephemeral=private)
         await post_answer(
             self.bot,
             send,
@@ -132,6 +134,8 @@ class AskCog(commands.Cog):
             server=interaction.guild_id,
             channel=interaction.channel_id,
             dates=dates,
+            # A thread cannot start from a message only its asker sees.
+            follow_up=not private,
         )
         interaction.extras["followed_up"] = True
 
