@@ -24,7 +24,7 @@ from bot.i18n import t
 from bot.mentions import mentions, strip_mentions
 from bot.views import post_answer, reply_with_answer
 from config import MAX_TOP_K
-from retrieval.dates import parse_range
+from retrieval.dates import DateRange, parse_range
 from retrieval.service import clean_question
 
 if TYPE_CHECKING:
@@ -82,20 +82,7 @@ class AskCog(commands.Cog):
         question = looked_up(message.content or "", self.bot.settings.max_question_chars)
         if not re.search(r"\w", question):
             raise UserFacingError(t(language, "find_sources_empty"))
-        await interaction.response.defer(thinking=True)
-        interaction.extras["public_defer"] = True
-        library = self.bot.service.library_for(interaction.guild_id)
-        answer, facts = await self.bot.service.ask(question, None, library)
-        await post_answer(
-            self.bot,
-            partial(interaction.followup.send, wait=True),
-            answer,
-            facts,
-            language,
-            server=interaction.guild_id,
-            channel=interaction.channel_id,
-        )
-        interaction.extras["followed_up"] = True
+        await self._answer(interaction, question, language)
 
     @app_commands.command(name="ask", description="Answer a question with cited passages from the articles")
     @app_commands.describe(
@@ -119,22 +106,37 @@ class AskCog(commands.Cog):
         # An unusable question or date is refused privately, before anything public appears.
         clean_question(question, self.bot.settings.max_question_chars)
         dates = parse_range(since, until)
+        await self._answer(interaction, question, language, k=k, dates=dates, private=private, history=True)
+
+    async def _answer(
+        self,
+        interaction: discord.Interaction,
+        question: str,
+        language: str,
+        *,
+        k: int | None = None,
+        dates: DateRange | None = None,
+        private: bool = False,
+        history: bool = False,
+    ) -> None:
+        """Answer an application command: "thinking…" at once, then the answer with its
+        buttons, in public (or to the asker only, without Follow up: a thread cannot start
+        from a message only its asker sees); with ``history``, in a thread the bot started, as
+        a follow-up of the questions asked there."""
         await interaction.response.defer(thinking=True, ephemeral=private)
         interaction.extras["public_defer"] = not private
-        previous = await self.bot.conversations.history(interaction.channel_id)
+        previous = await self.bot.conversations.history(interaction.channel_id) if history else None
         library = self.bot.service.library_for(interaction.guild_id)
         answer, facts = await self.bot.service.ask(question, k, library, previous=previous, dates=dates)
-        send = partial(interaction.followup.send, wait=True, ephemeral=private)
         await post_answer(
             self.bot,
-            send,
+            partial(interaction.followup.send, wait=True, ephemeral=private),
             answer,
             facts,
             language,
             server=interaction.guild_id,
             channel=interaction.channel_id,
             dates=dates,
-            # A thread cannot start from a message only its asker sees.
             follow_up=not private,
         )
         interaction.extras["followed_up"] = True
