@@ -2,13 +2,15 @@
 
 Each round polls the feeds that are due, in every library that has some, indexes what
 they brought (through the service, whose lock serialises it with the other reindexes)
-and, when ``CITEBOT_ANNOUNCE_CHANNEL_ID`` is set, posts one short line per new article
-there. A round runs every ``CITEBOT_FEED_POLL_MINUTES``, sooner when a feed falls due
-before that (a feed is due one interval after its last poll, which ends after the round
-began) or when ``/feeds add`` wakes the poller for a new feed's first poll.
+and posts one short line per new article in the channel a server chose for its feeds
+(``/feeds announce``) and in ``CITEBOT_ANNOUNCE_CHANNEL_ID`` when it is set. A round runs
+every ``CITEBOT_FEED_POLL_MINUTES``, sooner when a feed falls due before that (a feed is
+due one interval after its last poll, which ends after the round began) or when ``/feeds
+add`` wakes the poller for a new feed's first poll.
 
-An announcement never crosses libraries the way a question would not: the channel's
-server sees the base library's articles and its own library's, never another server's.
+An announcement never crosses libraries the way a question would not: the operator's
+channel's server sees the base library's articles and its own library's, never another
+server's, and a server's chosen channel hears of its own feeds' articles only.
 """
 
 from __future__ import annotations
@@ -96,16 +98,34 @@ class FeedPoller:
         return brought
 
     async def announce(self, library: str, articles: list[SourceInfo]) -> None:
-        """Post one line per article in the announcement channel, if there is one and its
-        server may see the library."""
-        channel_id = self.bot.settings.announce_channel_id
-        if channel_id is None or not articles:
+        """Post one line per article in the channels that announce the library's feeds: the
+        one a server chose with ``/feeds announce`` for its own feeds, and the operator's
+        ``CITEBOT_ANNOUNCE_CHANNEL_ID`` when its server may see the library."""
+        if not articles:
             return
+        channels: list[int] = []
+        operator = self.bot.settings.announce_channel_id
+        if operator is not None:
+            guild = self._guild_of(operator)
+            readers = {BASE_LIBRARY, *([] if guild is None else [self.bot.service.library_for(guild.id)])}
+            if library in readers:
+                channels.append(operator)
+            else:
+                log.info(
+                    "not announcing %d articles of %s in another server's channel", len(articles), library
+                )
+        try:
+            chosen = await self.bot.service.announce_channel(library)
+        except Exception:  # the store may be down: the operator's channel still hears of them
+            log.warning("could not read where %s announces its articles", library, exc_info=True)
+            chosen = None
+        if chosen is not None and chosen not in channels:
+            channels.append(chosen)
+        for channel_id in channels:
+            await self._post(channel_id, articles)
+
+    async def _post(self, channel_id: int, articles: list[SourceInfo]) -> None:
         guild = self._guild_of(channel_id)
-        readers = {BASE_LIBRARY, *([] if guild is None else [self.bot.service.library_for(guild.id)])}
-        if library not in readers:
-            log.info("not announcing %d articles of %s in another server's channel", len(articles), library)
-            return
         language = i18n.language_of(guild.preferred_locale if guild is not None else None)
         channel = self.bot.get_partial_messageable(channel_id)
         for info in articles:

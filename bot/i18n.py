@@ -55,6 +55,20 @@ STRINGS: dict[str, dict[str, str]] = {
         "feed_never": "not yet",
         "feed_ok": "ok",
         "feed_failing": "{errors:n:failed poll|failed polls} in a row: {error}",
+        "feeds_announced": "New articles from these feeds are posted in <#{channel}>.",
+        "feeds_not_announced": (
+            "New articles from these feeds are not posted anywhere: `/feeds announce channel:`."
+        ),
+        "announce_set": (
+            "New articles from this server's news feeds will be posted in <#{channel}> "
+            "(one line each, pinging no one)."
+        ),
+        "announce_welcome": "New articles from this server's news feeds will be posted here.",
+        "announce_off": "New articles from this server's news feeds are no longer posted in a channel.",
+        "announce_cannot_post": (
+            "I cannot post in <#{channel}>: give me the Send Messages permission there, or choose "
+            "another channel. Nothing changed."
+        ),
         "reindex_done": (
             "Reindexed: {added} added, {changed} changed, {removed} removed, {unchanged} unchanged "
             "({embedded:n:passage|passages} embedded in {seconds:.1f} s)."
@@ -140,11 +154,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "help_moderators_name": "Moderators (Manage Server)",
         "help_moderators": (
             "`/add` a file or a web page, `/feeds add` a news feed, `/reindex`: they write this server's "
-            "own library, which no other server reads; `/delete-library` deletes it."
+            "own library, which no other server reads; `/delete-library` deletes it. `/feeds announce` "
+            "posts the feeds' new articles in a channel."
         ),
         "help_moderators_base": (
             "`/add` a file or a web page, `/feeds add` a news feed, `/reindex`: in this server they write "
-            "the base library, which every server reads."
+            "the base library, which every server reads. `/feeds announce` posts the feeds' new articles "
+            "in a channel."
         ),
         "help_moderators_dm": "`/add`, `/feeds` and `/reindex` work in a server, not in direct messages.",
     },
@@ -193,6 +209,20 @@ STRINGS: dict[str, dict[str, str]] = {
         "feed_never": "pas encore",
         "feed_ok": "ok",
         "feed_failing": "{errors:n:relevé échoué|relevés échoués} d’affilée : {error}",
+        "feeds_announced": "Les nouveaux articles de ces flux sont publiés dans <#{channel}>.",
+        "feeds_not_announced": (
+            "Les nouveaux articles de ces flux ne sont publiés nulle part : `/feeds announce channel:`."
+        ),
+        "announce_set": (
+            "Les nouveaux articles des flux de ce serveur seront publiés dans <#{channel}> "
+            "(une ligne chacun, sans mentionner personne)."
+        ),
+        "announce_welcome": "Les nouveaux articles des flux d’actualités de ce serveur seront publiés ici.",
+        "announce_off": "Les nouveaux articles des flux de ce serveur ne sont plus publiés dans un salon.",
+        "announce_cannot_post": (
+            "Je ne peux pas écrire dans <#{channel}> : donnez-moi la permission Envoyer des messages "
+            "dans ce salon, ou choisissez-en un autre. Rien n’a changé."
+        ),
         "reindex_done": (
             "Réindexé : {added:n:ajouté|ajoutés}, {changed:n:modifié|modifiés}, "
             "{removed:n:supprimé|supprimés}, {unchanged:n:inchangé|inchangés} "
@@ -294,11 +324,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "help_moderators": (
             "`/add` un fichier ou une page web, `/feeds add` un flux d’actualités, `/reindex` : ils écrivent "
             "la bibliothèque propre à ce serveur, qu’aucun autre serveur ne lit ; `/delete-library` la "
-            "supprime."
+            "supprime. `/feeds announce` publie les nouveaux articles des flux dans un salon."
         ),
         "help_moderators_base": (
             "`/add` un fichier ou une page web, `/feeds add` un flux d’actualités, `/reindex` : dans ce "
-            "serveur, ils écrivent la bibliothèque de base, que tous les serveurs lisent."
+            "serveur, ils écrivent la bibliothèque de base, que tous les serveurs lisent. `/feeds announce` "
+            "publie les nouveaux articles des flux dans un salon."
         ),
         "help_moderators_dm": (
             "`/add`, `/feeds` et `/reindex` fonctionnent dans un serveur, pas en messages privés."
@@ -388,6 +419,12 @@ COMMAND_TEXT_FR: dict[str, str] = {
         "Se désabonner d’un flux d’actualités (ses articles restent)"
     ),
     "The feed's address, as listed by /feeds list": "L’adresse du flux, comme /feeds list l’affiche",
+    "Post this server's new feed articles in a channel, or nowhere": (
+        "Publier les nouveaux articles des flux de ce serveur dans un salon, ou nulle part"
+    ),
+    "Where to post them; leave it out to stop posting them": (
+        "Où les publier ; laissez vide pour ne plus les publier"
+    ),
     "The address of an article page": "L’adresse de la page d’un article",
 }
 

@@ -164,6 +164,13 @@ class AnswerService:
     async def remove_feed(self, url: str, library: str | None) -> Subscription:
         return await asyncio.to_thread(partial(self.feeds.remove, url, library or BASE_LIBRARY))
 
+    async def announce_channel(self, library: str | None) -> int | None:
+        """Where a library's new feed articles are announced (a channel id), if anywhere."""
+        return await asyncio.to_thread(partial(self.feeds.announce_channel, library or BASE_LIBRARY))
+
+    async def set_announce_channel(self, channel: int | None, library: str | None) -> None:
+        await asyncio.to_thread(partial(self.feeds.set_announce_channel, channel, library or BASE_LIBRARY))
+
     async def poll_feeds(self, library: str) -> tuple[PollReport, list[SourceInfo]]:
         """Poll a library's feeds that are due, index what they brought, and return the poll's
         report with the articles it brought that are now indexed (in the order saved)."""

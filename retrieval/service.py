@@ -288,7 +288,8 @@ class Retriever:
 
     def remove_library(self, library: str) -> LibraryRecord | None:
         """Delete a library and everything of it: its record first (every process stops
-        reading it at its next check), then its feed subscriptions, its collections, this
+        reading it at its next check), then its feed subscriptions (and the channel they were
+        announced in), its collections, this
         process's cache of it and the articles folder it keeps for it. Removing what an
         interrupted removal left behind is allowed. The base library is the operator's
         articles folder: it is emptied with ``index(prune=True)``, never removed.
@@ -319,13 +320,21 @@ class Retriever:
                 self.chroma, self.settings.collection, name, threading.Lock(), threading.Lock()
             )
             folder, cache = self.folder.library_articles(name), self.folder.lexical_cache(name)
-            subscribed = feeds.load()
-            if record is None and not store.exists() and not subscribed and not folder.parent.exists():
+            subscribed, announced = feeds.load(), feeds.announce_channel()
+            if (
+                record is None
+                and not store.exists()
+                and not subscribed
+                and announced is None
+                and not folder.parent.exists()
+            ):
                 raise LibraryError(f"the store holds no library called {name}")
             self.registry.remove(name)
             self.views.forget(name)
             if subscribed:
                 feeds.save({})
+            if announced is not None:
+                feeds.set_announce_channel(None)
             store.drop()
             for path in (cache, cache.with_name(cache.name + ".json")):
                 path.unlink(missing_ok=True)

@@ -3,12 +3,13 @@
 Subscriptions live in one small collection of the store (:func:`retrieval.layout.feeds_collection`),
 a record per feed and library: the JSON of its :class:`~retrieval.ingest.registry.Subscription`
 (ETag, next poll, errors, the items already handled) as the document, its library and
-address as metadata. Everything else the writer needs is in the store already, so a writer
-that moves to another machine, or starts with an empty data folder, keeps its feeds, and a
-read-only replica can list them. Only the writer changes them: adding, removing and
-polling take the writer lease (:meth:`retrieval.service.Retriever.writing`), which keeps
-every other process out; within the writer, one lock serialises edits and one per library
-keeps two polls of it apart.
+address as metadata. A library may also have one settings record there (:func:`settings_id`):
+the channel where a bot announces the articles its feeds bring. Everything else the
+writer needs is in the store already, so a writer that moves to another machine, or starts
+with an empty data folder, keeps its feeds, and a read-only replica can list them. Only the
+writer changes them: adding, removing and polling take the writer lease
+(:meth:`retrieval.service.Retriever.writing`), which keeps every other process out; within
+the writer, one lock serialises edits and one per library keeps two polls of it apart.
 
 :class:`LibraryFeeds` is what the command line and the bot use. Polls save new items into
 the library's articles folder (:meth:`~retrieval.service.Retriever.articles_folder`); the
@@ -82,6 +83,8 @@ class StoredSubscriptions:
         feeds: dict[str, Subscription] = {}
         for page in self.chroma.pages(collection, ["documents"], where={"library": self.library}):
             for record, document in zip(page["ids"], page["documents"]):
+                if record == settings_id(self.library):
+                    continue
                 try:
                     feed = Subscription.from_json(json.loads(document or ""))
                 except (ValueError, TypeError) as error:
@@ -130,17 +133,49 @@ class StoredSubscriptions:
         finally:
             self._poll_lock.release()
 
+    def announce_channel(self) -> int | None:
+        """The channel where the library's new feed articles are announced; None: nowhere."""
+        collection = self.chroma.existing(self.name)
+        if collection is None:
+            return None
+        result = self.chroma.call(collection.get, ids=[settings_id(self.library)], include=["metadatas"])
+        if not result["ids"]:
+            return None
+        value = str((result["metadatas"][0] or {}).get("announce_channel") or "")
+        return int(value) if value.isdigit() else None
+
+    def set_announce_channel(self, channel: int | None) -> None:
+        """Announce the library's new feed articles in ``channel``; None: nowhere."""
+        record = settings_id(self.library)
+        if channel is None:
+            collection = self.chroma.existing(self.name)
+            if collection is not None:
+                self.chroma.delete(collection, [record])
+            return
+        metadata = {"library": self.library, "kind": SETTINGS_KIND, "announce_channel": str(channel)}
+        self.chroma.upsert(self.chroma.open(self.name), [record], None, ["{}"], [metadata])
+
     def _ids(self, collection: Any) -> list[str]:
         return [
             i
             for page in self.chroma.pages(collection, [], where={"library": self.library})
             for i in page["ids"]
+            if i != settings_id(self.library)
         ]
 
 
 def record_id(library: str, url: str) -> str:
     """A subscription's record id: its library and a digest of its address."""
     return f"{library}:{hashlib.sha256(url.encode('utf-8')).hexdigest()[:24]}"
+
+
+#: The ``kind`` of a library's settings record, beside its subscriptions.
+SETTINGS_KIND = "settings"
+
+
+def settings_id(library: str) -> str:
+    """The id of a library's settings record (no digest of an address looks like it)."""
+    return f"{library}:settings"
 
 
 class LibraryFeeds:
@@ -160,16 +195,7 @@ class LibraryFeeds:
 
     def feeds(self, library: str = BASE_LIBRARY) -> Feeds:
         """The feed logic (:class:`~retrieval.ingest.feeds.Feeds`) over one library's subscriptions."""
-        from retrieval.service import check_library
-
-        name = check_library(library)
-        store = StoredSubscriptions(
-            self.retriever.chroma,
-            self.retriever.settings.collection,
-            name,
-            self._edit_lock,
-            self._poll_locks.setdefault(name, threading.Lock()),
-        )
+        store = self._stored(library)
         if self.clock is None:
             return Feeds(store, self.options)
         return Feeds(store, self.options, clock=self.clock)
@@ -215,6 +241,22 @@ class LibraryFeeds:
         async with self._writing():
             return await feeds.poll(self.retriever.articles_folder(library), force=force)
 
+    def announce_channel(self, library: str = BASE_LIBRARY) -> int | None:
+        """The channel (a Discord id) where the library's new feed articles are announced, if any."""
+        return self._stored(library).announce_channel()
+
+    def set_announce_channel(self, channel: int | None, library: str = BASE_LIBRARY) -> None:
+        """Announce the library's new feed articles in ``channel`` (None: nowhere).
+
+        Raises:
+            ReadOnlyError: this process is read-only.
+            IndexBusyError: another process is the writer.
+        """
+        stored = self._stored(library)
+        self._check_writable()
+        with self.retriever.writing(), self._edit_lock:
+            stored.set_announce_channel(channel)
+
     def libraries(self) -> list[str]:
         """The libraries that have feeds, the base library first."""
         collection = self.retriever.chroma.existing(feeds_collection(self.retriever.settings.collection))
@@ -224,6 +266,7 @@ class LibraryFeeds:
             str((meta or {}).get("library", ""))
             for page in self.retriever.chroma.pages(collection, ["metadatas"])
             for meta in page["metadatas"]
+            if (meta or {}).get("kind") != SETTINGS_KIND
         }
         names.discard("")
         return sorted(names, key=lambda name: (name != BASE_LIBRARY, name))
@@ -232,6 +275,18 @@ class LibraryFeeds:
         """When the next feed of any library is due (a past time if one is overdue); None without feeds."""
         times = [when for name in self.libraries() if (when := self.feeds(name).next_poll_at()) is not None]
         return min(times) if times else None
+
+    def _stored(self, library: str) -> StoredSubscriptions:
+        from retrieval.service import check_library
+
+        name = check_library(library)
+        return StoredSubscriptions(
+            self.retriever.chroma,
+            self.retriever.settings.collection,
+            name,
+            self._edit_lock,
+            self._poll_locks.setdefault(name, threading.Lock()),
+        )
 
     def _check_writable(self) -> None:
         if self.retriever.read_only:

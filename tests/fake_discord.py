@@ -146,6 +146,25 @@ class FakeUser:
         }
 
 
+@dataclass(frozen=True)
+class Channel:
+    """A text channel of the fake guild, given as a slash command's channel option."""
+
+    id: str
+    name: str
+
+    def resolved(self, guild_id: str) -> dict[str, Any]:
+        """The channel as an interaction's ``resolved.channels`` holds it."""
+        return {
+            "id": self.id,
+            "type": 0,
+            "name": self.name,
+            "guild_id": guild_id,
+            "parent_id": None,
+            "permissions": str(MEMBER_PERMISSIONS),
+        }
+
+
 @dataclass
 class Interaction:
     """An interaction the fake sent; its id and token find the bot's answers."""
@@ -189,6 +208,12 @@ class FakeDiscord:
     files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     #: public threads by id (a thread started from a message has that message's id)
     threads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: a second text channel of the guild, "news"
+    news_channel_id: str = field(default_factory=snowflake)
+    #: a text channel of another server the bot is in (not in this guild's payload)
+    other_channel_id: str = field(default_factory=snowflake)
+    #: channels where the bot may not post (403 Missing Permissions)
+    closed_channels: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._runner: web.AppRunner | None = None
@@ -332,12 +357,16 @@ class FakeDiscord:
 
     def _options(self, options: dict[str, Any], resolved: dict[str, Any]) -> list[dict[str, Any]]:
         out = []
-        for name, value in options.items():
+        for given, value in options.items():
+            name = given.rstrip("_")  # channel_=: an option called like a keyword of slash()
             if value is None:
                 continue
             if isinstance(value, dict) and "filename" in value:  # an attachment
                 resolved.setdefault("attachments", {})[value["id"]] = value
                 out.append({"name": name, "type": 11, "value": value["id"]})
+            elif isinstance(value, Channel):
+                resolved.setdefault("channels", {})[value.id] = value.resolved(self.guild_id)
+                out.append({"name": name, "type": 7, "value": value.id})
             elif isinstance(value, bool):
                 out.append({"name": name, "type": 5, "value": value})
             elif isinstance(value, int):
@@ -361,7 +390,8 @@ class FakeDiscord:
     ) -> Interaction:
         """Run ``/name option=value ...`` as ``user`` (in ``channel``, a thread's id, or the
         text channel), or ``/name subcommand option=value ...`` for a command group;
-        returns the interaction to wait on."""
+        returns the interaction to wait on. An option named like a keyword here takes a
+        trailing underscore (``channel_=``)."""
         resolved: dict[str, Any] = {}
         given = self._options(options, resolved)
         if subcommand is not None:
@@ -646,15 +676,18 @@ class FakeDiscord:
             "roles": [everyone],
             "channels": [
                 {
-                    "id": self.channel_id,
+                    "id": channel_id,
                     "type": 0,
-                    "name": "general",
-                    "position": 0,
+                    "name": name,
+                    "position": position,
                     "permission_overwrites": [],
                     "nsfw": False,
                     "parent_id": None,
                     "topic": None,
                 }
+                for position, (channel_id, name) in enumerate(
+                    ((self.channel_id, "general"), (self.news_channel_id, "news"))
+                )
             ],
             "members": [me],
             "member_count": 3,
@@ -822,9 +855,11 @@ class FakeDiscord:
             return 200, self._bot_message(body, webhook_id=self.app_id, channel_id=channel)
         if m == "POST" and (match := re.fullmatch(rf"/channels/{self.channel_id}/messages/(\d+)/threads", p)):
             return self._start_thread(match.group(1), body)
-        channels = (self.channel_id, *self.threads)
+        channels = (self.channel_id, self.news_channel_id, self.other_channel_id, *self.threads)
         if match := re.fullmatch(r"/channels/(\d+)/(messages|typing)", p):
             channel = match.group(1)
+            if m == "POST" and channel in self.closed_channels:
+                return 403, MISSING_PERMISSIONS
             if m == "POST" and channel in channels:
                 if channel in self.threads and not self.bot_permissions & (
                     1 << 38

@@ -933,6 +933,7 @@ def test_a_read_only_bot_answers_and_refuses_to_write(tmp_path: Path, embedder: 
                 await fake.callback(await fake.slash("feeds", subcommand=action, user=admin, url=url))
                 for action in ("add", "remove")
             ]
+            feeds.append(await fake.callback(await fake.slash("feeds", subcommand="announce", user=admin)))
             listed = await fake.callback(await fake.slash("feeds", subcommand="list", user=admin))
             helped = await fake.callback(await fake.slash("help", user=admin))
             assert bot.feed_poller is None, "a replica polls no feed"

@@ -20,7 +20,7 @@ from bot.replies import embed_violations
 from config import load_settings
 from retrieval.service import Retriever
 
-from fake_discord import BotHarness, FakeDiscord, Recorded
+from fake_discord import BotHarness, Channel, FakeDiscord, Recorded
 from local_web import LocalSite, news_page, rss_feed
 
 EPHEMERAL = 64
@@ -79,21 +79,23 @@ def serve_feed(site: LocalSite, name: str, stories: list[tuple[str, str, str, st
     return site.url(f"/{name}.xml")
 
 
-def is_announcement(fake: FakeDiscord) -> Any:
+def is_announcement(fake: FakeDiscord, channel: str | None = None) -> Any:
     def match(r: Recorded) -> bool:
         return (
             r.method == "POST"
-            and r.path == f"/channels/{fake.channel_id}/messages"
+            and r.path == f"/channels/{channel or fake.channel_id}/messages"
             and str((r.json or {}).get("content", "")).startswith("New:")
         )
 
     return match
 
 
-async def announcements(fake: FakeDiscord, count: int, start: int) -> list[Recorded]:
+async def announcements(
+    fake: FakeDiscord, count: int, start: int, channel: str | None = None
+) -> list[Recorded]:
     found: list[Recorded] = []
     while len(found) < count:
-        request = await fake.wait_for_request(is_announcement(fake), start=start)
+        request = await fake.wait_for_request(is_announcement(fake, channel), start=start)
         found.append(request)
         start = fake.requests.index(request) + 1
     return found
@@ -112,13 +114,23 @@ async def feeds(fake: FakeDiscord, action: str, **options: Any) -> Any:
 def test_the_feeds_group_is_for_admins_in_servers(harness: BotHarness) -> None:
     command = harness.fake.commands["feeds"]
     assert int(command["default_member_permissions"]) == 1 << 5 and command["contexts"] == [0]
-    assert {o["name"]: o["type"] for o in command["options"]} == {"add": 1, "list": 1, "remove": 1}
+    assert {o["name"]: o["type"] for o in command["options"]} == {
+        "add": 1,
+        "list": 1,
+        "remove": 1,
+        "announce": 1,
+    }
     assert command["description_localizations"]["fr"].startswith("Les flux d’actualités")
 
     async def scenario(fake: FakeDiscord, bot: CitebotBot) -> list[Any]:
         url = serve_feed(harness.site, "refused", [])  # type: ignore[attr-defined]
         member, out = fake.member("member"), []
-        for action, options in (("add", {"url": url}), ("list", {}), ("remove", {"url": url})):
+        for action, options in (
+            ("add", {"url": url}),
+            ("list", {}),
+            ("remove", {"url": url}),
+            ("announce", {}),
+        ):
             out.append(await feeds(fake, action, user=member, **options))
             out.append(
                 await feeds(fake, action, user=fake.member("dm", manage_guild=True), dm=True, **options)
@@ -230,6 +242,85 @@ def test_the_timer_polls_the_feeds_of_every_library_without_a_command(harness: B
     assert theirs_indexed == ["127-0-0-1-lot.html"]
     folder = harness.bot.service.articles_folder(here)
     assert (folder / "127-0-0-1-tarn.html").exists() and (folder / "127-0-0-1-tarn.html.meta.json").exists()
+
+
+def test_a_server_chooses_the_channel_where_its_feeds_articles_are_posted(harness: BotHarness) -> None:
+    """/feeds announce: checked by a first post there, listed, kept apart from another
+    server's channel, refused where the bot cannot post, and turned off."""
+    fake = harness.fake
+    news, general = Channel(fake.news_channel_id, "news"), Channel(fake.channel_id, "general")
+    lede = "The Gard beaver survey found {} lodges along the river, the water agency said."
+
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> dict[str, Any]:
+        site, out = harness.site, {}  # type: ignore[attr-defined]
+        start = len(fake.requests)
+        out["set"] = await feeds(fake, "announce", channel_=news)
+        out["welcome"] = await fake.wait_for_request(
+            lambda r: r.method == "POST" and r.path == f"/channels/{fake.news_channel_id}/messages",
+            start=start,
+        )
+        out["listed"] = await feeds(fake, "list")
+        fake.closed_channels.add(fake.channel_id)
+        try:
+            out["refused"] = await feeds(fake, "announce", channel_=general)
+        finally:
+            fake.closed_channels.discard(fake.channel_id)
+        out["kept"] = await bot.service.announce_channel(bot.service.library_for(int(fake.guild_id)))
+        # Another server's feed and channel: its article goes there, not here.
+        await bot.service.set_announce_channel(int(fake.other_channel_id), "guild-888")
+        start = len(fake.requests)
+        theirs = serve_feed(
+            site, "beavers-lot", [("lot", "Beavers in the Lot", lede.format(7), "2025-07-01")]
+        )
+        await bot.service.feeds.add(theirs, "guild-888")
+        mine = serve_feed(
+            site, "beavers-gard", [("gard", "Beavers in the Gard", lede.format(40), "2025-07-02")]
+        )
+        await feeds(fake, "add", url=mine)
+        out["there"] = await announcements(fake, 1, start, fake.other_channel_id)
+        out["in_news"] = await announcements(fake, 1, start, fake.news_channel_id)
+        out["in_general"] = await announcements(fake, 1, start)
+        out["off"] = await feeds(fake, "announce")
+        start = len(fake.requests)
+        later = serve_feed(
+            site, "beavers-cèze", [("ceze", "Beavers in the Cèze", lede.format(3), "2025-07-03")]
+        )
+        await feeds(fake, "add", url=later)
+        out["after_off"] = await announcements(fake, 1, start)  # the operator's channel still hears of it
+        seen = bot.feed_poller.rounds
+        while bot.feed_poller.rounds < seen + 2:
+            await asyncio.sleep(0.1)
+        out["news_after_off"] = [
+            r for r in fake.requests[start:] if is_announcement(fake, fake.news_channel_id)(r)
+        ]
+        out["listed_off"] = await feeds(fake, "list")
+        return out
+
+    out = harness.run(scenario, timeout=180)
+    news_id = fake.news_channel_id
+    assert out["set"]["flags"] == EPHEMERAL
+    assert out["set"]["content"].startswith(
+        f"New articles from this server's news feeds will be posted in <#{news_id}>"
+    )
+    assert out["welcome"].json["content"] == "New articles from this server's news feeds will be posted here."
+    assert out["welcome"].json["allowed_mentions"] == {"parse": []}
+    assert f"New articles from these feeds are posted in <#{news_id}>." in out["listed"]["content"]
+    assert out["refused"]["content"].startswith(f"I cannot post in <#{fake.channel_id}>")
+    assert out["refused"]["content"].endswith("Nothing changed.")
+    assert out["kept"] == int(news_id), "the refused channel was not saved"
+    [there], [in_news], [in_general] = out["there"], out["in_news"], out["in_general"]
+    assert there.json["content"].startswith("New: **Beavers in the Lot**")
+    assert in_news.json["content"].startswith("New: **Beavers in the Gard**")
+    assert in_general.json["content"] == in_news.json["content"] and in_news.json["allowed_mentions"] == {
+        "parse": []
+    }
+    assert (
+        out["off"]["content"]
+        == "New articles from this server's news feeds are no longer posted in a channel."
+    )
+    assert out["after_off"][0].json["content"].startswith("New: **Beavers in the Cèze**")
+    assert out["news_after_off"] == []
+    assert "are not posted anywhere: `/feeds announce channel:`" in out["listed_off"]["content"]
 
 
 def test_a_bad_feed_gets_one_line_and_nothing_is_kept(harness: BotHarness) -> None:

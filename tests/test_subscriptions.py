@@ -125,3 +125,37 @@ def test_a_poll_saves_into_the_library_folder_and_updates_the_record(tmp_path: P
     assert feed.last_polled and feed.next_poll and len(feed.seen) == 1
     assert feeds.next_poll_at() is not None
     assert retriever.registry.lease() is None, "the lease is given back after each change"
+
+
+def test_a_library_keeps_its_announcement_channel_beside_its_feeds(tmp_path: Path) -> None:
+    retriever = writer(tmp_path)
+    feeds = LibraryFeeds(retriever)
+    with feeds.feeds("guild-1").store.editing() as own:
+        own["http://a.example/feed"] = subscription("http://a.example/feed")
+    assert feeds.announce_channel("guild-1") is None
+    feeds.set_announce_channel(1234567890123456789, "guild-1")
+    feeds.set_announce_channel(42, "guild-2")  # a library with a channel and no feed yet
+    later = LibraryFeeds(writer(tmp_path))  # another process, on the same store
+    assert later.announce_channel("guild-1") == 1234567890123456789
+    assert later.announce_channel("base") is None
+    # The channel's record is not a feed: listed, edited, saved and polled around.
+    assert [f.url for f in later.list("guild-1")] == ["http://a.example/feed"]
+    assert later.libraries() == ["guild-1"]
+    later.remove("http://a.example/feed", "guild-1")
+    assert later.list("guild-1") == [] and later.announce_channel("guild-1") == 1234567890123456789
+    assert asyncio.run(later.poll("guild-2")).feeds == []
+    later.set_announce_channel(None, "guild-1")
+    assert later.announce_channel("guild-1") is None and later.announce_channel("guild-2") == 42
+    with pytest.raises(ReadOnlyError):
+        LibraryFeeds(writer(tmp_path, read_only=True)).set_announce_channel(7, "guild-2")
+    assert later.announce_channel("guild-2") == 42
+    assert retriever.registry.lease() is None, "the lease is given back after each change"
+
+
+def test_removing_a_library_forgets_where_it_announced(tmp_path: Path) -> None:
+    retriever = writer(tmp_path)
+    feeds = LibraryFeeds(retriever)
+    feeds.set_announce_channel(99, "guild-3")
+    feeds.set_announce_channel(98, "guild-4")
+    retriever.remove_library("guild-3")  # nothing else of it exists: a channel alone is found
+    assert feeds.announce_channel("guild-3") is None and feeds.announce_channel("guild-4") == 98

@@ -1,10 +1,10 @@
-"""/feeds add, /feeds list, /feeds remove: a server's news feeds, for its admins.
+"""/feeds add, /feeds list, /feeds remove, /feeds announce: a server's news feeds, for its admins.
 
 The group is hidden from members without Manage Server and unavailable in direct
 messages, and each subcommand checks Manage Server again on every call (see
 :mod:`bot.checks`). A server's feeds write its own library, like /add; the writer bot
-polls them on a timer (:mod:`bot.feeds`). A read-only bot lists them and refuses to
-change them.
+polls them on a timer (:mod:`bot.feeds`) and posts their new articles in the channel
+chosen with /feeds announce. A read-only bot lists them and refuses to change them.
 """
 
 from __future__ import annotations
@@ -82,7 +82,40 @@ class FeedsCog(
             feeds = await self.bot.service.list_feeds(library)
         except FeedError as error:
             raise UserFacingError(clip(neutralise(str(error)), 500)) from None
-        await interaction.response.send_message(feeds_text(feeds, language), ephemeral=True)
+        announced = await self.bot.service.announce_channel(library)
+        await interaction.response.send_message(feeds_text(feeds, language, announced), ephemeral=True)
+
+    @app_commands.command(
+        name="announce", description="Post this server's new feed articles in a channel, or nowhere"
+    )
+    @app_commands.describe(channel="Where to post them; leave it out to stop posting them")
+    @app_commands.check(admin_check)
+    async def announce(
+        self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
+    ) -> None:
+        language = i18n.for_interaction(interaction)
+        self._check_writer(language)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        library = self.bot.service.library_for(interaction.guild_id)
+        previous = await self.bot.service.announce_channel(library)
+        await self.bot.service.set_announce_channel(None if channel is None else channel.id, library)
+        if channel is None:
+            text = t(language, "announce_off")
+        else:
+            if channel.id != previous:  # the channel hears of it, and this proves the bot may post there
+                public = i18n.language_of(interaction.guild.preferred_locale if interaction.guild else None)
+                try:
+                    await channel.send(
+                        t(public, "announce_welcome"), allowed_mentions=discord.AllowedMentions.none()
+                    )
+                except discord.HTTPException:
+                    await self.bot.service.set_announce_channel(previous, library)
+                    raise UserFacingError(t(language, "announce_cannot_post", channel=channel.id)) from None
+            text = t(language, "announce_set", channel=channel.id)
+        log.info(
+            "/feeds announce by %s: %s for %s", interaction.user.id, channel and channel.id, library or "base"
+        )
+        await interaction.followup.send(text, ephemeral=True)
 
     @app_commands.command(name="remove", description="Unsubscribe from a news feed (its articles stay)")
     @app_commands.describe(url="The feed's address, as listed by /feeds list")
@@ -102,11 +135,17 @@ class FeedsCog(
         await interaction.response.send_message(clip(text, CONTENT_LIMIT), ephemeral=True)
 
 
-def feeds_text(feeds: list[Subscription], language: str) -> str:
-    """The server's feeds, one line each, within a message's 2000 characters."""
+def feeds_text(feeds: list[Subscription], language: str, announced: int | None = None) -> str:
+    """The server's feeds, one line each, within a message's 2000 characters, and the
+    channel where their new articles are posted (``announced``)."""
+    where = (
+        t(language, "feeds_announced", channel=announced)
+        if announced is not None
+        else t(language, "feeds_not_announced")
+    )
     if not feeds:
-        return t(language, "feeds_empty")
-    lines = [t(language, "feeds_title", count=len(feeds))]
+        return t(language, "feeds_empty") + ("" if announced is None else "\n" + where)
+    lines = [t(language, "feeds_title", count=len(feeds)) + "\n" + where]
     for feed in feeds:
         polled = _relative(feed.last_polled) or t(language, "feed_never")
         state = (
