@@ -25,6 +25,12 @@ RELATIVE = re.compile(r"^\s*(\d{1,5})\s*([dwmy])\s*$", re.IGNORECASE)
 TIMESTAMP_KEY = "published_ts"
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 HINT = "use a date such as 2020-02-12, or 7d, 2w, 3m, 1y for that long ago"
+#: The earliest and latest moments a bound keeps: one further out (0001-01-01, 9999-12-31,
+#: with a time zone that pushes it past the calendar's ends) excludes nothing more, and
+#: these still turn back into dates.
+EARLIEST = int(datetime(1, 1, 2, tzinfo=UTC).timestamp())
+LATEST = int(datetime(9999, 12, 30, tzinfo=UTC).timestamp())
+EPOCH = datetime(1970, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -95,23 +101,31 @@ def parse_range(
 def _bound(value: str | datetime | None, now: datetime, *, end: bool, name: str) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    return max(EARLIEST, min(LATEST, _stamp(value, now, end=end, name=name)))
+
+
+def _stamp(value: str | datetime, now: datetime, *, end: bool, name: str) -> int:
     if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return int(moment.timestamp())
+        return _seconds(value)
     text = value.strip()
     relative = RELATIVE.match(text)
     if relative:
-        return int(_ago(now, int(relative[1]), relative[2].lower()).timestamp())
+        return _seconds(_ago(now, int(relative[1]), relative[2].lower()))
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             day = date.fromisoformat(text)
-            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return int((start + timedelta(days=1)).timestamp()) - 1 if end else int(start.timestamp())
-        moment = datetime.fromisoformat(text)
+            start = _seconds(datetime(day.year, day.month, day.day))
+            return start + 86399 if end else start
+        return _seconds(datetime.fromisoformat(text))
     except ValueError:
         raise QuestionError(f"{name}: not a date: {text[:40]!r} ({HINT})") from None
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return int(moment.timestamp())
+
+
+def _seconds(moment: datetime) -> int:
+    """Unix seconds of a moment (UTC when it has no time zone), even one whose UTC time
+    falls outside the calendar, where ``datetime.timestamp`` overflows."""
+    offset = moment.utcoffset() or timedelta(0)
+    return int((moment.replace(tzinfo=None) - EPOCH - offset).total_seconds())
 
 
 def _ago(now: datetime, count: int, unit: str) -> datetime:

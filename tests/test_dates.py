@@ -46,6 +46,23 @@ def test_relative_dates_count_back_from_now(text: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("since", "until"),
+    [
+        (None, "9999-12-31"),
+        ("0001-01-01", None),
+        ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"),
+        (datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, tzinfo=UTC)),
+    ],
+)
+def test_the_calendars_ends_exclude_nothing_and_turn_back_into_dates(since: Any, until: Any) -> None:
+    """Past the calendar's ends once in UTC, a bound is the earliest or latest moment kept."""
+    found = parse_range(since, until, now=NOW)
+    assert found.contains(stamp("1900-01-01T00:00:00")) and found.contains(stamp("2200-01-01T00:00:00"))
+    assert DateRange.from_json(found.to_json()) == found
+    assert all(moment is None or 1 <= moment.year <= 9999 for moment in found.moments().values())
+
+
+@pytest.mark.parametrize(
     ("since", "until", "message"),
     [
         ("yesterday", None, "since: not a date"),
