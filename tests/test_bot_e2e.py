@@ -548,9 +548,17 @@ def test_cooldown_answers_with_a_friendly_message(harness: BotHarness) -> None:
     assert re.fullmatch(r"Easy there: you can ask again in \d+ s\.", refused.json["data"]["content"])
 
 
-def test_empty_question_is_refused_privately_before_deferring(harness: BotHarness) -> None:
+@pytest.mark.parametrize(
+    "question",
+    [
+        "?!",
+        "<@123456789012345678> <@&123456789012345678>",  # mentions: ids are no words
+        "<:party:123456789012345678> <a:dance:123456789012345679> <#123456789012345670>",
+    ],
+)
+def test_empty_question_is_refused_privately_before_deferring(harness: BotHarness, question: str) -> None:
     async def scenario(fake: FakeDiscord, bot: CitebotBot) -> Any:
-        return await fake.callback(await fake.slash("ask", user=fake.member("blank"), question="?!"))
+        return await fake.callback(await fake.slash("ask", user=fake.member("blank"), question=question))
 
     refused = harness.run(scenario)
     assert refused.json["type"] == 4 and refused.json["data"]["flags"] == EPHEMERAL

@@ -47,11 +47,17 @@ def _check_cooldown(interaction: discord.Interaction) -> bool:
 _CHANNEL_OR_EMOJI = re.compile(r"<#\d+>|<a?:\w+:\d+>")
 
 
+def in_words(text: str) -> str:
+    """A text as a question, on one line: user, role and channel mentions and a server's own
+    emoji removed (their ids are no words to search for)."""
+    return " ".join(strip_mentions(_CHANNEL_OR_EMOJI.sub(" ", text), None).split())
+
+
 def looked_up(text: str, limit: int) -> str:
-    """A message's text as a question, on one line: mentions and custom emoji removed, and a
-    long message cut at the last word that fits ``limit`` characters (someone's post, not a
-    question typed for the bot, so it is not refused for its length)."""
-    text = " ".join(strip_mentions(_CHANNEL_OR_EMOJI.sub(" ", text), None).split())
+    """A message's text as a question (:func:`in_words`), a long message cut at the last
+    word that fits ``limit`` characters (someone's post, not a question typed for the bot,
+    so it is not refused for its length)."""
+    text = in_words(text)
     if len(text) <= limit:
         return text
     cut = text[:limit]
@@ -103,7 +109,9 @@ class AskCog(commands.Cog):
         private: bool = False,
     ) -> None:
         language = i18n.for_interaction(interaction)
-        # An unusable question or date is refused privately, before anything public appears.
+        # An unusable question or date is refused privately, before anything public appears;
+        # a question of mentions or emoji only is empty.
+        question = in_words(question)
         clean_question(question, self.bot.settings.max_question_chars)
         dates = parse_range(since, until)
         await self._answer(interaction, question, language, k=k, dates=dates, private=private, history=True)
