@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -285,14 +286,28 @@ class FollowUpModal(discord.ui.Modal):
         previous = await follow_up_history(bot.conversations, interaction, self.record)
         library = bot.service.library_for(interaction.guild_id)
         answer, facts = await bot.service.ask(question, None, library, previous=previous)
-        # The thread is started once there is an answer to put in it.
-        target, channel_id = await follow_up_channel(
-            bot, bot.conversations, interaction, self.record, language
-        )
+        # The thread is started once there is an answer to put in it; if the one started
+        # from the answer was deleted since, another is.
         try:
-            await post_answer(
-                bot, target.send, answer, facts, language, server=interaction.guild_id, channel=channel_id
-            )
+            for retry in (False, True):
+                target, channel_id = await follow_up_channel(
+                    bot, bot.conversations, interaction, self.record, language
+                )
+                try:
+                    await post_answer(
+                        bot,
+                        target.send,
+                        answer,
+                        facts,
+                        language,
+                        server=interaction.guild_id,
+                        channel=channel_id,
+                    )
+                    break
+                except discord.NotFound:
+                    if retry or self.record.thread is None or int(self.record.thread) != channel_id:
+                        raise
+                    self.record = replace(self.record, thread=None)
         except discord.Forbidden:
             raise UserFacingError(t(language, "thread_forbidden")) from None
         await interaction.followup.send(

@@ -212,6 +212,8 @@ class FakeDiscord:
     news_channel_id: str = field(default_factory=snowflake)
     #: a text channel of another server the bot is in (not in this guild's payload)
     other_channel_id: str = field(default_factory=snowflake)
+    #: threads deleted since they were started (404 Unknown Channel, see :meth:`delete_thread`)
+    deleted_threads: set[str] = field(default_factory=set)
     #: channels where the bot may not post (403 Missing Permissions)
     closed_channels: set[str] = field(default_factory=set)
 
@@ -576,6 +578,12 @@ class FakeDiscord:
         )
         return self.messages[recorded.response["id"]]
 
+    def delete_thread(self, thread_id: str) -> None:
+        """A member deletes a thread: posting in it gets 404 Unknown Channel, and its message
+        may start another (with the same id, like Discord)."""
+        self.threads.pop(thread_id)
+        self.deleted_threads.add(thread_id)
+
     async def thread_of(self, message: Message, **kw: Any) -> str:
         """The id of the thread the bot started from ``message``."""
         await self.wait_for_request(
@@ -777,7 +785,7 @@ class FakeDiscord:
         if needs_auth and request.headers.get("Authorization") != f"Bot {self.token}" and status < 400:
             status, response = 401, {"message": "401: Unauthorized", "code": 0}
         self.requests.append(recorded)
-        if status == 404:
+        if status == 404 and response.get("code") == 0:  # a route this fake does not know
             self.unhandled.append(recorded)
         async with self._changed:
             self._changed.notify_all()
@@ -856,6 +864,10 @@ class FakeDiscord:
         if m == "POST" and (match := re.fullmatch(rf"/channels/{self.channel_id}/messages/(\d+)/threads", p)):
             return self._start_thread(match.group(1), body)
         channels = (self.channel_id, self.news_channel_id, self.other_channel_id, *self.threads)
+        if (match := re.fullmatch(r"/channels/(\d+)/(messages|typing)", p)) and match[
+            1
+        ] in self.deleted_threads:
+            return 404, {"message": "Unknown Channel", "code": 10003}
         if match := re.fullmatch(r"/channels/(\d+)/(messages|typing)", p):
             channel = match.group(1)
             if m == "POST" and channel in self.closed_channels:
@@ -903,6 +915,7 @@ class FakeDiscord:
             },
         }
         self.threads[message_id] = thread
+        self.deleted_threads.discard(message_id)
         asyncio.get_running_loop().create_task(
             self.dispatch("THREAD_CREATE", thread | {"newly_created": True})
         )

@@ -124,6 +124,37 @@ def test_follow_up_opens_a_thread_answered_with_the_history(harness: BotHarness)
     assert "Follow up" in labels and "More passages" in labels
 
 
+def test_a_follow_up_after_its_thread_was_deleted_starts_another(harness: BotHarness) -> None:
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> dict[str, Any]:
+        user = fake.member("returning")
+        reply = await ask(fake, "Who founded Palantir?", user)
+        first = await fake.submit(await fake.click(reply, label="Follow up", user=user), [THEN], user=user)
+        await fake.followup(first)
+        thread = await fake.thread_of(reply)
+        fake.delete_thread(thread)
+        start = len(fake.requests)
+        again = await fake.submit(
+            await fake.click(reply, label="Follow up", user=user), ["And its ICE contract?"], user=user
+        )
+        posted = await fake.followup(again)
+        answer = await fake.message_in(thread, start=start)
+        started = [r for r in fake.requests[start:] if r.path.endswith(f"/messages/{reply.id}/threads")]
+        return {
+            "posted": posted,
+            "answer": answer,
+            "started": started,
+            "thread": thread,
+            "store": store_of(bot),
+        }
+
+    out = harness.run(scenario)
+    assert len(out["started"]) == 1, "a new thread, started from the answer"
+    assert out["posted"].json["content"] == f"Answered in <#{out['thread']}>."
+    assert out["answer"].json["embeds"][0]["title"] == "And its ICE contract?"
+    # The conversation goes on: the deleted thread's questions are still its history.
+    assert out["store"].answer(out["answer"].id).previous == ("Who founded Palantir?", THEN)
+
+
 def test_plain_messages_in_the_bot_s_threads_are_questions_only_when_set(harness: BotHarness) -> None:
     async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Any, ...]:
         user = fake.member("chatty")
