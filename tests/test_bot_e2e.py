@@ -219,6 +219,23 @@ def test_sources_lists_the_four_seeds_and_source_autocompletes(harness: BotHarne
     assert names["File"] == "`003_8dd3d7f5671449ac.txt`" and names["Language"] == "en"
 
 
+def test_an_unknown_source_name_is_quoted_inert(harness: BotHarness) -> None:
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> list[Any]:
+        user = fake.member("prankster")
+        return [
+            await fake.callback(await fake.slash("source", user=user, name=name))
+            for name in ("@everyone", "x` @here `y", "<@&123456789012345678>")
+        ]
+
+    for response in harness.run(scenario):
+        text = response.json["data"]["content"]
+        assert response.json["data"]["flags"] == EPHEMERAL and text.startswith(
+            "No indexed article is called `"
+        )
+        assert text.count("`") == 2, "the name stays inside its code span"
+        assert "@everyone" not in text and "@here" not in text and "<@&1" not in text
+
+
 def test_sources_pages_with_previous_and_next(harness: BotHarness) -> None:
     from retrieval.models import SourceInfo
 

@@ -12,7 +12,7 @@ from discord.ext import commands
 from bot import i18n
 from bot.errors import UserFacingError
 from bot.i18n import t
-from bot.replies import clip, help_embed, page_count, source_embed, sources_embed
+from bot.replies import clip, help_embed, neutralise, page_count, source_embed, sources_embed
 from retrieval.models import SourceInfo
 
 if TYPE_CHECKING:
@@ -89,7 +89,9 @@ class SourcesCog(commands.Cog):
                 (s for s in sources if lowered in s.title.lower() or lowered in s.source_id.lower()), None
             )
         if match is None:
-            raise UserFacingError(t(language, "source_unknown", name=clip(name, 100)))
+            # Quoted in a code span: a backtick would end it, and mentions stay inert.
+            quoted = clip(neutralise(" ".join(name.replace("`", "'").split())), 100)
+            raise UserFacingError(t(language, "source_unknown", name=quoted))
         await interaction.response.send_message(embed=source_embed(match, language))
 
     @app_commands.command(name="help", description="How to use citebot, and what it can quote from")
