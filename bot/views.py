@@ -145,7 +145,13 @@ class MoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"citebot:m
             await interaction.followup.send(t(language, "no_more"), ephemeral=True)
             return
         title = neutralise(t(language, "more_title", question=record.question))
-        await interaction.followup.send(embed=passages_embed(title, "", extra, ""), ephemeral=True)
+        if answer.answered:
+            embed = passages_embed(title, "", extra, "")
+        else:  # labelled as the answer's were: the closest passages, which may not answer it
+            description = f"{t(language, 'not_answered')}\n{t(language, 'closest')}"
+            label = t(language, "closest_label")
+            embed = passages_embed(title, description, extra, "", label=label, colour=discord.Colour.orange())
+        await interaction.followup.send(embed=embed, ephemeral=True)
 
 
 class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"citebot:vote:(?P<way>up|down)"):

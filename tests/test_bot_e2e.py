@@ -174,13 +174,21 @@ def test_buttons_show_a_passage_in_full_and_more_passages(harness: BotHarness) -
 
 
 def test_nothing_relevant_says_so_and_labels_the_closest(harness: BotHarness) -> None:
-    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> Message:
-        return await ask(fake, "What is the boiling point of tungsten?")
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Message, Message]:
+        user = fake.member("chemist")
+        reply = await ask(fake, "What is the boiling point of tungsten?", user=user)
+        more = await fake.click(reply, label="More passages", user=user)
+        return reply, await fake.followup(more)
 
-    embed = harness.run(scenario).json["embeds"][0]
+    reply, more = harness.run(scenario)
+    embed = reply.json["embeds"][0]
     assert embed["description"].startswith("I found nothing in the articles that answers this.")
     assert len(embed["fields"]) <= 3
     assert all(re.match(r"\[\d+, closest\] ", f["name"]) for f in embed["fields"])
+    # More passages are no better: labelled the same way.
+    extra = more.json["embeds"][0]
+    assert extra["description"].startswith("I found nothing in the articles that answers this.")
+    assert extra["fields"] and all(re.match(r"\[\d+, closest\] ", f["name"]) for f in extra["fields"])
 
 
 def test_french_locale_gets_a_french_interface(harness: BotHarness) -> None:
