@@ -12,6 +12,8 @@ import os
 import re
 import shutil
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -331,13 +333,35 @@ def test_an_unknown_answer_s_buttons_say_so(harness: BotHarness) -> None:
     assert unknown.json["data"]["content"] == "I no longer have this answer’s details; ask again with /ask."
 
 
+@contextmanager
+def many_sources(bot: CitebotBot) -> Iterator[None]:
+    """The bot's archive lists 20 articles meanwhile: /sources has three pages."""
+    from retrieval.models import SourceInfo
+
+    many = [
+        SourceInfo(f"{i:03}_many.txt", f"Article {i}", "en", 3, "2026-11-26T09:00:00+00:00")
+        for i in range(20)
+    ]
+
+    async def sources(library: str | None = None) -> list[SourceInfo]:
+        return many
+
+    saved, bot.service.sources = bot.service.sources, sources  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        bot.service.sources = saved  # type: ignore[method-assign]
+
+
 def test_every_button_outlives_a_restart(harness: BotHarness) -> None:
-    async def before(fake: FakeDiscord, bot: CitebotBot) -> tuple[Message, FakeUser, Any]:
+    async def before(fake: FakeDiscord, bot: CitebotBot) -> tuple[Message, Message, FakeUser, Any]:
         user = fake.member("patient")
         reply = await ask(fake, "What did No Music for ICE demand?", user)
-        return reply, user, bot
+        with many_sources(bot):
+            listing = fake.message_of(await fake.callback(await fake.slash("sources", user=user)))
+        return reply, listing, user, bot
 
-    reply, user, old_bot = harness.run(before)
+    reply, listing, user, old_bot = harness.run(before)
     harness.restart()
     assert harness.bot is not old_bot
 
@@ -347,9 +371,19 @@ def test_every_button_outlives_a_restart(harness: BotHarness) -> None:
         more = await fake.followup(more_click)
         up = await fake.callback(await fake.click(reply, emoji="👍", user=user))
         follow = await fake.callback(await fake.click(reply, label="Follow up", user=user))
-        return {"full": full.json, "more": more.json, "up": up.json, "follow": follow.json, "bot": bot}
+        with many_sources(bot):
+            page = await fake.callback(await fake.click(listing, label="Next", user=fake.member("late")))
+        return {
+            "full": full.json,
+            "more": more.json,
+            "up": up.json,
+            "follow": follow.json,
+            "page": page.json,
+            "bot": bot,
+        }
 
     out = harness.run(after)
+    assert out["page"]["type"] == 7 and out["page"]["data"]["embeds"][0]["footer"]["text"] == "Page 2 of 3"
     embed = out["full"]["data"]["embeds"][0]
     assert out["full"]["data"]["flags"] == EPHEMERAL
     assert embed["title"] == reply.json["embeds"][0]["fields"][0]["name"].split(" — ")[0]

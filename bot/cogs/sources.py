@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import discord
@@ -18,50 +19,56 @@ from retrieval.models import SourceInfo
 if TYPE_CHECKING:
     from bot.app import CitebotBot
 
-VIEW_TIMEOUT = 15 * 60
+
 AUTOCOMPLETE_CHOICES = 25  # Discord's maximum
 
 
-class SourcesView(discord.ui.View):
-    """Previous / Next under the list of sources."""
+class SourcesPageButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"citebot:sources:(?P<language>[a-z]{2}):(?P<page>[0-9]{1,6}):(?P<way>previous|next)",
+):
+    """Previous / Next under the list of sources: the page it leads to is in its id, so it
+    works for anyone, after a restart too, on the list as it is when clicked."""
 
-    def __init__(self, bot: CitebotBot, sources: list[SourceInfo], language: str) -> None:
-        super().__init__(timeout=VIEW_TIMEOUT)
-        self.bot = bot
-        self.sources = sources
-        self.language = language
-        self.page = 0
-        self.pages = page_count(len(sources))
-        self.previous.label = t(language, "previous")
-        self.next.label = t(language, "next")
-        self._update_buttons()
-
-    def _update_buttons(self) -> None:
-        self.previous.disabled = self.page <= 0
-        self.next.disabled = self.page >= self.pages - 1
-
-    async def _show(self, interaction: discord.Interaction) -> None:
-        self._update_buttons()
-        await interaction.response.edit_message(
-            embed=sources_embed(self.sources, self.page, self.language), view=self
+    def __init__(self, language: str, page: int, way: str, disabled: bool = False) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=t(language, way),
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"citebot:sources:{language}:{max(0, page)}:{way}",
+                disabled=disabled,
+            )
         )
+        self.language, self.page = language, max(0, page)
 
-    @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary)
-    async def previous(
-        self, interaction: discord.Interaction, button: discord.ui.Button[SourcesView]
-    ) -> None:
-        self.page = max(0, self.page - 1)
-        await self._show(interaction)
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> SourcesPageButton:
+        language = match["language"] if match["language"] in i18n.STRINGS else "en"
+        return cls(language, int(match["page"]), match["way"])
 
-    @discord.ui.button(label="Next", style=discord.ButtonStyle.secondary)
-    async def next(self, interaction: discord.Interaction, button: discord.ui.Button[SourcesView]) -> None:
-        self.page = min(self.pages - 1, self.page + 1)
-        await self._show(interaction)
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot: CitebotBot = interaction.client  # type: ignore[assignment]
+        try:
+            sources = await bot.service.sources(bot.service.library_for(interaction.guild_id))
+            page = min(self.page, page_count(len(sources)) - 1)
+            await interaction.response.edit_message(
+                embed=sources_embed(sources, page, self.language),
+                view=sources_view(sources, page, self.language),
+            )
+        except Exception as error:  # noqa: BLE001 - every failure gets a short reply and a log line
+            await bot.report_error(interaction, error)
 
-    async def on_error(
-        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item
-    ) -> None:  # type: ignore[type-arg]
-        await self.bot.report_error(interaction, error)
+
+def sources_view(sources: list[SourceInfo], page: int, language: str) -> discord.ui.View:
+    """Previous / Next for page ``page`` (from 0) of ``sources``."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(SourcesPageButton(language, page - 1, "previous", disabled=page <= 0))
+    view.add_item(
+        SourcesPageButton(language, page + 1, "next", disabled=page >= page_count(len(sources)) - 1)
+    )
+    return view
 
 
 class SourcesCog(commands.Cog):
@@ -70,11 +77,17 @@ class SourcesCog(commands.Cog):
     def __init__(self, bot: CitebotBot) -> None:
         self.bot = bot
 
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(SourcesPageButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(SourcesPageButton)
+
     @app_commands.command(name="sources", description="List the indexed articles")
     async def sources(self, interaction: discord.Interaction) -> None:
         language = i18n.for_interaction(interaction)
         sources = await self.bot.service.sources(self.bot.service.library_for(interaction.guild_id))
-        view = SourcesView(self.bot, sources, language)
+        view = sources_view(sources, 0, language)
         await interaction.response.send_message(embed=sources_embed(sources, 0, language), view=view)
 
     @app_commands.command(name="source", description="Show one indexed article")
