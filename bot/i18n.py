@@ -127,6 +127,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "delete_running": "Deleting…",
         "delete_done": "Deleted this server's library, its feeds and its saved files.",
         "delete_cancelled": "Nothing was deleted.",
+        "delete_expired": "No answer in time: nothing was deleted. Run `/delete-library` again to delete.",
         "help_title": "How to use citebot",
         "help_about": (
             "I answer questions with passages quoted from the news articles indexed here, each with its "
@@ -292,6 +293,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "delete_running": "Suppression…",
         "delete_done": "La bibliothèque de ce serveur, ses flux et ses fichiers enregistrés sont supprimés.",
         "delete_cancelled": "Rien n’a été supprimé.",
+        "delete_expired": (
+            "Pas de réponse à temps : rien n’a été supprimé. Relancez `/delete-library` pour supprimer."
+        ),
         "help_title": "Comment utiliser citebot",
         "help_about": (
             "Je réponds aux questions par des passages cités des articles d’actualité indexés ici, chacun "

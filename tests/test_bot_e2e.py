@@ -881,6 +881,41 @@ def test_a_server_deletes_its_own_library_after_confirming_and_the_base_stays(ha
     assert not harness.bot.service.articles_folder(library).exists()
 
 
+def test_an_unanswered_delete_library_question_expires_and_deletes_nothing(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The module this bot loaded as its extension (another test's bot may have loaded another).
+    monkeypatch.setattr(harness.bot.extensions["bot.cogs.admin"], "CONFIRM_SECONDS", 0.5)
+    server = snowflake()
+
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> tuple[Any, Any, list[str]]:
+        admin = fake.member("admin", manage_guild=True)
+        await fake.followup(
+            await fake.slash(
+                "add",
+                user=admin,
+                guild_id=server,
+                file=fake.attachment("wolves.txt", b"Wolves\n\nWolves in the Alps."),
+            )
+        )
+        asked = await fake.slash("delete-library", user=admin, guild_id=server)
+        await fake.callback(asked)
+        expired = await fake.wait_for_request(
+            lambda r: r.method == "PATCH" and r.path.endswith(f"/{asked.token}/messages/@original")
+        )
+        library = bot.service.library_for(int(server))
+        return (
+            asked,
+            expired,
+            [s.source_id for s in await bot.service.sources(library) if s.library == library],
+        )
+
+    _, expired, kept = harness.run(scenario)
+    assert expired.json["content"].startswith("No answer in time: nothing was deleted.")
+    assert expired.json["components"] == []
+    assert kept == ["wolves.txt"]
+
+
 def test_help_says_how_to_ask_and_what_each_server_can_quote(harness: BotHarness) -> None:
     other_guild = snowflake()  # a server that added nothing
 

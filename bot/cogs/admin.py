@@ -168,6 +168,7 @@ class AdminCog(commands.Cog):
         question = t(language, "delete_confirm", articles=len(articles), feeds=len(feeds))
         view = DeleteLibraryView(self.bot, library, language, interaction.user.id)
         await interaction.response.send_message(question, view=view, ephemeral=True)
+        view.asked = interaction
 
 
 class DeleteLibraryView(discord.ui.View):
@@ -178,6 +179,17 @@ class DeleteLibraryView(discord.ui.View):
         self.bot, self.library, self.language, self.member = bot, library, language, member
         self.delete.label = t(language, "delete_button")
         self.cancel.label = t(language, "cancel_button")
+        #: the command the question answered: its message is edited when the question expires
+        self.asked: discord.Interaction | None = None
+
+    async def on_timeout(self) -> None:
+        """Unanswered in time: the buttons go (a click would get no answer), nothing is deleted."""
+        if self.asked is None:
+            return
+        try:
+            await self.asked.edit_original_response(content=t(self.language, "delete_expired"), view=None)
+        except discord.HTTPException:
+            log.info("could not mark an expired /delete-library question", exc_info=True)
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         return interaction.user.id == self.member
