@@ -614,9 +614,13 @@ def _eval(settings: Settings, args: argparse.Namespace) -> int:
         print(f"citebot: error: {error}", file=sys.stderr)
         return EXIT_FAILURE
     retriever = _retriever(settings)
-    if args.articles:
+    if args.articles:  # an index of that folder's own, brought up to date with it
         retriever = retriever.for_articles(args.articles)
-    _with_progress(lambda progress: retriever.index(progress=progress), quiet=args.json)
+        _with_progress(lambda progress: retriever.index(progress=progress), quiet=args.json)
+    elif retriever.needs_index():  # the index as it is; the articles folder only on a new install
+        if not args.json:
+            print(f"citebot: no index yet; indexing {settings.articles_dir} first", file=sys.stderr)
+        _with_progress(lambda progress: retriever.ensure_index(progress), quiet=args.json)
     started = time.perf_counter()
     report = evaluate_retriever(retriever, questions, offtopic)
     elapsed = time.perf_counter() - started

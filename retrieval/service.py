@@ -189,11 +189,18 @@ class Retriever:
 
     def for_articles(self, articles_dir: Path) -> Retriever:
         """A retriever for another articles folder, on an index of its own (a store named
-        after the folder) under this one's data folder, sharing this one's model."""
+        after the folder) under this one's data folder, sharing this one's model. That index
+        is this process's scratch, written even by a read-only process: never the store."""
         folder = articles_dir.expanduser().resolve()
         data = self.folder.for_articles(folder).root
         settings = self.settings.model_copy(
-            update={"articles_dir": folder, "data_dir": data, "chroma_host": None, "library": None}
+            update={
+                "articles_dir": folder,
+                "data_dir": data,
+                "chroma_host": None,
+                "library": None,
+                "read_only": False,
+            }
         )
         return Retriever(settings, embedder=self._embedder)
 

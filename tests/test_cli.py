@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -297,6 +298,32 @@ def test_eval_prints_scores_by_language(env: Path, capsys: pytest.CaptureFixture
     assert report["all"]["n"] == 14  # type: ignore[index]
     assert {"en", "fr", "all"} <= set(report)  # type: ignore[arg-type]
     assert 0.0 <= report["all"]["hit@1"] <= report["all"]["hit@3"] <= report["all"]["hit@5"] <= 1.0  # type: ignore[index]
+
+
+def test_eval_scores_the_index_as_it_is_and_never_reindexes_it(
+    env: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    articles: Path,
+) -> None:
+    """An index built from another folder than the settings' is scored, not replaced by it."""
+    mine = tmp_path / "mine"
+    shutil.copytree(articles, mine)
+    (mine / "harbour.txt").write_text(
+        "Harbour festival returns\n\nThe harbour festival of Sète returns in August with 40 boats.\n",
+        encoding="utf-8",
+    )
+    assert main(["index", "--articles", str(mine), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(DATA / "seeds_dev.jsonl"), "--json"]) == 0
+    assert _json(capsys)["all"]["n"] == 14  # type: ignore[index]
+    assert main(["sources", "--json"]) == 0
+    assert "harbour.txt" in {s["source_id"] for s in _json(capsys)}  # type: ignore[index, union-attr]
+    # --articles scores an index of that folder's own, which even a read-only process may build.
+    monkeypatch.setenv("CITEBOT_READ_ONLY", "true")
+    assert main(["eval", str(DATA / "seeds_dev.jsonl"), "--articles", str(articles), "--json"]) == 0
+    assert _json(capsys)["all"]["hit@3"] > 0.5  # type: ignore[index]
 
 
 def test_errors_are_one_line_and_change_nothing(
