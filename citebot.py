@@ -16,11 +16,11 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any
 
 from config import MAX_TOP_K, Settings, SettingsError, load_settings, unknown_variables
 from retrieval.errors import CitebotError, QuestionError, StoreUnavailableError
@@ -405,41 +405,57 @@ def _ask_in_turn(
         earlier.append(question)
 
 
-def _batch_questions(handle: TextIO) -> Iterator[tuple[str, list[str]]]:
-    """Each line's question and earlier questions (``{"q": ..., "previous": [...]}``, or text)."""
-    for line in handle:
-        line = line.strip()
+def _batch_questions(lines: Iterable[str]) -> Iterator[tuple[str, list[str], str | None]]:
+    """Each line's question, its earlier questions and why it cannot be asked (None when it
+    can): ``{"q": ..., "previous": [...]}``, or the question as text."""
+    for number, raw in enumerate(lines, 1):
+        line = raw.strip()
         if not line:
             continue
-        if line.startswith("{"):
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError:
-                yield line, []
-                continue
-            if not isinstance(data, dict):
-                yield line, []
-                continue
-            previous = data.get("previous") or []
-            if isinstance(previous, str):
-                previous = [previous]
-            yield str(data.get("q", "")), [str(p) for p in previous] if isinstance(previous, list) else []
-        else:
-            yield line, []
+        if not line.startswith("{"):
+            yield line, [], None
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as error:
+            yield (
+                line,
+                [],
+                f"line {number} is not JSON ({error.msg}); a question as text does not start with {{",
+            )
+            continue
+        if not isinstance(data, dict) or not isinstance(data.get("q"), str):
+            yield line, [], f'line {number} has no "q" text'
+            continue
+        previous = data.get("previous") or []
+        if isinstance(previous, str):
+            previous = [previous]
+        yield data["q"], [str(p) for p in previous] if isinstance(previous, list) else [], None
+
+
+def _lines(handle: Any) -> Iterator[str]:
+    """A file's lines as text: UTF-8, or, line by line, with what is not read as Windows-1252."""
+    from retrieval.articles import short_text
+
+    binary = getattr(handle, "buffer", handle)
+    for line in binary:
+        yield line if isinstance(line, str) else short_text(line)
 
 
 def _ask_batch(retriever: Retriever, source: str, k: int | None, dates: dict[str, str | None]) -> int:
     if source == "-":
-        handle: TextIO = sys.stdin
+        handle: Any = sys.stdin
     else:
         try:
-            handle = open(source, encoding="utf-8")  # noqa: SIM115 - closed below
+            handle = open(source, "rb")  # noqa: SIM115 - closed below
         except OSError as error:
             print(f"citebot: error: cannot read {source}: {error.strerror}", file=sys.stderr)
             return EXIT_FAILURE
     try:
-        for question, previous in _batch_questions(handle):
+        for question, previous, problem in _batch_questions(_lines(handle)):
             try:
+                if problem is not None:
+                    raise QuestionError(problem)
                 data = retriever.search(question, k=k, previous=previous, **dates).to_json()
             except QuestionError as error:
                 data = {"question": question, "answered": False, "passages": [], "error": str(error)}

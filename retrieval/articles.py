@@ -272,6 +272,12 @@ _STRAY_BYTES = "citebot-stray-bytes"
 codecs.register_error(_STRAY_BYTES, _stray_bytes)
 
 
+def short_text(raw: bytes) -> str:
+    """A line a person typed (a question): UTF-8, with any byte that is not read as
+    Windows-1252, the Latin-1 of older French and English terminals and files."""
+    return raw.decode("utf-8-sig", errors=_STRAY_BYTES)
+
+
 def _decode(raw: bytes, name: str) -> str:
     """A file's text: UTF-8 (with or without a byte order mark), UTF-16 with its byte order
     mark (Windows' "Unicode"), or else Windows-1252, the Latin-1 of older French and English

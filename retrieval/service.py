@@ -34,6 +34,7 @@ from config import Settings
 from config.settings import library_problem
 from retrieval import followup, threads
 from retrieval import lexical as bm25
+from retrieval.articles import short_text
 from retrieval.chroma import Chroma
 from retrieval.chunking import quick_sentence_units
 from retrieval.dates import parse_range
@@ -74,13 +75,22 @@ SIDE_THREADS = 2
 SIDE_PATIENCE = 0.05
 
 
+#: A byte that was not UTF-8, as Python's ``surrogateescape`` keeps it (command-line arguments).
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def clean_question(question: str, max_chars: int) -> str:
     """The question with control characters dropped and spaces collapsed.
 
     Raises:
         QuestionError: it is empty, or longer than ``max_chars``.
     """
-    text = re.sub(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]", " ", question or "")
+    question = question or ""
+    if _ESCAPED_BYTE.search(question):  # bytes that were not UTF-8, as Python escapes them in argv
+        question = short_text(question.encode("utf-8", "surrogateescape"))
+    question = _SURROGATE.sub("", question)  # half of a character (from JSON's \ud800): no text
+    text = re.sub(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]", " ", question)
     text = re.sub(r"\s+", " ", text).strip()
     if not re.search(r"\w", text):
         raise QuestionError("the question is empty: ask something in words")
