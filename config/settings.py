@@ -7,6 +7,7 @@ file in the working directory, ``config/defaults.toml``, the field defaults belo
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -222,6 +223,28 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         raise SettingsError(_describe(error)) from None
+    except UnicodeDecodeError as error:  # the only file read: .env
+        raise SettingsError(
+            f".env is not UTF-8 text (byte {error.start}); save it as UTF-8 (an editor's "
+            '"Save with encoding" does it)'
+        ) from None
+
+
+class _Once(logging.Filter):
+    """Lets each message through once: python-dotenv warns of a line it cannot parse each
+    time the file is read, and pydantic-settings reads it several times per load, as do
+    chromadb's own settings (which read the same .env) when it is imported."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
 
 
 def unknown_variables(
@@ -247,3 +270,8 @@ def unknown_variables(
         return ENV_PREFIX + match[0] if match else ""
 
     return [(name, closest(name)) for name in unknown]
+
+
+#: Installed for the process (python-dotenv's logger is the same for every reader).
+DOTENV_WARNINGS = _Once()
+logging.getLogger("dotenv.main").addFilter(DOTENV_WARNINGS)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from config import Settings, SettingsError, load_settings
-from config.settings import DEFAULTS_FILE, PROJECT_ROOT
+from config.settings import DEFAULTS_FILE, DOTENV_WARNINGS, PROJECT_ROOT
 
 
 def test_defaults_come_from_the_project(tmp_path: Path) -> None:
@@ -37,6 +37,23 @@ def test_dotenv_is_read_from_the_working_folder(tmp_path: Path) -> None:
     assert settings.discord_token is not None
     assert settings.discord_token.get_secret_value() == "abc.def"
     assert "abc.def" not in repr(settings)
+
+
+def test_a_dotenv_not_in_utf8_is_one_line_and_a_bad_line_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / ".env").write_bytes("# réglages\nCITEBOT_TOP_K=3\n".encode("latin-1"))
+    with pytest.raises(
+        SettingsError, match=r"^\.env is not UTF-8 text \(byte 3\); save it as UTF-8"
+    ) as caught:
+        load_settings()
+    assert "\n" not in str(caught.value)
+    DOTENV_WARNINGS.seen.clear()  # what earlier tests' files were warned of
+    (tmp_path / ".env").write_text("not env syntax\nCITEBOT_TOP_K=3\n", encoding="utf-8")
+    assert load_settings().top_k == 3
+    assert load_settings().top_k == 3
+    warned = [r for r in caplog.records if r.name == "dotenv.main"]
+    assert len(warned) == 1 and "line 1" in warned[0].getMessage()
 
 
 @pytest.mark.parametrize(
