@@ -143,7 +143,7 @@ def read_article(file: ArticleFile, max_bytes: int) -> Article:
     if suffix in {".html", ".htm"}:
         text, found = html_to_text(content)
     elif suffix in {".md", ".markdown"}:
-        text, front = _split_front_matter(content)
+        text, front = _split_front_matter(content, file.source_id)
         found = metadata_from_mapping(front, f"{file.source_id} front matter")
     else:
         text = content
@@ -354,17 +354,42 @@ def _read_sidecar(path: Path) -> dict[str, object]:
     return data if isinstance(data, dict) else {}
 
 
-def _split_front_matter(content: str) -> tuple[str, dict[str, object]]:
-    if not content.startswith("---"):
-        return content, {}
-    import frontmatter
+#: A Markdown file's front matter: a YAML block between two ``---`` lines (or ``...``) at its top.
+_FRONT_MATTER = re.compile(
+    r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL | re.MULTILINE
+)
 
-    try:
-        post = frontmatter.loads(content)
-    except Exception as error:  # noqa: BLE001 - YAML errors come in many types
-        log.warning("front matter ignored (%s)", error)
+
+def _split_front_matter(content: str, name: str) -> tuple[str, dict[str, object]]:
+    """A Markdown file's text without its front matter, and the front matter's keys. The
+    block is never part of the text, even when its YAML cannot be read; dates stay text,
+    so one impossible date is dropped on its own (see :func:`metadata_from_mapping`)."""
+    found = _FRONT_MATTER.match(content)
+    if found is None:
+        if content.startswith("---") and re.match(r"---[ \t]*\r?\n\w+:", content):
+            log.warning("%s: front matter never closed by a --- line: read as text", name)
         return content, {}
-    return post.content, dict(post.metadata)
+    import yaml
+
+    class TextDates(yaml.SafeLoader):
+        """YAML's safe loader with dates left as text."""
+
+    TextDates.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    body = content[found.end() :]
+    try:
+        data = yaml.load(found.group(1), Loader=TextDates)
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" at line {where.line + 2}" if where is not None else ""
+        log.warning("%s: front matter ignored (not YAML%s)", name, line)
+        return body, {}
+    if not isinstance(data, dict):
+        log.warning("%s: front matter ignored (not a list of keys and values)", name)
+        return body, {}
+    return body, {str(key): value for key, value in data.items()}
 
 
 def html_to_text(content: str, url: str | None = None) -> tuple[str, ArticleMetadata]:

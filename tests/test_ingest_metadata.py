@@ -217,6 +217,40 @@ def test_front_matter_published_key_and_datetime(tmp_path: Path) -> None:
     assert _read(tmp_path, "a.md").published == "2020-03-02T10:00:00+02:00"
 
 
+@pytest.mark.parametrize("date", ["2023-02-30", "2023-13-01"])
+def test_an_impossible_date_in_front_matter_drops_that_date_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, date: str
+) -> None:
+    (tmp_path / "a.md").write_text(
+        f"---\ntitle: Mayor Opens Skate Park\ndate: {date}\nurl: https://x.org/a\n---\n"
+        "The mayor opened a new skate park on Saturday.\n",
+        encoding="utf-8",
+    )
+    article = _read(tmp_path, "a.md")
+    assert (article.title, article.url, article.published) == (
+        "Mayor Opens Skate Park",
+        "https://x.org/a",
+        None,
+    )
+    assert article.text.strip() == "The mayor opened a new skate park on Saturday."
+    assert any("a.md" in r.getMessage() and date in r.getMessage() for r in caplog.records)
+
+
+def test_front_matter_that_is_not_yaml_is_named_and_never_read_as_text(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "a.md").write_text(
+        "---\ntitle: [unclosed\n---\nThe mayor opened a new skate park.\n", encoding="utf-8"
+    )
+    (tmp_path / "b.md").write_text("---\ntitle: Never closed\nThe mayor opened a park.\n", encoding="utf-8")
+    broken, unclosed = _read(tmp_path, "a.md"), _read(tmp_path, "b.md")
+    assert broken.text.strip() == "The mayor opened a new skate park." and "unclosed" not in broken.title
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("a.md: front matter ignored (not YAML") and "\n" not in m for m in messages)
+    assert any(m.startswith("b.md: front matter never closed") for m in messages)
+    assert unclosed.text.startswith("---")
+
+
 def test_sidecar_wins_over_the_file(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text(
         "---\npublished: 2020-03-02\nauthor: Ann Lee\nsite: Front Site\n---\nBody of the story.\n",
