@@ -83,6 +83,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "add_too_large": "That file is too large ({size:,} bytes; the limit is {limit:,}).",
         "add_done": "Added **{title}** as `{name}` ({chunks:n:passage|passages}). It can be asked about now.",
         "add_skipped": "Saved `{name}`, but it could not be indexed: {reason}",
+        "add_unreadable": "`{name}` cannot be indexed: {reason}. Nothing was saved.",
         "error_generic": "Something went wrong on my side; the error is logged. Try again in a moment.",
         "error_permissions": "You need the Manage Server permission for this.",
         "error_guild_only": "This command works in a server, not in direct messages.",
@@ -242,6 +243,7 @@ STRINGS: dict[str, dict[str, str]] = {
             "On peut déjà poser des questions."
         ),
         "add_skipped": "`{name}` est enregistré mais n’a pas pu être indexé : {reason}",
+        "add_unreadable": "`{name}` ne peut pas être indexé : {reason}. Rien n’a été enregistré.",
         "error_generic": (
             "Un problème est survenu de mon côté ; l’erreur est journalisée. Réessayez dans un instant."
         ),

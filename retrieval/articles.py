@@ -34,6 +34,10 @@ TITLE_MAX_CHARS = 150
 LEDE_TITLE_CHARS = 80
 
 
+#: Fewer words than this in a page's main text: no article in it.
+MIN_PAGE_WORDS = 3
+
+
 class ArticleSkipped(Exception):
     """The file is not a usable article; the message says why."""
 
@@ -423,6 +427,9 @@ def html_to_text(content: str, url: str | None = None) -> tuple[str, ArticleMeta
     text = "\n\n".join(line for line in document.text.split("\n") if line.strip())
     if document.title and text.startswith(document.title):
         text = text[len(document.title) :].lstrip()
+    words = len(re.findall(r"\w+", text))
+    if words < MIN_PAGE_WORDS:  # a menu, a cookie banner: what is left of a page with no article
+        raise ArticleSkipped(f"HTML holds no article text (only {words} {'word' if words == 1 else 'words'})")
     meta = html_metadata(content, url=url, extracted=document)
     return text, meta
 

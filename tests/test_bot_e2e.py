@@ -357,6 +357,29 @@ def test_add_url_then_answerable_with_the_url_as_source(harness: BotHarness) -> 
     assert "non-public address" in private.json["content"] and private.json["flags"] == EPHEMERAL
 
 
+def test_add_refuses_what_the_index_would_skip_and_saves_nothing(harness: BotHarness) -> None:
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> list[Any]:
+        admin = fake.member("admin", manage_guild=True)
+        binary = fake.serve("leftover.html", b"<html>\x00\x01\x02" * 50)
+        menu = fake.serve("menu-only.html", b"<html><body><nav>Menu</nav></body></html>")
+        attached = fake.attachment("blank.txt", b"   \n\n  ")
+        return [
+            await fake.followup(await fake.slash("add", user=admin, **option))
+            for option in ({"url": binary}, {"url": menu}, {"file": attached})
+        ]
+
+    binary, menu, blank = (m.json for m in harness.run(scenario))
+    assert binary["content"].startswith("`127-0-0-1-leftover.html` cannot be indexed: binary file")
+    assert menu["content"].startswith(
+        "`127-0-0-1-menu-only.html` cannot be indexed: HTML holds no article text"
+    )
+    assert blank["content"].startswith("`blank.txt` cannot be indexed:")
+    for reply in (binary, menu, blank):
+        assert reply["content"].endswith("Nothing was saved.") and reply["flags"] == EPHEMERAL
+    for name in ("127-0-0-1-leftover.html", "127-0-0-1-menu-only.html", "blank.txt"):
+        assert not saved_anywhere(harness, name)
+
+
 def test_a_news_article_is_cited_with_its_outlet_date_and_link_and_filtered_by_date(
     harness: BotHarness,
 ) -> None:

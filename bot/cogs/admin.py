@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import discord
@@ -20,6 +22,7 @@ from bot.checks import admin_only
 from bot.errors import UserFacingError
 from bot.i18n import t
 from bot.replies import clip, neutralise
+from retrieval.articles import ArticleFile, ArticleSkipped, read_article
 from retrieval.ingest.fetch import (
     ALLOWED_SUFFIXES,
     FetchError,
@@ -130,6 +133,11 @@ class AdminCog(commands.Cog):
                 )
         except FetchError as error:
             raise UserFacingError(clip(neutralise(str(error)), 500)) from None
+        problem = await asyncio.to_thread(unreadable, name, data, settings.max_article_bytes)
+        if problem is not None:  # nothing is saved that the index would skip on every run
+            raise UserFacingError(
+                t(language, "add_unreadable", name=name, reason=clip(neutralise(problem), 300))
+            )
         library = self.bot.service.library_for(interaction.guild_id)
         folder = self.bot.service.articles_folder(library)
         path = await asyncio.to_thread(save_article, folder, name, data, meta)
@@ -215,6 +223,18 @@ class DeleteLibraryView(discord.ui.View):
         self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item
     ) -> None:  # type: ignore[type-arg]
         await self.bot.report_error(interaction, error)
+
+
+def unreadable(name: str, data: bytes, max_bytes: int) -> str | None:
+    """Why an article file of these bytes would not be indexed, or None when it would."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        path.write_bytes(data)
+        try:
+            read_article(ArticleFile(path=path, source_id=name, sha256=""), max_bytes)
+        except ArticleSkipped as skipped:
+            return str(skipped)
+    return None
 
 
 async def setup(bot: CitebotBot) -> None:
