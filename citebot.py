@@ -624,7 +624,7 @@ def _eval(settings: Settings, args: argparse.Namespace) -> int:
     from retrieval.evaluation import NOISE_BAND, evaluate_retriever, load_questions
 
     try:
-        questions = load_questions(args.questions)
+        questions = load_questions(args.questions, scored=True)
         offtopic = load_questions(args.offtopic) if args.offtopic else []
     except (OSError, ValueError) as error:
         print(f"citebot: error: {error}", file=sys.stderr)

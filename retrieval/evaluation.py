@@ -14,10 +14,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from retrieval.articles import detect_language
 from retrieval.models import Answer, Passage
+from retrieval.tokenization import question_language
 
 if TYPE_CHECKING:
     from retrieval.service import Retriever
@@ -39,8 +40,9 @@ class Question:
     previous: tuple[str, ...] = ()
 
 
-def load_questions(path: Path) -> list[Question]:
-    """Read a question file.
+def load_questions(path: Path, scored: bool = False) -> list[Question]:
+    """Read a question file; with ``scored``, each question must name its gold articles
+    (``docs``) and answer strings (``answer``), without which it could never be a hit.
 
     Raises:
         ValueError: it cannot be read, is not UTF-8 text, holds no question, or an entry
@@ -60,23 +62,50 @@ def load_questions(path: Path) -> list[Question]:
             data = json.loads(line)
             if isinstance(data, str):
                 data = {"q": data}
+            text = str(data["q"])
+            if not any(ch.isalnum() for ch in text):
+                raise _BadField("the question is empty")
+            docs, answers = _strings(data, "docs", scored), _strings(data, "answer", scored)
             questions.append(
                 Question(
                     id=str(data.get("id", number)),
-                    q=str(data["q"]),
-                    docs=tuple(data.get("docs", ())),
-                    answers=tuple(data.get("answer", ())),
-                    lang=str(data.get("lang") or detect_language(data["q"])),
+                    q=text,
+                    docs=docs,
+                    answers=answers,
+                    lang=str(data.get("lang") or _language(text)),
                     previous=tuple(str(p) for p in data.get("previous") or ()),
                 )
             )
         except KeyError as error:
             raise ValueError(f"{path}:{number}: the question has no {error} field") from None
+        except _BadField as error:
+            raise ValueError(f"{path}:{number}: {error}") from None
         except (ValueError, TypeError, AttributeError) as error:
             raise ValueError(f"{path}:{number}: not a question object ({error})") from None
     if not questions:
         raise ValueError(f"{path} holds no question: a question file has a JSON object a line")
     return questions
+
+
+class _BadField(ValueError):
+    pass
+
+
+def _strings(data: dict[str, Any], key: str, required: bool) -> tuple[str, ...]:
+    """A question's list of strings under ``key`` (gold article fragments, answer strings)."""
+    value = data.get(key)
+    if value is None and not required:
+        return ()
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+        what = "gold article ids (or parts of them)" if key == "docs" else "answer strings"
+        raise _BadField(f'"{key}" must be a list of {what}, not {json.dumps(value, ensure_ascii=False)[:60]}')
+    return tuple(value)
+
+
+def _language(question: str) -> str:
+    """The question's language by its function words (as the ranking tells it), else by its text."""
+    language = question_language(question)
+    return language if language in {"en", "fr"} else detect_language(question)
 
 
 def is_hit(passage: Passage, question: Question) -> bool:

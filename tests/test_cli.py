@@ -369,12 +369,32 @@ def test_errors_are_one_line_and_change_nothing(
     (tmp_path / "empty.jsonl").write_text("\n", encoding="utf-8")
     (tmp_path / "binary.jsonl").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff" * 40)
     (tmp_path / "no_q.jsonl").write_text('{"id": "a", "docs": ["x"]}\n', encoding="utf-8")
+    good = '{"q": "Who is Andy Jassy?", "docs": ["8dd3d7f5"], "answer": ["Jassy"]}\n'
+    (tmp_path / "no_docs.jsonl").write_text(
+        good + '{"q": "Who is Jassy?", "answer": ["x"]}\n', encoding="utf-8"
+    )
+    (tmp_path / "str_docs.jsonl").write_text(
+        '{"q": "Who?", "docs": "8dd3", "answer": ["x"]}\n', encoding="utf-8"
+    )
+    (tmp_path / "blank_q.jsonl").write_text(
+        '{"q": " ?", "docs": ["8dd3"], "answer": ["x"]}\n', encoding="utf-8"
+    )
+    (tmp_path / "no_answer.jsonl").write_text(
+        '{"q": "Who?", "docs": ["8dd3"], "answer": []}\n', encoding="utf-8"
+    )
     for name, why in (
         ("missing.jsonl", "cannot read {path}: No such file or directory"),
         ("", "cannot read {path}: Is a directory"),
         ("empty.jsonl", "{path} holds no question"),
         ("binary.jsonl", "{path} is not UTF-8 text"),
         ("no_q.jsonl", "{path}:1: the question has no 'q' field"),
+        ("no_docs.jsonl", '{path}:2: "docs" must be a list of gold article ids (or parts of them), not null'),
+        (
+            "str_docs.jsonl",
+            '{path}:1: "docs" must be a list of gold article ids (or parts of them), not "8dd3"',
+        ),
+        ("no_answer.jsonl", '{path}:1: "answer" must be a list of answer strings, not []'),
+        ("blank_q.jsonl", "{path}:1: the question is empty"),
     ):
         path = tmp_path / name if name else tmp_path
         assert main(["eval", str(path)]) == 1
