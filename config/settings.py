@@ -177,6 +177,21 @@ class Settings(BaseSettings):
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("chroma_host")
+    @classmethod
+    def _bare_host(cls, value: str | None) -> str | None:
+        """A host name or address: a scheme or port in it would be read as part of the name."""
+        if value is None:
+            return None
+        host = value.strip()
+        if "://" in host or "/" in host:
+            raise ValueError(
+                f"give the host alone ({host!r} is an address): e.g. 127.0.0.1 or chroma.internal"
+            )
+        if host.count(":") == 1:  # host:port (an IPv6 address has several colons)
+            raise ValueError(f"give the port in CITEBOT_CHROMA_PORT, not in the host ({host!r})")
+        return host
+
     @field_validator("library")
     @classmethod
     def _library_name(cls, value: str | None) -> str | None:

@@ -64,6 +64,8 @@ def test_a_dotenv_not_in_utf8_is_one_line_and_a_bad_line_one_warning(
         ("CITEBOT_CHUNK_TOKENS", "100000", "CITEBOT_CHUNK_TOKENS"),
         ("CITEBOT_EMBEDDING_BACKEND", "word2vec", "CITEBOT_EMBEDDING_BACKEND"),
         ("CITEBOT_CHROMA_PORT", "70000", "CITEBOT_CHROMA_PORT"),
+        ("CITEBOT_CHROMA_HOST", "http://127.0.0.1:9", "give the host alone"),
+        ("CITEBOT_CHROMA_HOST", "127.0.0.1:8000", "not in the host"),
         ("CITEBOT_COLLECTION", "x", "CITEBOT_COLLECTION"),
         ("CITEBOT_DATA_DIR", "~no-such-user-here/citebot", "cannot find the home folder"),
     ],
