@@ -149,6 +149,7 @@ def read_article(file: ArticleFile, max_bytes: int) -> Article:
     elif suffix in {".md", ".markdown"}:
         text, front = _split_front_matter(content, file.source_id)
         found = metadata_from_mapping(front, f"{file.source_id} front matter")
+        text = markdown_to_text(text)
     else:
         text = content
     sidecar = _read_sidecar(file.path)
@@ -394,6 +395,26 @@ def _split_front_matter(content: str, name: str) -> tuple[str, dict[str, object]
         log.warning("%s: front matter ignored (not a list of keys and values)", name)
         return body, {}
     return body, {str(key): value for key, value in data.items()}
+
+
+_MARKDOWN = (
+    (re.compile(r"^[ \t]*(?:```|~~~).*$", re.MULTILINE), ""),  # code fences (their lines stay)
+    (re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE), r"\1"),  # headings
+    (re.compile(r"^[ \t]{0,3}>[ \t]?", re.MULTILINE), ""),  # quotations
+    (re.compile(r"!\[([^\]]*)\]\([^)\s]*(?:\s+\"[^\"]*\")?\)"), r"\1"),  # images: their text
+    (re.compile(r"\[([^\]]+)\]\([^)\s]*(?:\s+\"[^\"]*\")?\)"), r"\1"),  # links: their text
+    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # strong
+    (re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])"), r"\1"),  # emphasis
+    (re.compile(r"`([^`\n]+)`"), r"\1"),  # code
+)
+
+
+def markdown_to_text(text: str) -> str:
+    """Markdown as the words a reader sees: headings, quotations, emphasis, links and
+    images without their marks (a passage quoted in Discord or a terminal would show them)."""
+    for pattern, replacement in _MARKDOWN:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def html_to_text(content: str, url: str | None = None) -> tuple[str, ArticleMetadata]:

@@ -46,6 +46,22 @@ def test_markdown_front_matter_gives_title_and_url(tmp_path: Path) -> None:
     assert "title:" not in article.text
 
 
+def test_markdown_is_read_as_the_words_a_reader_sees(tmp_path: Path) -> None:
+    (tmp_path / "keepers.md").write_text(
+        "# Lighthouse keepers strike #\n\n"
+        "The **union** of *keepers* said [in a letter](https://x.org/a) that it wants `3` weeks.\n\n"
+        "> We will not climb the towers alone.\n\n![The Ar-Men light](ar-men.jpg)\n\n"
+        "- a 2*3 rota and snake_case_names stay as they are\n",
+        encoding="utf-8",
+    )
+    article = _read(tmp_path, "keepers.md")
+    assert article.title == "Lighthouse keepers strike"
+    assert "The union of keepers said in a letter that it wants 3 weeks." in article.text
+    assert "We will not climb the towers alone." in article.text and "The Ar-Men light" in article.text
+    assert "2*3 rota and snake_case_names" in article.text
+    assert not any(mark in article.text for mark in ("#", "**", "](", "> ", "`"))
+
+
 def test_sidecar_metadata_wins(tmp_path: Path) -> None:
     (tmp_path / "b.txt").write_text(
         "Some first line that is a headline\n\nBody of the story here.", encoding="utf-8"
