@@ -160,7 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     feedback = command("feedback", "export the votes on the bot's answers")
     feedback.add_argument("--json", action="store_true", help="one JSON object a line")
     feedback.add_argument(
-        "--since", type=_date, metavar="DATE", help="only votes cast from DATE (2026-11-01, or a time)"
+        "--since",
+        type=_date,
+        metavar="DATE",
+        help="only votes cast from DATE (2026-11-01, a time, or 7d, 2w, 3m, 1y ago)",
     )
     feedback.add_argument(
         "--as-eval",
@@ -680,10 +683,15 @@ def _eval(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _date(text: str) -> datetime:
+    """A ``--since`` date as ``ask`` reads one: 2026-11-01, a time, or 7d, 2w, 3m, 1y ago."""
+    from retrieval.dates import parse_range
+
     try:
-        return datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date: {text!r} (e.g. 2026-11-01)") from None
+        since = parse_range(text, None).since
+    except QuestionError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("since: ")) from None
+    assert since is not None  # a blank text is refused by argparse before it comes here
+    return datetime.fromtimestamp(since, UTC)
 
 
 def _feedback(settings: Settings, args: argparse.Namespace) -> int:
@@ -700,10 +708,14 @@ def _feedback(settings: Settings, args: argparse.Namespace) -> int:
         except OSError as error:
             print(f"citebot: error: cannot write {args.as_eval}: {error.strerror}", file=sys.stderr)
             return EXIT_FAILURE
+        then = (
+            f"check them, then: citebot eval {args.as_eval}"
+            if lines
+            else "no vote confirmed a passage yet (a 👍, or a 👎 that names the passage that answered)"
+        )
         print(
             f"Wrote {counted(len(lines), 'confirmed question')} from {counted(len(votes), 'vote')} "
-            f"to {args.as_eval}; "
-            f"check them, then: citebot eval {args.as_eval}",
+            f"to {args.as_eval}; {then}",
             file=sys.stderr,
         )
         return EXIT_OK
@@ -712,7 +724,9 @@ def _feedback(settings: Settings, args: argparse.Namespace) -> int:
             print(json.dumps(vote.to_json(), ensure_ascii=False))
         return EXIT_OK
     if not votes:
-        print("No votes yet.")
+        print(
+            f"No votes since {args.since.isoformat(timespec='seconds')}." if args.since else "No votes yet."
+        )
         return EXIT_OK
     print("time\tvote\tquestion\tconfirmed passage")
     for vote in votes:

@@ -285,6 +285,10 @@ def test_feedback_exports_votes_and_writes_an_eval_set(
     assert rows[1]["gold"]["passage_id"] == "a#2" and str(member) not in rows[1]["user"]
     assert main(["feedback", "--json", "--since", "2999-01-01"]) == 0
     assert capsys.readouterr().out == ""
+    assert main(["feedback", "--since", "2999-01-01"]) == 0
+    assert capsys.readouterr().out == "No votes since 2999-01-01T00:00:00+00:00.\n"
+    assert main(["feedback", "--json", "--since", "7d"]) == 0  # as ask reads a date
+    assert len(capsys.readouterr().out.splitlines()) == 2
     assert main(["feedback"]) == 0
     assert "[2] a.txt, ¶ 2" in capsys.readouterr().out
     with pytest.raises(SystemExit) as refused:
