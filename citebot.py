@@ -362,14 +362,13 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
     if args.batch:
         return _ask_batch(retriever, args.batch, args.k, dates)
     if interactive:
-        return _ask_in_turn(retriever, args, dates, empty=_nothing_indexed(settings))
+        return _ask_in_turn(retriever, args, dates, empty=_nothing_indexed(settings, retriever))
     answer = retriever.search(args.question, k=args.k, previous=args.previous, **dates)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
-        _print_answer(
-            answer, full=args.full, dated=bool(args.since or args.until), empty=_nothing_indexed(settings)
-        )
+        empty = "" if answer.passages else _nothing_indexed(settings, retriever)
+        _print_answer(answer, full=args.full, dated=bool(args.since or args.until), empty=empty)
     return EXIT_OK
 
 
@@ -526,8 +525,21 @@ def _text_after(text: str, room: int) -> str:
     return f"{kept} {ELLIPSIS}" if kept else f" {ELLIPSIS}"
 
 
-def _nothing_indexed(settings: Settings) -> str:
-    """What to say of an index with no article: a replica cannot index, the writer does."""
+def _nothing_indexed(settings: Settings, retriever: Retriever | None = None) -> str:
+    """What to say of an index with no article: a replica cannot index, the writer does; a
+    run may be under way, or may have stopped before its end (the store's record says)."""
+    if retriever is not None:
+        try:
+            record, lease = retriever.registry.record("base"), retriever.registry.lease()
+        except CitebotError:
+            record = lease = None
+        if lease is not None and lease.expires_at > time.time():
+            return f"No articles indexed yet: {lease.describe()} is indexing them; ask again when it is done."
+        if record is not None and record.dirty and not settings.read_only:
+            return (
+                "No articles indexed yet: an index run stopped before its end; run `citebot index` "
+                "to finish it (what it embedded is kept)."
+            )
     if settings.read_only:
         return "No articles indexed yet: the writer has not indexed any (this citebot is read-only)."
     return "No articles indexed yet: run `citebot index`."
@@ -585,12 +597,13 @@ def _link(passage: Passage) -> str:
 
 
 def _sources(settings: Settings, args: argparse.Namespace) -> int:
-    sources = _retriever(settings).sources()
+    retriever = _retriever(settings)
+    sources = retriever.sources()
     if args.json:
         print(json.dumps([s.to_json() for s in sources], ensure_ascii=False))
         return EXIT_OK
     if not sources:
-        print(_nothing_indexed(settings))
+        print(_nothing_indexed(settings, retriever))
         return EXIT_OK
     from rich.console import Console
     from rich.table import Table

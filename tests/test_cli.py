@@ -316,6 +316,30 @@ def test_sources_lists_every_article(env: Path, capsys: pytest.CaptureFixture[st
     assert "Hundreds Of Musicians" in capsys.readouterr().out
 
 
+def test_an_empty_index_says_whether_a_run_is_under_way_or_stopped(
+    env: Path, capsys: pytest.CaptureFixture[str], embedder: Embedder, tmp_path: Path
+) -> None:
+    import time
+    from dataclasses import replace
+
+    from retrieval.registry import Lease
+
+    writer = Retriever(load_settings(), embedder=embedder)
+    (tmp_path / "none").mkdir()
+    writer.index(articles_dir=tmp_path / "none", prune=True)  # a store, with no article yet
+    record = writer.registry.record("base")
+    assert record is not None and record.articles == 0
+    writer.registry.save(replace(record, dirty=True))  # as a first run killed mid-way leaves it
+    assert main(["ask", "Who is Andy Jassy?"]) == 0
+    assert "an index run stopped before its end; run `citebot index` to finish it" in capsys.readouterr().out
+    now = time.time()
+    writer.registry.put_lease(Lease("someone", "elsewhere", 4242, now + 60, now))
+    assert main(["sources"]) == 0
+    assert capsys.readouterr().out.strip() == (
+        "No articles indexed yet: process 4242 on elsewhere is indexing them; ask again when it is done."
+    )
+
+
 def test_eval_prints_scores_by_language(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", str(DATA / "seeds_dev.jsonl"), "--json"]) == 0
     report = _json(capsys)
