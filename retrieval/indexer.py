@@ -169,6 +169,7 @@ class Indexer:
                 _fill_vectors(self.store, catalog)
             report = IndexReport(unchanged=sorted(catalog.entries), skipped=skipped)
             report.seconds = time.perf_counter() - started
+            log.info("%s: %d articles in %s, all indexed already", library, len(files), articles_dir)
             return report, current
 
         run = self._begin(library, record, catalog, current, rebuild, articles_dir)
@@ -181,6 +182,17 @@ class Indexer:
             _check_removals(plan, run.catalog, articles_dir)
         for name, reason in plan.skipped.items():
             log.warning("skipped %s: %s", name, reason)
+        log.info(
+            "%s from %s: %d added, %d changed, %d removed, %d unchanged; %d passages to embed, %d kept",
+            library,
+            articles_dir,
+            len(plan.added),
+            len(plan.changed),
+            len(plan.removed),
+            len(plan.unchanged),
+            len(plan.embed),
+            len(plan.reuse),
+        )
         run.record.dirty = True
         self.registry.save(run.record)
         self._apply(plan, run, progress)
@@ -194,6 +206,14 @@ class Indexer:
         run.record.passages = run.catalog.chunk_count
         self.registry.save(run.record)
         run.report.seconds = time.perf_counter() - started
+        log.info(
+            "%s: generation %d written (%d articles, %d passages) in %.1f s",
+            library,
+            run.record.generation,
+            run.record.articles,
+            run.record.passages,
+            run.report.seconds,
+        )
         return run.report, LibraryView.of(run.record, run.catalog, run.lexical)
 
     def _scan(
@@ -342,6 +362,7 @@ class Indexer:
             )
             if progress:
                 progress(report.chunks_embedded, len(plan.embed))
+            log.info("embedded %d of %d passages", report.chunks_embedded, len(plan.embed))
         if plan.reuse:
             # Chroma merges metadata on update: a value the new version lacks is removed (None).
             cleared = dict.fromkeys(CITATION_KEYS)

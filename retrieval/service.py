@@ -467,6 +467,18 @@ class Retriever:
             bm25.name_coverage(scope.lexical, text),
         )
         margin = self.rule.margin(signals)
+        log.info(
+            "searched %d passages (%s): %d shown of %d ranked; best cosine %.3f, words %.2f, "
+            "names %.2f, margin %+.4f",
+            len(scope.passages),
+            "1 library" if len(scope.parts) == 1 else f"{len(scope.parts)} libraries",
+            len(passages),
+            len(ranked),
+            signals.similarity,
+            signals.coverage,
+            signals.names,
+            margin,
+        )
         return Answer(
             question=text,
             previous=tuple(history),

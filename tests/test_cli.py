@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -60,6 +61,19 @@ def test_index_then_nothing_to_do(env: Path, capsys: pytest.CaptureFixture[str])
     assert main(["index"]) == 0
     out = capsys.readouterr().out
     assert "0 added, 0 changed, 0 removed, 4 unchanged" in out and "0 passages embedded" in out
+
+
+def test_verbose_says_what_index_and_ask_do(
+    env: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO):
+        assert main(["-v", "index"]) == 0
+        assert main(["ask", "-v", "Who is Andy Jassy?"]) == 0
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert any("4 added, 0 changed, 0 removed, 0 unchanged; 13 passages to embed" in m for m in said)
+    assert any(m.startswith("base: generation 1 written (4 articles, 13 passages)") for m in said)
+    assert any(m.startswith("searched 13 passages (1 library): 5 shown") for m in said)
+    assert not any("Jassy" in m for m in said), "a question is not logged"
 
 
 def test_counts_take_their_word_in_the_singular_for_one() -> None:
