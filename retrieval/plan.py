@@ -87,9 +87,10 @@ def plan_index(
         if outcome is None or (entry is not None and entry.sha256 == file.sha256):
             plan.unchanged.append(file.source_id)
         elif isinstance(outcome, str):
-            plan.skipped[file.source_id] = outcome
-            if entry is not None:
-                plan.unchanged.append(file.source_id)  # keep the last good version
+            # Counted once, as skipped; an indexed article keeps its last good version.
+            when = f" on {entry.indexed_at[:10]}" if entry is not None and entry.indexed_at else ""
+            kept = f"; the version indexed{when} stays" if entry is not None else ""
+            plan.skipped[file.source_id] = outcome + kept
         else:
             (plan.changed if entry is not None else plan.added).append(file.source_id)
             plan.updates.append(outcome)
