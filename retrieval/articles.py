@@ -309,7 +309,7 @@ def _decode(raw: bytes, name: str) -> str:
     except UnicodeDecodeError as error:
         reason = f"not valid UTF-8 text (byte {error.start})"
     bad = raw.decode("utf-8-sig", errors="replace").count("\ufffd")
-    if len(_UTF8_SEQUENCE.findall(raw)) > bad:  # UTF-8 with a few stray bytes (a pasted quote)
+    if len(_UTF8_SEQUENCE.findall(raw)) >= bad:  # UTF-8 with a few stray bytes (a pasted quote)
         count = "1 byte is" if bad == 1 else f"{bad} bytes are"
         log.warning("%s: %s not UTF-8: read as Windows-1252", name, count)
         return raw.decode("utf-8-sig", errors=_STRAY_BYTES)

@@ -145,6 +145,9 @@ def test_windows_encodings_of_french_text_are_read_with_a_warning(
                 text.split("\n\n")[1],
             )
         assert _read(tmp_path, "pasted.txt").text.endswith("intersyndicale. L’usine ferme.")
+        # As many stray bytes as UTF-8 characters: still UTF-8 ("Café", never "CafÃ©").
+        (tmp_path / "even.txt").write_bytes("Café and ".encode() + "naïve\n".encode("latin-1"))
+        assert _read(tmp_path, "even.txt").text == "Café and naïve"
     assert "cp1252.txt is not UTF-8: read as Windows-1252" in caplog.text
     assert "pasted.txt: 1 byte is not UTF-8: read as Windows-1252" in caplog.text
     assert "notepad.txt" not in caplog.text  # UTF-16 with its mark is not a guess
