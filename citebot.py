@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     index = command("index", "index new, changed and removed articles", library=True)
     index.add_argument(
         "--articles",
-        type=Path,
+        type=_folder,
         metavar="DIR",
         help="articles folder (CITEBOT_ARTICLES_DIR for the base library)",
     )
@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "questions", type=Path, help="JSONL file of {id, q, docs, answer} (and previous, for follow-ups)"
     )
-    evaluate.add_argument("--articles", type=Path, metavar="DIR", help="articles the questions are about")
+    evaluate.add_argument("--articles", type=_folder, metavar="DIR", help="articles the questions are about")
     evaluate.add_argument(
         "--offtopic", type=Path, metavar="FILE", help="questions the articles cannot answer"
     )
@@ -695,6 +695,13 @@ def _eval(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _folder(text: str) -> Path:
+    """A folder argument: an empty one would be read as the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty: name a folder (. for the current one)")
+    return Path(text)
+
+
 def _date(text: str) -> datetime:
     """A ``--since`` date as ``ask`` reads one: 2026-11-01, a time, or 7d, 2w, 3m, 1y ago."""
     from retrieval.dates import parse_range
@@ -781,7 +788,12 @@ def _feeds(settings: Settings, args: argparse.Namespace) -> int:
             rows = [{**feed.to_json(), "library": library} for feed in subscriptions]
             print(json.dumps(rows, ensure_ascii=False))
         elif not subscriptions:
-            print(f"No feeds in {library}: `citebot feeds add URL` subscribes to one.")
+            hint = (
+                "the writer subscribes to them"
+                if settings.read_only
+                else "`citebot feeds add URL` subscribes to one"
+            )
+            print(f"No feeds in {library}: {hint}.")
         else:
             print("title\turl\tlast polled\tnext poll\terrors\tlast error")
             for feed in subscriptions:

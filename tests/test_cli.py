@@ -404,6 +404,9 @@ def test_errors_are_one_line_and_change_nothing(
     assert main(["ask", "Who is Andy Jassy?", "--since", "2021-01-01", "--until", "2020-01-01"]) == 2
     assert "the range is empty" in capsys.readouterr().err
     assert not Retriever(load_settings()).has_index(), "a refused question indexed nothing"
+    with pytest.raises(SystemExit) as refused:
+        main(["index", "--articles", " "])  # not the current folder
+    assert refused.value.code == 2 and "empty: name a folder" in capsys.readouterr().err
     assert main(["index", "--articles", str(tmp_path / "nowhere")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("citebot: error: articles folder not found") and err.count("\n") == 1
