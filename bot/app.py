@@ -261,9 +261,10 @@ class CitebotBot(commands.Bot):
 
 
 def _describe(interaction: discord.Interaction) -> str:
-    command = (
-        interaction.command.qualified_name
+    """What failed, for the log: ``/ask by …``, or a button's or a form's id (``citebot:more by …``)."""
+    what = (
+        f"/{interaction.command.qualified_name}"
         if interaction.command
-        else (interaction.data or {}).get("custom_id", "?")
+        else str((interaction.data or {}).get("custom_id", "?"))
     )
-    return f"/{command} by {interaction.user} ({interaction.user.id})" if interaction.user else f"/{command}"
+    return f"{what} by {interaction.user} ({interaction.user.id})" if interaction.user else what

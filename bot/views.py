@@ -14,6 +14,7 @@ message exists and after a restart (``CitebotBot.setup_hook`` registers the item
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -271,7 +272,10 @@ class FollowUpModal(discord.ui.Modal):
     """The follow-up question; answered in the conversation's thread with its history."""
 
     def __init__(self, record: AnswerRecord, language: str) -> None:
-        super().__init__(title=t(language, "followup_title"))
+        # Its own id (discord.py tells a member's open forms apart by it), readable in the log.
+        super().__init__(
+            title=t(language, "followup_title"), custom_id=f"citebot:follow:{os.urandom(8).hex()}"
+        )
         self.record = record
         self.question: discord.ui.TextInput[FollowUpModal] = discord.ui.TextInput(
             label=t(language, "followup_label"),
