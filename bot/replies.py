@@ -26,6 +26,7 @@ from discord.utils import escape_markdown
 
 from bot.i18n import t
 from retrieval.dates import display_stamp
+from retrieval.layout import BASE_LIBRARY
 from retrieval.models import Answer, Passage, SourceInfo
 
 if TYPE_CHECKING:
@@ -317,6 +318,8 @@ def sources_embed(sources: list[SourceInfo], page: int, language: str) -> discor
             language, "source_line", lang=_language(info), chunks=info.chunks, indexed=_when(info.indexed_at)
         )
         value = f"`{clip(neutralise(info.source_id), 150)}`"
+        if info.library != BASE_LIBRARY:  # beside the base's articles, a name may be in both
+            value += f" · {t(language, 'source_own')}"
         published = " · ".join(p for p in (_timestamp(info.published), clip(safe(info.site or ""), 100)) if p)
         if published:
             value += f"\n{published}"

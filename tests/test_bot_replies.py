@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import discord
 from hypothesis import given, settings
@@ -254,6 +255,10 @@ def test_sources_show_date_and_outlet_and_source_shows_author_and_link() -> None
     info = SourceInfo("lemonde.html", "Floods in Paris", "fr", 3, "2026-11-26T09:40:00+00:00", **NEWS)
     value = sources_embed([info], 0, "en").fields[0].value or ""
     assert value.splitlines()[:2] == ["`lemonde.html`", "<t:1581508800:D> · Le Monde"]
+    own = replace(info, library="guild-1")  # a server's own copy is told from the base's
+    assert (sources_embed([own], 0, "fr").fields[0].value or "").startswith(
+        "`lemonde.html` · ajouté dans ce serveur"
+    )
     detail = source_embed(info, "fr")
     fields = {f.name: f.value for f in detail.fields}
     assert fields["Média"] == "Le Monde" and fields["Publié"] == "<t:1581508800:D>"
