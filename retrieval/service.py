@@ -324,7 +324,9 @@ class Retriever:
 
         from retrieval.subscriptions import StoredSubscriptions
 
-        self._check_writable()
+        self._check_writable(
+            "remove libraries where the writer runs (`citebot libraries remove` there, or /delete-library)"
+        )
         name = check_library(library)
         if name == BASE_LIBRARY:
             raise LibraryError(
@@ -672,11 +674,12 @@ class Retriever:
         ranked = self._ranked(text, depth, scope)
         return read_candidates(ranked[:depth], scope, self.query_vector(text))
 
-    def _check_writable(self) -> None:
+    def _check_writable(
+        self, what: str = "index where the writer runs (`citebot index` there, or the writing bot's /reindex)"
+    ) -> None:
         if self.read_only:
             raise ReadOnlyError(
-                "this citebot is read-only (CITEBOT_READ_ONLY=true): it never writes the index; "
-                "index where the writer runs (`citebot index` there, or the writing bot's /reindex)"
+                f"this citebot is read-only (CITEBOT_READ_ONLY=true): it never writes the index; {what}"
             )
 
     def _no_index(self) -> None:
