@@ -499,6 +499,73 @@ def test_a_page_without_article_text_falls_back_to_the_feed_content(tmp_path: Pa
     assert texts == ["Full text in the feed.\n\nSecond paragraph.", "Only text here."]
 
 
+def test_a_page_that_is_down_with_nothing_in_the_feed_is_tried_again_next_poll(tmp_path: Path) -> None:
+    articles, clock = tmp_path / "articles", Clock()
+
+    async def scenario(site: LocalSite) -> None:
+        site.page("/festival", "Service unavailable", status=503, headers={"Retry-After": "60"})
+        site.page(
+            "/feed",
+            rss("F", [{"title": "Avignon festival names its director", "link": site.url("/festival"),
+                       "guid": "festival", "pubDate": rfc822(0.1)}]),
+            "application/rss+xml",
+            etag='"v1"',
+        )  # fmt: skip
+        feeds = feeds_at(tmp_path, clock)
+        await feeds.add(site.url("/feed"))
+        first = await feeds.poll(articles)
+        assert first.added == [] and any("tried again at the next poll" in e for e in first.errors)
+        site.page("/festival", article_page("Avignon festival names its director", story("Avignon.")))
+        clock.advance(31)
+        second = await feeds.poll(articles)  # not hidden by a 304: the feed's version was not done
+        assert second.added == ["127-0-0-1-festival.html"] and second.errors == []
+        assert site.count("/festival") == 2
+
+    run(scenario)
+
+
+def test_dates_latin1_pages_and_a_placeholder_date_are_read_as_a_browser_and_an_editor_would(
+    tmp_path: Path,
+) -> None:
+    articles = tmp_path / "articles"
+    french = (
+        "Les pêcheurs du Doubs s’inquiètent d’une eau trop chaude. « C’est du jamais vu », dit l’un d’eux. "
+    )
+
+    async def scenario(site: LocalSite) -> None:
+        page = article_page("Le Doubs se réchauffe", f"<p>{french * 4}</p>", published="2026-02-10")
+        latin = page.replace("<head>", "<head><meta charset='iso-8859-1'>").encode("cp1252")
+        site.page("/doubs", latin, "text/html")  # no charset in the header: the page's own
+        site.page("/annecy", article_page("Lake Annecy swimming ban lifted", story("Annecy."),
+                                          published="2026-01-20"))  # fmt: skip
+        site.page("/placeholder", article_page("Dijon mustard prices rise", story("Dijon.")))
+        site.page(
+            "/feed",
+            "<?xml version='1.0' encoding='utf-8'?><feed xmlns='http://www.w3.org/2005/Atom'><title>F</title>"
+            "<id>urn:f</id><updated>2026-03-01T00:00:00Z</updated>"
+            f"<entry><title>Le Doubs se réchauffe</title><link href='{site.url('/doubs')}'/><id>d</id>"
+            "<updated>2026-02-28T09:00:00Z</updated></entry>"
+            f"<entry><title>Lake Annecy swimming ban lifted</title><link href='{site.url('/annecy')}'/>"
+            "<id>a</id><updated>2026-02-27T09:00:00Z</updated></entry>"
+            f"<entry><title>Dijon mustard prices rise</title><link href='{site.url('/placeholder')}'/>"
+            "<id>p</id><published>1970-01-01T00:00:00Z</published><updated>2026-02-26T09:00:00Z</updated>"
+            "</entry></feed>",
+            "application/atom+xml",
+        )
+        feeds = feeds_at(tmp_path)
+        await feeds.add(site.url("/feed"))
+        assert len((await feeds.poll(articles)).added) == 3
+
+    run(scenario)
+    doubs, _ = saved(articles, "127-0-0-1-doubs.html")
+    assert "s’inquiètent d’une eau trop chaude. « C’est du jamais vu »" in doubs.text
+    # A feed's "updated" is when the entry last changed: the page's publication date comes first.
+    assert saved(articles, "127-0-0-1-doubs.html")[1]["published"].startswith("2026-02-10")
+    assert saved(articles, "127-0-0-1-annecy.html")[1]["published"].startswith("2026-01-20")
+    # 1970-01-01 is a content system's empty date: the entry's last change is all there is.
+    assert saved(articles, "127-0-0-1-placeholder.html")[1]["published"].startswith("2026-02-26")
+
+
 def test_conditional_get_and_a_second_poll_that_adds_nothing(tmp_path: Path) -> None:
     articles = tmp_path / "articles"
 

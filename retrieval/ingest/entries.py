@@ -36,9 +36,11 @@ class FeedItem:
             of its title and text.
         link: the article's address (absolute, http or https), if any.
         title: the headline, plain text.
-        published: ISO 8601 in UTC, from the item's published (else updated) date.
+        published: ISO 8601 in UTC, from the item's published date.
         author: the byline, names joined by ``", "``.
         content: the fullest HTML the item carries (its content, else its summary).
+        updated: ISO 8601 in UTC, when the item was last changed: the date to cite only
+            when neither the item nor its page says when it was published.
     """
 
     key: str
@@ -47,6 +49,7 @@ class FeedItem:
     published: str | None
     author: str | None
     content: str
+    updated: str | None = None
 
     @property
     def text(self) -> str:
@@ -140,12 +143,15 @@ def _item(entry: Any, feed_url: str) -> FeedItem:
     key = entry.get("id") or link
     if not key:
         key = "hash:" + hashlib.sha256(f"{title}\0{content}".encode()).hexdigest()[:24]
-    published = None
-    stamp = _timestamp(entry)
-    if stamp is not None:
-        published = normalise_date(datetime.fromtimestamp(stamp, UTC))
+    published, updated = (_date(entry, field) for field in ("published_parsed", "updated_parsed"))
     return FeedItem(
-        key=str(key), link=link, title=title, published=published, author=_byline(entry), content=content
+        key=str(key),
+        link=link,
+        title=title,
+        published=published,
+        author=_byline(entry),
+        content=content,
+        updated=updated,
     )
 
 
@@ -159,13 +165,33 @@ def _byline(entry: Any) -> str | None:
 
 
 def _timestamp(entry: Any) -> float | None:
-    moment = entry.get("published_parsed") or entry.get("updated_parsed")
+    """When the item was published, else last changed: what orders a feed newest first."""
+    moment = dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")
     if moment is None:
         return None
     try:
         return float(calendar.timegm(moment))  # feedparser's struct_time is in UTC
     except (TypeError, ValueError, OverflowError):
         return None
+
+
+#: Before this (1971-01-01), a date is a content system's empty value (1970-01-01), not news.
+_EPOCH_PLACEHOLDER = 365 * 86400
+
+
+def _date(entry: Any, field: str) -> str | None:
+    """One of feedparser's parsed dates (struct_time, UTC) as ISO 8601, or None (read as a
+    plain dict: feedparser would answer for a missing ``updated_parsed`` with the published)."""
+    moment = dict.get(entry, field)
+    if moment is None:
+        return None
+    try:
+        stamp = float(calendar.timegm(moment))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if stamp < _EPOCH_PLACEHOLDER:
+        return None
+    return normalise_date(datetime.fromtimestamp(stamp, UTC))
 
 
 def _content(entry: Any) -> str:

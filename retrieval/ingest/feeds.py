@@ -328,11 +328,16 @@ class Feeds:
         seen = set(subscription.seen)
         fresh = [item for item in parsed.items if _seen_key(item.key) not in seen]
         taken = fresh[: self.options.feed_max_items_per_poll]
+        deferred = 0
         for item in taken:
             try:
                 name, problem = await self._take(item, title, subscription.url, articles_dir, known)
             except OSError:
                 raise  # the articles folder cannot be written: stop, and retry these items next time
+            except _TryAgain as later:  # nothing saved, and the page may come back: next poll
+                deferred += 1
+                outcome.problems.append(f"{title}: {later}")
+                continue
             except Exception as error:  # one odd page must not stop the poll of every feed
                 log.exception("feed %s: item %s failed", subscription.url, item.link or item.key)
                 name, problem = None, f"{item.link or item.key}: failed ({error.__class__.__name__}: {error})"
@@ -341,7 +346,7 @@ class Feeds:
                 outcome.saved.append(name)
             if problem:
                 outcome.problems.append(f"{title}: {problem}")
-        if len(taken) == len(fresh):
+        if len(taken) == len(fresh) and not deferred:
             # Validators only once every item of this version is handled: else a 304 next
             # time would hide the items the cap left for later.
             outcome.etag, outcome.last_modified = fetched.etag, fetched.last_modified
@@ -385,15 +390,20 @@ class Feeds:
         where = item.link or repr(item.title or item.key)
         problem = "the item has no link"
         candidate: _Candidate | None = None
+        transient = False
         if item.link:
             try:
                 candidate = await self._page(item.link)
             except FetchError as error:
-                problem = f"page not downloaded ({error})"
+                problem, transient = f"page not downloaded ({error})", error.transient
             except ArticleSkipped as error:
                 problem = f"no article text in the page ({error})"
         if candidate is None:
             candidate = _from_feed(item)
+            if candidate is None and transient:
+                raise _TryAgain(
+                    f"{where}: {problem}, and the feed gives no text either; tried again at the next poll"
+                )
             if candidate is None:
                 return None, f"{where}: {problem}, and the feed gives no text either; nothing saved"
             problem = f"{where}: {problem}; saved the feed's summary instead"
@@ -461,6 +471,8 @@ class Feeds:
             url=candidate.url, title=item.title, published=item.published, author=item.author
         )
         meta = candidate.page.overridden_by(from_feed)
+        if meta.published is None and item.updated:  # the last change, when no one says more
+            meta = meta.overridden_by(ArticleMetadata(published=item.updated))
         sidecar: dict[str, object] = meta.to_json()
         sidecar["site"] = candidate.page.site or feed_title
         sidecar.update(
@@ -489,6 +501,10 @@ class Feeds:
             accept=FEED_ACCEPT,
             user_agent=options.user_agent,
         )
+
+
+class _TryAgain(Exception):
+    """Nothing of the item could be saved this time, for a reason that may pass."""
 
 
 def _from_feed(item: FeedItem) -> _Candidate | None:

@@ -59,7 +59,23 @@ DECLARED_CHARSET = re.compile(rb"""(?:charset|encoding)\s*=\s*["']?([A-Za-z0-9_.
 
 
 class FetchError(Exception):
-    """The article cannot be added; the message says why, in one line."""
+    """The article cannot be added; the message says why, in one line.
+
+    Attributes:
+        transient: the failure may go away by itself (a timeout, a connection that failed,
+            the server busy or down: HTTP 429 and 5xx), so trying again later makes sense.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+#: Charset names a browser reads as Windows-1252.
+_READ_AS_CP1252 = {
+    "iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "latin-1", "l1", "cp819", "ibm819",
+    "windows-1252", "cp1252", "x-cp1252",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -95,13 +111,16 @@ class Fetched:
         """The body as text: in the charset the server names, else the one the document
         declares (``<meta charset>``, ``<?xml encoding>``), else UTF-8, else Windows-1252."""
         declared = DECLARED_CHARSET.search(self.data[:4096])
-        for name in (self.charset, declared[1].decode("ascii") if declared else None, "utf-8"):
-            if not name:
+        for given in (self.charset, declared[1].decode("ascii") if declared else None, "utf-8"):
+            if not given:
                 continue
-            try:
-                return self.data.decode(name).removeprefix("\ufeff")
-            except (LookupError, UnicodeDecodeError):
-                continue
+            # As browsers read them (WHATWG): a page "in Latin-1" is Windows-1252, whose ’ “ ” œ €
+            # Latin-1 reads as control characters. Latin-1 itself if that fails.
+            for name in ["cp1252", given] if given.strip().lower() in _READ_AS_CP1252 else [given]:
+                try:
+                    return self.data.decode(name).removeprefix("\ufeff")
+                except (LookupError, UnicodeDecodeError):
+                    continue
         return self.data.decode("cp1252", errors="replace")
 
 
@@ -225,14 +244,15 @@ async def fetch_url(
                     return await _read(response, url, max_bytes, content_types)
             raise FetchError(f"too many redirects (more than {MAX_REDIRECTS})")
     except TimeoutError:
-        raise FetchError(f"the download took longer than {timeout:g} s") from None
+        raise FetchError(f"the download took longer than {timeout:g} s", transient=True) from None
     except ValueError:  # urlsplit and the IDNA codec on a malformed address (UnicodeError too)
         raise FetchError(f"not a valid address: {url[:200]}") from None
     except aiohttp.ClientError as error:
         cause = error.__cause__ or error.__context__
         if isinstance(cause, FetchError):
             raise cause from None
-        raise FetchError(f"could not download {url}: {_reason(error)}") from None
+        transient = not isinstance(error, aiohttp.ClientSSLError | aiohttp.ClientConnectorDNSError)
+        raise FetchError(f"could not download {url}: {_reason(error)}", transient=transient) from None
 
 
 def _reason(error: aiohttp.ClientError) -> str:
@@ -256,7 +276,8 @@ async def _read(
     response: aiohttp.ClientResponse, url: str, max_bytes: int, content_types: Mapping[str, str]
 ) -> Fetched:
     if response.status >= 400:
-        raise FetchError(f"the server answered HTTP {response.status} for {url}")
+        busy = response.status == 429 or response.status >= 500
+        raise FetchError(f"the server answered HTTP {response.status} for {url}", transient=busy)
     if response.status != 200:
         # 1xx are handled by aiohttp; 204, 206 and the rest are no download at all.
         raise FetchError(f"the server answered HTTP {response.status} for {url}, not a document")
