@@ -566,6 +566,51 @@ def test_dates_latin1_pages_and_a_placeholder_date_are_read_as_a_browser_and_an_
     assert saved(articles, "127-0-0-1-placeholder.html")[1]["published"].startswith("2026-02-26")
 
 
+def test_a_stub_or_a_wall_instead_of_the_article_gives_way_to_the_feeds_text(tmp_path: Path) -> None:
+    """A paywall's first lines, a consent wall or an app's empty shell is not the article:
+    the feed's text is saved (with the page's address and outlet), and two stories behind
+    the same wall stay two."""
+    articles = tmp_path / "articles"
+    wall = "We and our 842 partners store and access information on your device to show you ads. " * 4
+    full = (
+        "The regional assembly approved the new line on Monday. Trains will take 1 h 50 between Rennes "
+        "and Quimper from 2029, for a cost of 2.3 billion euros, and the route avoids the wetlands. " * 3
+    )
+
+    async def scenario(site: LocalSite) -> None:
+        stub = "<p>The regional assembly approved the new line on Monday.</p><p>For subscribers only.</p>"
+        site.page("/rail", article_page("Rennes-Quimper rail line approved", stub, site_name="Ouest Daily"))
+        for slug in ("market", "museum"):
+            site.page(
+                f"/{slug}", f"<html><head><title>Consent</title></head><body><p>{wall}</p></body></html>"
+            )
+        site.page("/shell", f"<html><body><div id='root'></div><p>{wall}</p></body></html>")
+        items = [
+            {"title": "Rennes-Quimper rail line approved", "link": site.url("/rail"), "guid": "rail",
+             "description": full},
+            {"title": "Strasbourg Christmas market opens", "link": site.url("/market"), "guid": "market",
+             "description": "The Strasbourg Christmas market opened with 300 stalls and 1,200 police."},
+            {"title": "Colmar museum reopens its doors", "link": site.url("/museum"), "guid": "museum",
+             "description": "The Unterlinden museum of Colmar reopened after two years of works."},
+            {"title": "Nantes urban farm harvests", "link": site.url("/shell"), "guid": "shell"},
+        ]  # fmt: skip
+        site.page("/feed", rss("Ouest Daily", items), "application/rss+xml")
+        feeds = feeds_at(tmp_path)
+        await feeds.add(site.url("/feed"))
+        report = await feeds.poll(articles)
+        assert len(report.added) == 3
+        assert any("/shell: no article text in the page (the page never names the headline)" in e
+                   for e in report.errors)  # fmt: skip
+
+    run(scenario)
+    rail, meta = saved(articles, "127-0-0-1-rail.txt")
+    assert "1 h 50 between Rennes and Quimper from 2029" in rail.text and meta["saved_from"] == "feed"
+    assert meta["site"] == "Ouest Daily" and str(meta["url"]).endswith("/rail")
+    texts = {saved(articles, name)[0].text for name in articles_in(articles)}
+    assert any("300 stalls" in t for t in texts) and any("Unterlinden" in t for t in texts)
+    assert not any("842 partners" in t for t in texts)
+
+
 def test_conditional_get_and_a_second_poll_that_adds_nothing(tmp_path: Path) -> None:
     articles = tmp_path / "articles"
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
@@ -170,6 +171,7 @@ class _Candidate:
     text_hash: str | None
     page: ArticleMetadata
     saved_from: str  # "page" or "feed"
+    text: str = ""  # what will be indexed
 
 
 @dataclass
@@ -398,6 +400,8 @@ class Feeds:
                 problem, transient = f"page not downloaded ({error})", error.transient
             except ArticleSkipped as error:
                 problem = f"no article text in the page ({error})"
+        if candidate is not None:
+            candidate, problem = _better_of(candidate, item)
         if candidate is None:
             candidate = _from_feed(item)
             if candidate is None and transient:
@@ -407,8 +411,8 @@ class Feeds:
             if candidate is None:
                 return None, f"{where}: {problem}, and the feed gives no text either; nothing saved"
             problem = f"{where}: {problem}; saved the feed's summary instead"
-        else:
-            problem = ""
+        elif problem:
+            problem = f"{where}: {problem}"
         name = await self._save(candidate, item, feed_title, feed_url, articles_dir, known)
         if name is None:
             return None, None  # the same text is already in the folder: nothing to report
@@ -434,7 +438,9 @@ class Feeds:
         canonical = _canonical(meta.url, page.url)
         cite = canonical or clean_url(page.url)
         links = list(dict.fromkeys([cite, clean_url(page.url), clean_url(link)]))
-        return _Candidate(markup.encode("utf-8"), page.suffix, cite, links, text_sha256(text), meta, "page")
+        return _Candidate(
+            markup.encode("utf-8"), page.suffix, cite, links, text_sha256(text), meta, "page", text
+        )
 
     async def _save(
         self,
@@ -503,6 +509,46 @@ class Feeds:
         )
 
 
+#: A feed's own text at least this much longer than its page's: the page is a stub (a
+#: paywall's first lines, an app's empty shell), the feed has the article.
+FULLER = 1.5
+#: Words of a headline that its article's text cannot fail to hold at least one of.
+_HEADLINE_WORD = re.compile(r"[^\W\d_]{4,}")
+
+
+def _better_of(page: _Candidate, item: FeedItem) -> tuple[_Candidate | None, str]:
+    """The page, or the feed's own text with the page's address and metadata when the page
+    holds less of the article: a stub shorter than the feed's text, or a text that never
+    names the headline (a consent wall, a cookie banner left of an app); None, with why,
+    when the page is no article and the feed has no text. The second value is what to report."""
+    words = len(page.text.split())
+    feed_text = item.text
+    headline = _stems(item.title or "")
+    unrelated = len(headline) >= 2 and not headline & _stems(page.text)
+    stub = len(feed_text.split()) >= FULLER * max(words, 1) and len(feed_text.split()) >= 40
+    if not (unrelated or stub):
+        return page, ""
+    why = "the page never names the headline" if unrelated else f"the page holds {words} words of it"
+    if not feed_text:
+        return None, f"no article text in the page ({why})"
+    fuller = _Candidate(
+        feed_text.encode("utf-8"),
+        ".txt",
+        page.url,
+        page.links,
+        text_sha256(feed_text),
+        page.page,
+        "feed",
+        feed_text,
+    )
+    return fuller, f"{why}; saved the feed's text instead" if unrelated else ""
+
+
+def _stems(text: str) -> set[str]:
+    """The words of four letters or more, by their first five ("beavers" is "beaver")."""
+    return {word.casefold()[:5] for word in _HEADLINE_WORD.findall(text)}
+
+
 class _TryAgain(Exception):
     """Nothing of the item could be saved this time, for a reason that may pass."""
 
@@ -514,7 +560,9 @@ def _from_feed(item: FeedItem) -> _Candidate | None:
         return None
     cite = clean_url(item.link) if item.link else None
     links = [cite] if cite else []
-    return _Candidate(text.encode("utf-8"), ".txt", cite, links, text_sha256(text), ArticleMetadata(), "feed")
+    return _Candidate(
+        text.encode("utf-8"), ".txt", cite, links, text_sha256(text), ArticleMetadata(), "feed", text
+    )
 
 
 def _canonical(canonical: str | None, page_url: str) -> str | None:
