@@ -287,6 +287,32 @@ def test_tracking_parameters_and_the_canonical_link_lead_to_one_copy(tmp_path: P
     assert any(str(link).endswith("/story/harbour-deal?id=7") for link in sidecar["links"])  # type: ignore[attr-defined]
 
 
+def test_a_section_as_canonical_link_neither_merges_stories_nor_is_cited(tmp_path: Path) -> None:
+    articles = tmp_path / "articles"
+
+    async def scenario(site: LocalSite) -> None:
+        section = site.url("/news/")
+        site.page(
+            "/news/metro", article_page("Lyon metro line opens", story("Lyon metro."), canonical=section)
+        )
+        site.page(
+            "/news/fires", article_page("Grenoble bans wood fires", story("Grenoble."), canonical=section)
+        )
+        items = [
+            {"title": "Lyon metro line opens", "link": site.url("/news/metro"), "guid": "m"},
+            {"title": "Grenoble bans wood fires", "link": site.url("/news/fires"), "guid": "f"},
+        ]
+        # Served with a type real feeds come with: the parser, not the label, says it is one.
+        site.page("/feed", rss("City news", items), "application/x-rss+xml")
+        feeds = feeds_at(tmp_path)
+        await feeds.add(site.url("/feed"))
+        assert len((await feeds.poll(articles)).added) == 2
+
+    run(scenario)
+    cited = {str(saved(articles, name)[1]["url"]).rsplit("/", 1)[-1] for name in articles_in(articles)}
+    assert cited == {"metro", "fires"}
+
+
 def test_the_same_text_at_two_addresses_is_stored_once(tmp_path: Path) -> None:
     articles = tmp_path / "articles"
 

@@ -566,11 +566,13 @@ def _from_feed(item: FeedItem) -> _Candidate | None:
 
 
 def _canonical(canonical: str | None, page_url: str) -> str | None:
-    """The page's canonical link, cleaned; not when it points at a site's home page
-    (some sites give every article that canonical, which would make them all one)."""
+    """The page's canonical link, cleaned; not when it points at a site's home page or at a
+    section the page is in (some sites give every article that canonical, which would make
+    them all one)."""
     if not canonical:
         return None
-    if urlsplit(canonical).path.strip("/") == "" and urlsplit(page_url).path.strip("/") != "":
+    own, given = urlsplit(page_url).path.strip("/"), urlsplit(canonical).path.strip("/")
+    if own and (given == "" or own.startswith(given + "/")):  # the home page, or a section's
         return None
     return clean_url(canonical)
 

@@ -49,6 +49,14 @@ FEED_CONTENT_TYPES = {
     "application/rdf+xml": ".xml",
     "application/xml": ".xml",
     "text/xml": ".xml",
+    # Older or mislabelled, as real feeds are served; the feed parser decides what they hold.
+    "application/x-rss+xml": ".xml",
+    "application/x-atom+xml": ".xml",
+    "text/rss+xml": ".xml",
+    "text/x-rss": ".xml",
+    "text/atom+xml": ".xml",
+    "application/octet-stream": ".xml",
+    "binary/octet-stream": ".xml",
 }
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
 PAGE_ACCEPT = "text/html, application/xhtml+xml, text/plain;q=0.9, text/markdown;q=0.9, */*;q=0.1"
