@@ -11,6 +11,7 @@ http(s)) is dropped with a log line: bad metadata never costs the article.
 from __future__ import annotations
 
 import email.utils
+import html
 import json
 import logging
 import re
@@ -202,7 +203,7 @@ def clean_author(value: object) -> str | None:
     """
     names: list[str] = []
     for item in _author_items(value, depth=0):
-        for part in re.split(r"\s*[;|]\s*", item):
+        for part in re.split(r"\s*[;|]\s*", html.unescape(item) if "&" in item else item):
             name = _author_name(part)
             if name and name.lower() not in {n.lower() for n in names}:
                 names.append(name)
@@ -224,7 +225,13 @@ def _author_items(value: object, depth: int) -> Iterator[str]:
             yield from _author_items(item, depth + 1)
 
 
+#: What content systems write where no one signed: not a byline.
+_NO_AUTHOR = {"unknown", "anonymous", "admin", "administrator", "inconnu", "anonyme", "n/a", "none", "null"}
+
+
 def _author_name(text: str) -> str | None:
+    if "<" in text:  # markup in a feed's byline: <a href="/desk">Le Monde</a>
+        text = html.unescape(re.sub(r"<[^>]*>", " ", text))
     text = re.sub(r"\s+", " ", text).strip()
     inner = re.fullmatch(r"\S+@\S+\s*\((.+)\)", text)
     if inner:
@@ -232,6 +239,8 @@ def _author_name(text: str) -> str | None:
     if "@" in text and " " not in text or re.match(r"https?://", text):
         return None  # an address or a profile link, not a name
     text = re.sub(r"^(by|par)\s+", "", text, flags=re.IGNORECASE)
+    if text.casefold() in _NO_AUTHOR:
+        return None
     return text or None
 
 

@@ -325,3 +325,16 @@ def test_metadata_merging_and_json() -> None:
         "site": "Y",
         "url": "http://e.org",
     }
+
+
+@pytest.mark.parametrize(
+    ("byline", "expected"),
+    [
+        ("Rédaction <a href='/desk'>Le Monde</a>", "Rédaction Le Monde"),  # markup in a feed's byline
+        ("noreply@blogger.com (Unknown)", None),  # a blog's empty signature
+        (["Ann Lee", "Anonymous"], "Ann Lee"),
+        ("By Jean &amp; Marie Dupont", "Jean & Marie Dupont"),
+    ],
+)
+def test_bylines_are_names_without_markup_or_placeholders(byline: object, expected: str | None) -> None:
+    assert clean_author(byline) == expected
