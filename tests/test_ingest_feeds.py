@@ -761,6 +761,13 @@ def test_errors_back_off_and_a_success_resets_the_count(tmp_path: Path) -> None:
         [feed] = feeds.list()
         assert (feed.errors, feed.last_error, feed.title) == (0, None, "F again")
         assert feed.next_poll == (START + timedelta(minutes=190)).isoformat()
+        # "Too many requests; come back in 80 minutes": at least that, within the cap.
+        site.page("/feed", "slow down", "text/plain", status=429, headers={"Retry-After": "4800"})
+        await poll_at(190)
+        assert feeds.list()[0].next_poll == (START + timedelta(minutes=190 + 80)).isoformat()
+        site.page("/feed", "slow down", "text/plain", status=429, headers={"Retry-After": "86400"})
+        await poll_at(270)
+        assert feeds.list()[0].next_poll == (START + timedelta(minutes=270 + 100)).isoformat()
 
     run(scenario)
 

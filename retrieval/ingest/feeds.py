@@ -182,6 +182,7 @@ class _Outcome:
     seen: list[str] = field(default_factory=list)
     etag: str | None = None
     last_modified: str | None = None
+    retry_after: float | None = None  # seconds the feed's server asked to wait
 
 
 class Feeds:
@@ -324,6 +325,7 @@ class Feeds:
             )
         except (FetchError, FeedError) as error:
             outcome.result.error = str(error)
+            outcome.retry_after = getattr(error, "retry_after", None)
             return outcome
         title = parsed.title or subscription.title
         outcome.result.title = title
@@ -368,8 +370,10 @@ class Feeds:
         if outcome.result.error:
             feed.errors += 1
             feed.last_error = outcome.result.error
-            cap = timedelta(minutes=self.options.feed_max_backoff_minutes)
-            wait = min(interval * 2 ** min(feed.errors, 30), max(cap, interval))
+            cap = max(timedelta(minutes=self.options.feed_max_backoff_minutes), interval)
+            wait = min(interval * 2 ** min(feed.errors, 30), cap)
+            if outcome.retry_after:  # the server said how long: at least that, within the cap
+                wait = min(max(wait, timedelta(seconds=outcome.retry_after)), cap)
         else:
             feed.errors = 0
             feed.last_error = None

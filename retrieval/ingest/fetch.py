@@ -22,6 +22,8 @@ import socket
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -72,11 +74,14 @@ class FetchError(Exception):
     Attributes:
         transient: the failure may go away by itself (a timeout, a connection that failed,
             the server busy or down: HTTP 429 and 5xx), so trying again later makes sense.
+        retry_after: seconds the server asked to wait (its ``Retry-After``), if it did.
     """
 
-    def __init__(self, message: str, *, transient: bool = False) -> None:
+    def __init__(self, message: str, *, transient: bool = False, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.transient = transient
+        #: seconds the server asked to wait before the next try (its Retry-After), if it did
+        self.retry_after = retry_after
 
 
 #: Charset names a browser reads as Windows-1252.
@@ -285,7 +290,10 @@ async def _read(
 ) -> Fetched:
     if response.status >= 400:
         busy = response.status == 429 or response.status >= 500
-        raise FetchError(f"the server answered HTTP {response.status} for {url}", transient=busy)
+        wait = _retry_after(_header(response, "Retry-After")) if busy else None
+        raise FetchError(
+            f"the server answered HTTP {response.status} for {url}", transient=busy, retry_after=wait
+        )
     if response.status != 200:
         # 1xx are handled by aiohttp; 204, 206 and the rest are no download at all.
         raise FetchError(f"the server answered HTTP {response.status} for {url}, not a document")
@@ -311,6 +319,20 @@ async def _read(
         content_type=content_type,
         charset=response.charset,
     )
+
+
+def _retry_after(value: str | None) -> float | None:
+    """A Retry-After header's wait in seconds: a number of seconds, or an HTTP date."""
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 def _header(response: aiohttp.ClientResponse, name: str) -> str | None:
