@@ -157,6 +157,42 @@ def _parse_date(value: object) -> date | datetime | None:
     try:
         return email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
+        return _written_date(text)
+
+
+_MONTH_NUMBERS = {
+    name: number
+    for number, names in enumerate(
+        (
+            "janvier january jan", "février fevrier february feb fév fev", "mars march mar",
+            "avril april apr avr", "mai may", "juin june jun", "juillet july jul juil",
+            "août aout august aug", "septembre september sep sept", "octobre october oct",
+            "novembre november nov", "décembre decembre december dec déc",
+        ),
+        start=1,
+    )
+    for name in names.split()
+}  # fmt: skip
+#: A date as people write it: "mardi 1er décembre 2026 à 14h00", "1 December 2026", "December 1, 2026".
+_WRITTEN_DATE = re.compile(
+    r"(?:[^\W\d_]+\.?,?\s+)?(?:(?P<day>\d{1,2})(?:er|st|nd|rd|th)?\s+(?P<month>[^\W\d_]+)\.?"
+    r"|(?P<month2>[^\W\d_]+)\.?\s+(?P<day2>\d{1,2})(?:st|nd|rd|th)?,?)\s+(?P<year>\d{4})\b.*",
+    re.IGNORECASE,
+)
+
+
+def _written_date(text: str) -> date | None:
+    """The day of a date written in words, French or English (a time with no zone is dropped:
+    the day is sure, the hour's zone is not)."""
+    found = _WRITTEN_DATE.fullmatch(text)
+    if found is None:
+        return None
+    month = _MONTH_NUMBERS.get((found["month"] or found["month2"]).casefold())
+    if month is None:
+        return None
+    try:
+        return date(int(found["year"]), month, int(found["day"] or found["day2"]))
+    except ValueError:
         return None
 
 

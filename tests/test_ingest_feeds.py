@@ -850,3 +850,12 @@ def test_options_from_settings_like_objects() -> None:
     assert options.feed_max_items_per_poll == 20
     with pytest.raises(ValueError, match="feed_max_items_per_poll"):
         FeedOptions(feed_max_items_per_poll=0)
+
+
+def test_a_pubdate_written_in_french_gives_the_items_day() -> None:
+    from retrieval.ingest.entries import parse_feed
+
+    feed = rss("Le Quotidien", [{"title": "Grève", "link": "http://example.org/a", "guid": "a",
+                                 "pubDate": "mardi 1er décembre 2026 14:00"}])  # fmt: skip
+    [item] = parse_feed(feed.encode(), "http://example.org/feed", "application/rss+xml", None).items
+    assert item.published == "2026-12-01"

@@ -338,3 +338,17 @@ def test_metadata_merging_and_json() -> None:
 )
 def test_bylines_are_names_without_markup_or_placeholders(byline: object, expected: str | None) -> None:
     assert clean_author(byline) == expected
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("mardi 1er décembre 2026 à 14h00", "2026-12-01"),  # a French CMS's pubDate
+        ("1 December 2025", "2025-12-01"),
+        ("Dec 1, 2025", "2025-12-01"),
+        ("31 février 2026", None),
+        ("next tuesday", None),
+    ],
+)
+def test_dates_written_in_words_give_their_day(written: str, expected: str | None) -> None:
+    assert normalise_date(written, now=datetime(2026, 12, 7, tzinfo=UTC)) == expected

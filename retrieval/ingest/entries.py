@@ -144,6 +144,8 @@ def _item(entry: Any, feed_url: str) -> FeedItem:
     if not key:
         key = "hash:" + hashlib.sha256(f"{title}\0{content}".encode()).hexdigest()[:24]
     published, updated = (_date(entry, field) for field in ("published_parsed", "updated_parsed"))
+    if dict.get(entry, "published_parsed") is None and isinstance(raw := dict.get(entry, "published"), str):
+        published = normalise_date(raw)  # one feedparser cannot read: "mardi 1 décembre 2026"
     return FeedItem(
         key=str(key),
         link=link,
