@@ -22,6 +22,9 @@ from retrieval.ingest.urls import clean_url, url_key
             "https://example.org/a?id=9",
         ),
         ("http://example.org/story?p=123", "http://example.org/story?p=123"),
+        ("https://example.org/world/story?CMP=share_btn_tw", "https://example.org/world/story"),
+        ("https://example.org/a?from=rss&id=3&src=newsletter", "https://example.org/a?id=3"),
+        ("https://example.org/archive?from=2020", "https://example.org/archive?from=2020"),  # not a source
     ],
 )
 def test_clean_url_drops_tracking_and_fragments(url: str, expected: str) -> None:

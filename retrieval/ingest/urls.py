@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 #: them (utm_*, fbclid, gclid, ref, ...); these are the ones it keeps.
 TRACKING_PARAMS = frozenset(
     {
+        "cmp",
         "cmpid",
         "ocid",
         "smid",
@@ -43,6 +44,12 @@ TRACKING_PARAMS = frozenset(
     }
 )
 TRACKING_PREFIXES = ("utm_", "_hs", "mc_", "pk_", "mtm_", "fb_", "ns_", "at_", "oly_", "vero_", "mkt_", "wt.")
+#: Parameters that say where a click came from only when their value is such a place
+#: (``?from=rss``, ``?src=newsletter``; ``?from=2020`` is kept).
+SOURCE_PARAMS = frozenset({"from", "src", "source", "origin", "via", "ref_src"})
+SOURCE_VALUES = frozenset(
+    {"rss", "feed", "feeds", "atom", "newsletter", "email", "mail", "twitter", "facebook", "social", "push"}
+)
 
 
 def clean_url(url: str) -> str:
@@ -54,7 +61,7 @@ def clean_url(url: str) -> str:
     url = url.strip()
     try:
         parts = urlsplit(url)
-        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
+        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k, v)]
         url = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query, doseq=True), ""))
     except ValueError:
         return url
@@ -79,6 +86,8 @@ def url_key(url: str) -> str:
     return host + path + (f"?{parts.query}" if parts.query else "")
 
 
-def _is_tracking(name: str) -> bool:
+def _is_tracking(name: str, value: str = "") -> bool:
     name = name.lower()
+    if name in SOURCE_PARAMS:
+        return value.lower() in SOURCE_VALUES
     return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)
