@@ -313,6 +313,29 @@ def test_a_section_as_canonical_link_neither_merges_stories_nor_is_cited(tmp_pat
     assert cited == {"metro", "fires"}
 
 
+def test_a_page_that_only_sends_the_reader_on_is_followed(tmp_path: Path) -> None:
+    articles = tmp_path / "articles"
+
+    async def scenario(site: LocalSite) -> None:
+        site.page("/news/otters", article_page("Otters are back on the Loire", story("Otters.")))
+        site.page(
+            "/r/otters",
+            "<html><head><meta http-equiv='refresh' content='0;url=/news/otters'></head>"
+            "<body>Redirecting to the article. If nothing happens, click here.</body></html>",
+        )
+        item = {"title": "Otters are back on the Loire", "link": site.url("/r/otters"), "guid": "o"}
+        site.page("/feed", rss("River news", [item]), "application/rss+xml")
+        feeds = feeds_at(tmp_path)
+        await feeds.add(site.url("/feed"))
+        assert (await feeds.poll(articles)).errors == []
+
+    run(scenario)
+    [name] = articles_in(articles)
+    article, meta = saved(articles, name)
+    assert "Redirecting" not in article.text and "Otters." in article.text
+    assert str(meta["url"]).endswith("/news/otters")
+
+
 def test_the_same_text_at_two_addresses_is_stored_once(tmp_path: Path) -> None:
     articles = tmp_path / "articles"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ from retrieval.ingest.fetch import (
     ALLOWED_SUFFIXES,
     FetchError,
     fetch_url,
+    meta_refresh,
     name_for_url,
     safe_filename,
     save_article,
@@ -120,12 +122,16 @@ class AdminCog(commands.Cog):
                 name, meta = safe_filename(file.filename), None
             else:
                 assert url is not None
-                fetched = await fetch_url(
-                    url.strip(),
+                get = partial(
+                    fetch_url,
                     max_bytes=settings.max_download_bytes,
                     timeout=settings.url_fetch_timeout,
                     allowlist=settings.url_allowlist,
                 )
+                fetched = await get(url.strip())
+                onward = meta_refresh(fetched)
+                if onward is not None:  # a page that only sends the reader on to the article
+                    fetched = await get(onward)
                 data, name, meta = (
                     fetched.data,
                     name_for_url(fetched.url, fetched.suffix),

@@ -321,6 +321,26 @@ async def _read(
     )
 
 
+#: ``<meta http-equiv="refresh" content="0; url=...">``: a page that only sends the reader on.
+_META_REFRESH = re.compile(
+    r"""<meta[^>]+http-equiv\s*=\s*["']?refresh["']?[^>]*content\s*=\s*["']\s*(\d{1,3})\s*[;,]\s*"""
+    r"""(?:url\s*=\s*)?['"]?([^"'>\s]+)""",
+    re.IGNORECASE,
+)
+
+
+def meta_refresh(page: Fetched) -> str | None:
+    """Where a small HTML page sends its reader at once (a meta refresh of 5 s or less),
+    resolved against the page's address; None for a page that is no such stop."""
+    if page.suffix != ".html" or len(page.data) > 8192:
+        return None
+    found = _META_REFRESH.search(page.text())
+    if found is None or int(found[1]) > 5:
+        return None
+    target = urljoin(page.url, found[2].strip())
+    return target if urlsplit(target).scheme in {"http", "https"} and target != page.url else None
+
+
 def _retry_after(value: str | None) -> float | None:
     """A Retry-After header's wait in seconds: a number of seconds, or an HTTP date."""
     if not value:
