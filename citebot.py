@@ -807,7 +807,7 @@ def _feeds(settings: Settings, args: argparse.Namespace) -> int:
     # new); a library whose feeds have brought nothing yet has no folder to index.
     folder = retriever.articles_folder(library)
     indexed = IndexReport()
-    if report.added or (folder.is_dir() and any(folder.iterdir())):
+    if report.added or report.revised or (folder.is_dir() and any(folder.iterdir())):
         indexed = _with_progress(
             lambda progress: retriever.index(
                 folder, progress=progress, library=None if library == BASE_LIBRARY else library
@@ -827,6 +827,8 @@ def _feeds(settings: Settings, args: argparse.Namespace) -> int:
             f"{result.title} ({result.url}): "
             + (f"failed: {result.error}" if result.error else f"{result.new} new")
         )
+    if report.revised:
+        print(f"Saved again, as their feed changed them: {', '.join(report.revised)}")
     for problem in report.errors:
         if not any(problem == f"{r.url}: {r.error}" for r in report.feeds):
             print(f"citebot: warning: {problem}", file=sys.stderr)

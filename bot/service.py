@@ -175,7 +175,7 @@ class AnswerService:
         """Poll a library's feeds that are due, index what they brought, and return the poll's
         report with the articles it brought that are now indexed (in the order saved)."""
         report = await self.feeds.poll(library)
-        if not report.added:
+        if not report.added and not report.revised:
             return report, []
         await self.reindex("feeds", None if library == BASE_LIBRARY else library)
         # Whoever indexed them (this reindex, or the folder watcher's before it), they are in

@@ -727,6 +727,45 @@ def test_items_are_taken_newest_first_up_to_the_cap_per_poll(tmp_path: Path) -> 
     run(scenario)
 
 
+def test_a_corrected_story_is_saved_again_under_its_name_and_only_then(tmp_path: Path) -> None:
+    """A new headline, or a later "updated" date, says an item changed: its page is read
+    again and saved over the version saved before, so the next index run replaces it."""
+    articles, clock = tmp_path / "articles", Clock()
+
+    def feed(site: LocalSite, title: str, updated: str) -> str:
+        return (
+            "<?xml version='1.0' encoding='utf-8'?><feed xmlns='http://www.w3.org/2005/Atom'><title>F</title>"
+            f"<id>urn:f</id><updated>{updated}</updated><entry><title>{title}</title>"
+            f"<link href='{site.url('/lighthouse')}'/><id>l</id><published>2026-02-20T09:00:00Z</published>"
+            f"<updated>{updated}</updated></entry></feed>"
+        )
+
+    async def scenario(site: LocalSite) -> None:
+        first, then = "Old lighthouse to become a research station", "Correction: lighthouse station delayed"
+        site.page("/lighthouse", article_page(first, story("It will open in 2028 for 4.2 million euros.")))
+        site.page("/feed", feed(site, first, "2026-02-20T09:00:00Z"), "application/atom+xml")
+        feeds = feeds_at(tmp_path, clock)
+        await feeds.add(site.url("/feed"))
+        assert (await feeds.poll(articles)).added == ["127-0-0-1-lighthouse.html"]
+        clock.advance(31)
+        assert (await feeds.poll(articles)).revised == []  # nothing changed: not read again
+        assert site.count("/lighthouse") == 1
+        site.page("/lighthouse", article_page(then, story("It will open in 2031 for 9.7 million euros.")))
+        site.page("/feed", feed(site, then, "2026-02-25T09:00:00Z"), "application/atom+xml")
+        clock.advance(31)
+        report = await feeds.poll(articles)
+        assert (report.added, report.revised) == ([], ["127-0-0-1-lighthouse.html"])
+        clock.advance(31)
+        assert (await feeds.poll(articles)).revised == []  # once
+
+    run(scenario)
+    assert articles_in(articles) == ["127-0-0-1-lighthouse.html"]
+    article, meta = saved(articles, "127-0-0-1-lighthouse.html")
+    assert "2031 for 9.7 million euros" in article.text and "2028" not in article.text
+    assert meta["title"] == "Correction: lighthouse station delayed" and "revised_at" in meta
+    assert str(meta["published"]).startswith("2026-02-20")  # still published when it was
+
+
 def test_an_item_that_leaves_its_feed_leaves_its_article_in_place(tmp_path: Path) -> None:
     articles = tmp_path / "articles"
 
@@ -827,6 +866,7 @@ def test_the_report_json_and_one_poll_at_a_time(tmp_path: Path) -> None:
         assert report.to_json() == {
             "feeds": [{"url": site.url("/feed"), "title": "Feed title", "new": 1, "error": None}],
             "added": ["127-0-0-1-a.html"],
+            "revised": [],
             "errors": [],
         }
         json.dumps(report.to_json())

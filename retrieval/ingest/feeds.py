@@ -145,6 +145,8 @@ class PollReport:
     Attributes:
         feeds: one result per feed polled (feeds not yet due are not polled).
         added: the file names saved (the new articles' source ids), to index.
+        revised: the file names saved again because their item changed (a correction, a
+            new headline), to index as changed.
         errors: one line per problem: a feed that failed, an item saved from the feed's
             summary because its page could not be had, an item that could not be saved.
     """
@@ -152,12 +154,15 @@ class PollReport:
     feeds: list[FeedResult] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    revised: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
-        """``{"feeds": [{"url", "title", "new", "error"}], "added": [...], "errors": [...]}``."""
+        """``{"feeds": [{"url", "title", "new", "error"}], "added": [...], "revised": [...],
+        "errors": [...]}``."""
         return {
             "feeds": [f.to_json() for f in self.feeds],
             "added": list(self.added),
+            "revised": list(self.revised),
             "errors": list(self.errors),
         }
 
@@ -185,6 +190,8 @@ class _Outcome:
     etag: str | None = None
     last_modified: str | None = None
     retry_after: float | None = None  # seconds the feed's server asked to wait
+    versions: dict[str, str] = field(default_factory=dict)
+    revised: list[str] = field(default_factory=list)
 
 
 class Feeds:
@@ -306,6 +313,7 @@ class Feeds:
                 outcome = await self._poll_feed(subscription, articles_dir, known)
                 report.feeds.append(outcome.result)
                 report.added.extend(outcome.saved)
+                report.revised.extend(outcome.revised)
                 if outcome.result.error:
                     report.errors.append(f"{subscription.url}: {outcome.result.error}")
                 report.errors.extend(outcome.problems)
@@ -331,9 +339,20 @@ class Feeds:
             return outcome
         title = parsed.title or subscription.title
         outcome.result.title = title
-        seen = set(subscription.seen)
+        seen, versions = set(subscription.seen), subscription.versions
         fresh = [item for item in parsed.items if _seen_key(item.key) not in seen]
         taken = fresh[: self.options.feed_max_items_per_poll]
+        changed = []
+        for item in parsed.items:
+            key = _seen_key(item.key)
+            if key in seen and versions.get(key) != _version(item):
+                if key in versions:  # handled before, and changed since
+                    changed.append(item)
+                else:  # handled before versions were kept: this one is the reference
+                    outcome.versions[key] = _version(item)
+        for item in changed[: max(0, self.options.feed_max_items_per_poll - len(taken))]:
+            if await self._revise(item, title, subscription.url, articles_dir, known, outcome):
+                outcome.versions[_seen_key(item.key)] = _version(item)
         deferred = 0
         for item in taken:
             try:
@@ -348,6 +367,7 @@ class Feeds:
                 log.exception("feed %s: item %s failed", subscription.url, item.link or item.key)
                 name, problem = None, f"{item.link or item.key}: failed ({error.__class__.__name__}: {error})"
             outcome.seen.append(_seen_key(item.key))
+            outcome.versions[_seen_key(item.key)] = _version(item)
             if name:
                 outcome.saved.append(name)
             if problem:
@@ -386,6 +406,8 @@ class Feeds:
         handled = set(outcome.seen)
         seen = [key for key in feed.seen if key not in handled] + outcome.seen
         feed.seen = seen[-self.options.feed_seen_items :]
+        kept = set(feed.seen)
+        feed.versions = {k: v for k, v in {**feed.versions, **outcome.versions}.items() if k in kept}
 
     # --- one item ----------------------------------------------------------------------
 
@@ -423,6 +445,38 @@ class Feeds:
         if name is None:
             return None, None  # the same text is already in the folder: nothing to report
         return name, problem or None
+
+    async def _revise(
+        self,
+        item: FeedItem,
+        feed_title: str,
+        feed_url: str,
+        articles_dir: Path,
+        known: KnownArticles,
+        outcome: _Outcome,
+    ) -> bool:
+        """Save again the article of an item that changed (a correction, a new headline),
+        under its file name, so the next index run replaces it; whether the change is dealt
+        with (False: try again at the next poll)."""
+        name = known.find([item.link]) if item.link else None
+        if name is None or not (articles_dir / name).exists():
+            return True  # never saved from its page, or removed since: nothing to replace
+        try:
+            candidate = await self._page(item.link or "")
+        except FetchError as error:
+            outcome.problems.append(f"{feed_title}: {item.link}: changed, but {error}; tried again next poll")
+            return not error.transient
+        except ArticleSkipped:
+            return True  # the page has no article any more: the version saved stays
+        fitting, _ = _better_of(candidate, item)
+        if fitting is None or fitting.suffix != Path(name).suffix:
+            return True  # not an article in the form saved before: the version saved stays
+        sidecar = {**self._sidecar(fitting, item, feed_title, feed_url), "revised_at": _iso(self.clock())}
+        await asyncio.to_thread(save_article, articles_dir, name, fitting.data, sidecar)
+        known.add(name, fitting.links, fitting.text_hash)
+        outcome.revised.append(name)
+        log.info("feed %s: %s changed; saved again as %s", feed_url, item.link, name)
+        return True
 
     async def _page(self, link: str) -> _Candidate:
         options = self.options
@@ -534,7 +588,7 @@ def _better_of(page: _Candidate, item: FeedItem) -> tuple[_Candidate | None, str
     words = len(page.text.split())
     feed_text = item.text
     headline = _stems(item.title or "")
-    unrelated = len(headline) >= 2 and not headline & _stems(page.text)
+    unrelated = len(headline) >= 2 and not headline & _stems(f"{page.page.title or ''} {page.text}")
     stub = len(feed_text.split()) >= FULLER * max(words, 1) and len(feed_text.split()) >= 40
     if not (unrelated or stub):
         return page, ""
@@ -598,6 +652,12 @@ def _feed_address(url: str) -> str:
 def _find(feeds: dict[str, Subscription], url: str) -> Subscription | None:
     key = url_key(url.strip())
     return next((feed for feed in feeds.values() if url_key(feed.url) == key), None)
+
+
+def _version(item: FeedItem) -> str:
+    """What says an item changed: its headline and its feed's "updated" date (not its text,
+    which some feeds rewrite on every fetch: "5 minutes ago")."""
+    return hashlib.sha256(f"{item.title}\0{item.updated}".encode()).hexdigest()[:12]
 
 
 def _seen_key(key: str) -> str:

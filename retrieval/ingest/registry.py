@@ -48,6 +48,8 @@ class Subscription:
         last_error: the last poll's error, None when it succeeded.
         interval_minutes: this feed's own polling interval; None: the default.
         seen: keys (short hashes) of the items already handled, newest last, bounded.
+        versions: for the items handled, a short hash of what says they changed (their
+            headline and their feed's "updated" date), to save a corrected story again.
     """
 
     url: str
@@ -61,12 +63,14 @@ class Subscription:
     last_error: str | None = None
     interval_minutes: float | None = None
     seen: list[str] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
 
     def to_json(self, *, with_seen: bool = False) -> dict[str, Any]:
-        """The subscription as JSON; the seen item keys only when asked for (they are many)."""
+        """The subscription as JSON; the seen item keys and versions only when asked for
+        (they are many)."""
         data = asdict(self)
         if not with_seen:
-            del data["seen"]
+            del data["seen"], data["versions"]
         return data
 
     @classmethod
