@@ -766,6 +766,24 @@ def test_a_corrected_story_is_saved_again_under_its_name_and_only_then(tmp_path:
     assert str(meta["published"]).startswith("2026-02-20")  # still published when it was
 
 
+def test_a_brief_without_a_link_is_saved_once_even_after_subscribing_again(tmp_path: Path) -> None:
+    articles = tmp_path / "articles"
+
+    async def scenario(site: LocalSite) -> None:
+        briefs = [{"title": "Brief: Dijon mustard", "description": "Mustard seed prices rose 12 %."},
+                  {"title": "Brief: Lyon metro", "description": "Line B runs again."}]  # fmt: skip
+        site.page("/feed", rss("Briefs", briefs), "application/rss+xml")
+        feeds = feeds_at(tmp_path)
+        await feeds.add(site.url("/feed"))
+        assert len((await feeds.poll(articles)).added) == 2
+        feeds.remove(site.url("/feed"))
+        await feeds.add(site.url("/feed"))
+        assert (await feeds.poll(articles)).added == []
+
+    run(scenario)
+    assert len(articles_in(articles)) == 2
+
+
 def test_an_item_that_leaves_its_feed_leaves_its_article_in_place(tmp_path: Path) -> None:
     articles = tmp_path / "articles"
 

@@ -415,7 +415,7 @@ class Feeds:
         self, item: FeedItem, feed_title: str, feed_url: str, articles_dir: Path, known: KnownArticles
     ) -> tuple[str | None, str | None]:
         """Save one new item; returns the file name (None if nothing was saved) and a problem."""
-        if item.link and known.find([item.link]):
+        if item.link and known.find([item.link]) or known.find_item(item.key):
             return None, None  # reached before, through another feed, /add, or another address
         where = item.link or repr(item.title or item.key)
         problem = "the item has no link"
@@ -528,7 +528,7 @@ class Feeds:
         name = known.free_name(wanted, salt=candidate.url or item.key)
         sidecar = self._sidecar(candidate, item, feed_title, feed_url)
         await asyncio.to_thread(save_article, articles_dir, name, candidate.data, sidecar)
-        known.add(name, candidate.links, candidate.text_hash)
+        known.add(name, candidate.links, candidate.text_hash, item.key)
         log.info("feed %s: saved %s", feed_url, name)
         return name
 
@@ -548,6 +548,7 @@ class Feeds:
         sidecar.update(
             feed=feed_url,
             feed_title=feed_title,
+            feed_item=item.key,
             links=candidate.links,
             saved_from=candidate.saved_from,
             fetched_at=_iso(self.clock()),

@@ -40,6 +40,7 @@ class KnownArticles:
     def __init__(self) -> None:
         self.by_url: dict[str, str] = {}
         self.by_hash: dict[str, str] = {}
+        self.by_item: dict[str, str] = {}  # a feed item's guid (or hash), for items with no link
         self.names: set[str] = set()
 
     @classmethod
@@ -62,7 +63,7 @@ class KnownArticles:
                 log.debug("%s: not read for duplicates (%s)", sidecar, error)
                 continue
             if isinstance(data, dict):
-                known.add(article, _urls(data), data.get("text_sha256"))
+                known.add(article, _urls(data), data.get("text_sha256"), data.get("feed_item"))
         return known
 
     def find(self, urls: Iterable[str | None] = (), text_hash: str | None = None) -> str | None:
@@ -74,15 +75,23 @@ class KnownArticles:
             return self.by_hash.get(text_hash)
         return None
 
-    def add(self, name: str, urls: Iterable[str | None], text_hash: object = None) -> None:
-        """Record an article saved as ``name``."""
+    def add(
+        self, name: str, urls: Iterable[str | None], text_hash: object = None, item: object = None
+    ) -> None:
+        """Record an article saved as ``name`` (from the feed item ``item``, if it was)."""
         self.names.add(name)
         self.names.add(name + SIDECAR_SUFFIX)
+        if isinstance(item, str) and item:
+            self.by_item.setdefault(item, name)
         for url in urls:
             if url:
                 self.by_url.setdefault(url_key(url), name)
         if isinstance(text_hash, str) and text_hash:
             self.by_hash.setdefault(text_hash, name)
+
+    def find_item(self, key: str) -> str | None:
+        """The file name of the article saved from the feed item ``key``, if any."""
+        return self.by_item.get(key)
 
     def free_name(self, name: str, salt: str) -> str:
         """``name``, or ``name`` with a short hash of ``salt`` when a file already has it."""
