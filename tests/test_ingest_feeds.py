@@ -419,12 +419,20 @@ def test_what_is_not_a_feed_is_refused_in_one_line_and_nothing_is_saved(
     assert not (tmp_path / "data" / "feeds.json").exists()
 
 
-def test_a_web_page_that_links_to_its_feed_says_where_it_is(tmp_path: Path) -> None:
+def test_a_web_page_that_links_to_its_feed_subscribes_to_that_feed(tmp_path: Path) -> None:
     async def scenario(site: LocalSite) -> None:
         head = '<link rel="alternate" type="application/rss+xml" href="/rss.xml">'
         site.page("/", f"<!doctype html><html><head>{head}</head><body><p>Home</p></body></html>")
-        with pytest.raises(FeedError, match=r"links to a feed at http://127\.0\.0\.1:\d+/rss\.xml"):
-            await feeds_at(tmp_path).add(site.url("/"))
+        feeds = feeds_at(tmp_path)
+        with pytest.raises(
+            FeedError, match=r"links to a feed at http://127\.0\.0\.1:\d+/rss\.xml: .*HTTP 404"
+        ):
+            await feeds.add(site.url("/"))
+        site.page("/rss.xml", rss("Home news", [{"title": "A", "link": site.url("/a"), "guid": "a"}]),
+                  "application/rss+xml")  # fmt: skip
+        added = await feeds.add(site.url("/"))
+        assert (added.url, added.title, added.items) == (site.url("/rss.xml"), "Home news", 1)
+        assert [f.url for f in feeds.list()] == [site.url("/rss.xml")]
 
     run(scenario)
 

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 from retrieval.articles import ArticleSkipped, html_to_text, normalise_text
 from retrieval.errors import FeedError
-from retrieval.ingest.entries import FeedItem, parse_feed
+from retrieval.ingest.entries import FeedItem, discover_feed_links, parse_feed
 from retrieval.ingest.fetch import (
     CONTENT_TYPES,
     FEED_ACCEPT,
@@ -217,15 +217,19 @@ class Feeds:
 
     # --- the list ----------------------------------------------------------------------
 
-    async def add(self, url: str, *, interval_minutes: float | None = None) -> AddedFeed:
+    async def add(
+        self, url: str, *, interval_minutes: float | None = None, discovered: bool = False
+    ) -> AddedFeed:
         """Subscribe to the feed at ``url`` after reading it once.
 
-        Nothing is saved unless the address answers with an RSS or Atom feed. Its items
+        Nothing is saved unless the address answers with an RSS or Atom feed, or with a web
+        page that names its feed (``<link rel="alternate">``): then that feed. Its items
         are fetched by the next poll.
 
         Args:
-            url: the feed's address (tracking parameters are dropped).
+            url: the feed's address (tracking parameters are dropped), or a page naming it.
             interval_minutes: poll this feed this often instead of the default.
+            discovered: ``url`` was named by a page (a second page is not followed).
 
         Returns:
             The feed's address as kept, its title and its number of items.
@@ -245,9 +249,22 @@ class Feeds:
             fetched = await self._fetch_feed(address)
         except FetchError as error:
             raise FeedError(f"cannot add the feed: {error}") from None
-        parsed = await asyncio.to_thread(
-            parse_feed, fetched.data, fetched.url, fetched.content_type, fetched.charset
-        )
+        try:
+            parsed = await asyncio.to_thread(
+                parse_feed, fetched.data, fetched.url, fetched.content_type, fetched.charset
+            )
+        except FeedError:
+            # A site's page that names its feed (<link rel="alternate">): that feed, once.
+            found = discover_feed_links(fetched.data, fetched.url) if not discovered else []
+            if not found:
+                raise
+            log.info("%s is a page; subscribing to the feed it links to, %s", address, found[0])
+            try:
+                return await self.add(found[0], interval_minutes=interval_minutes, discovered=True)
+            except FeedError as error:
+                raise FeedError(
+                    f"{address} is a web page that links to a feed at {found[0]}: {error}"
+                ) from None
         title = parsed.title or urlsplit(address).hostname or address
         # No ETag kept yet: the first poll must get the items, not a 304.
         subscription = Subscription(
