@@ -164,6 +164,9 @@ def _connect(settings: Settings) -> Any:
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_host:
+        from retrieval.chroma_http import limit_requests
+
+        limit_requests()  # a server that stops answering fails a call instead of blocking it
         try:
             return chromadb.HttpClient(
                 host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
@@ -177,14 +180,18 @@ def _connect(settings: Settings) -> Any:
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
+#: The errors (by class, through the chain of causes) of a server that cannot be reached or
+#: did not answer in time.
+_UNREACHABLE = {
+    "ConnectError", "ConnectionError", "RemoteProtocolError",
+    "ConnectTimeout", "ReadTimeout", "WriteTimeout", "PoolTimeout",
+}  # fmt: skip
+
+
 def _is_connection_error(error: BaseException) -> bool:
     names = {type(e).__name__ for e in _chain(error)}
     text = str(error).lower()
-    return bool(
-        names & {"ConnectError", "ConnectionError", "ConnectTimeout", "ReadTimeout", "RemoteProtocolError"}
-        or "could not connect" in text
-        or "connection refused" in text
-    )
+    return bool(names & _UNREACHABLE or "could not connect" in text or "connection refused" in text)
 
 
 def _chain(error: BaseException) -> list[BaseException]:
@@ -197,5 +204,13 @@ def _chain(error: BaseException) -> list[BaseException]:
 
 
 def _short(error: BaseException) -> str:
+    if any(type(e).__name__ in {"ReadTimeout", "WriteTimeout", "PoolTimeout"} for e in _chain(error)):
+        from retrieval.chroma_http import ANSWER_SECONDS
+
+        return f"it did not answer within {ANSWER_SECONDS:g} s"
+    if any(type(e).__name__ == "ConnectTimeout" for e in _chain(error)):
+        from retrieval.chroma_http import CONNECT_SECONDS
+
+        return f"no connection within {CONNECT_SECONDS:g} s"
     text = str(error).strip().splitlines()
     return text[0][:200] if text else type(error).__name__

@@ -9,6 +9,9 @@ alone: a server that was never there is one clear ``StoreUnavailableError``.
 from __future__ import annotations
 
 import shutil
+import socket
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,38 @@ def test_a_server_that_is_not_there_is_one_clear_error(
     with pytest.raises(StoreUnavailableError):
         retriever.search("Who is Andy Jassy?")
     assert not DataFolder(settings.data_dir).manifest.exists()  # nothing half-written
+
+
+def test_a_server_that_stops_answering_fails_a_call_in_bounded_time(
+    tmp_path: Path, articles: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Something holds the port and never answers (a paused server, a partition): a call
+    fails with one line after the time limit, instead of blocking for ever."""
+    import retrieval.chroma_http
+
+    monkeypatch.setattr(retrieval.chroma_http, "ANSWER_SECONDS", 1.0)
+    silent = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    accepting = threading.Thread(
+        target=lambda: [held.append(silent.accept()[0]) for _ in range(20)], daemon=True
+    )
+    accepting.start()
+    port = silent.getsockname()[1]
+    settings = load_settings(
+        articles_dir=articles, data_dir=tmp_path / "data", chroma_host="127.0.0.1", chroma_port=port
+    )
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailableError) as caught:
+            Retriever(settings, embedder=embedder).sources()
+        assert time.monotonic() - started < 20
+        assert (
+            str(caught.value) == f"cannot reach Chroma server 127.0.0.1:{port}: it did not answer within 1 s"
+        )
+    finally:
+        silent.close()
+        for connection in held:
+            connection.close()
 
 
 async def _ask(fake: FakeDiscord, question: str, locale: str = "en-US") -> Message:
