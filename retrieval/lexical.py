@@ -436,6 +436,13 @@ def search(
         values = scores[candidates]
         keep = min(n, len(candidates))
         top = np.argpartition(-values, keep - 1)[:keep]
+        cut = values[top].min()
+        if keep < len(values) and np.count_nonzero(values == cut) > np.count_nonzero(values[top] == cut):
+            # Passages tied at the cut: kept by passage id, not by where their rows happen to
+            # sit (a writer's rows and a replica's differ in order, not in content).
+            better = np.flatnonzero(values > cut)
+            tied = sorted(np.flatnonzero(values == cut), key=lambda i: p.ids[int(candidates[i])])
+            top = np.concatenate([better, np.asarray(tied[: keep - len(better)], dtype=better.dtype)])
         found.extend((float(values[i]), p.ids[int(candidates[i])]) for i in top if values[i] > 0)
     found.sort(key=lambda item: (-item[0], item[1]))
     return [(chunk_id, score) for score, chunk_id in found[:n]]

@@ -100,6 +100,22 @@ def test_incremental_updates_equal_a_fresh_build(tmp_path: Path) -> None:
         assert got == pytest.approx(_bm25s_scores(final, question), rel=1e-4)
 
 
+def test_passages_tied_at_the_cut_are_kept_by_id_whatever_their_row_order() -> None:
+    """Reprints score alike: which of them make the top n must not depend on the order the
+    index received them (a writer's run by run, a replica's in one read)."""
+    copies = {f"p{n:03}": ("Palantir founded by Peter Thiel works with ICE.", "en") for n in range(60)}
+    copies["other"] = ("The festival in Austin is over.", "en")
+    names = list(copies)
+    forward, backward = LexicalIndex(), LexicalIndex()
+    forward.update(add=copies, remove=[])
+    for start in range(len(names), 0, -10):  # added in another order, ten at a time
+        backward.update(add={k: copies[k] for k in names[max(0, start - 10) : start]}, remove=[])
+    for n in (1, 7, 40):
+        got = search([forward], "Who founded Palantir?", n)
+        assert got == search([backward], "Who founded Palantir?", n)
+        assert [chunk for chunk, _ in got] == sorted(k for k in copies if k.startswith("p"))[:n]
+
+
 def test_save_load_round_trip_as_plain_arrays(tmp_path: Path) -> None:
     path = DataFolder(tmp_path).lexical_cache("base")
     index = LexicalIndex()
