@@ -216,8 +216,9 @@ class WriterLease:
             current = self.registry.lease()
             if current is not None and current.owner == self.owner:
                 self.registry.drop_lease()
-        except Exception:
-            log.warning("could not release the writer lease; it expires in %.0f s", self.ttl, exc_info=True)
+        except Exception as error:  # the store down: one line (the traceback only with -v's debug)
+            log.warning("could not release the writer lease (%s); it expires in %.0f s", error, self.ttl)
+            log.debug("releasing the writer lease", exc_info=True)
 
     def _lease(self, acquired: float) -> Lease:
         return Lease(self.owner, self.host, os.getpid(), time.time() + self.ttl, acquired)
