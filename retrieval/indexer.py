@@ -219,14 +219,17 @@ class Indexer:
     def _scan(
         self, articles_dir: Path, catalog: Catalog, prune: bool
     ) -> tuple[list[ArticleFile], dict[str, str]]:
-        if prune and not articles_dir.exists():
-            return [], {}
         try:
             return scan_folder(articles_dir, self.settings.max_article_bytes, catalog.known_files())
         except ArticlesDirError as error:
             if catalog.entries:
-                # --prune empties the index of a folder that is gone; a file is no folder either way.
-                hint = "" if articles_dir.exists() else " (pass --prune to empty the index)"
+                # A missing folder is a typo or an unmounted disk far more often than a wish to
+                # empty the index, --prune or not: that is done with an empty folder.
+                hint = (
+                    ""
+                    if articles_dir.exists()
+                    else " (to empty the index, index an empty folder with --prune)"
+                )
                 raise ArticlesDirError(f"{error}; nothing was changed{hint}") from None
             raise
 

@@ -62,8 +62,11 @@ def test_a_run_that_would_empty_or_mostly_empty_the_index_stops(
     empty.mkdir()
     with pytest.raises(MassRemovalError, match=r"holds none of the 4 indexed articles; nothing was changed"):
         retriever.index(empty)
-    with pytest.raises(ArticlesDirError, match="nothing was changed .pass --prune"):
-        retriever.index(tmp_path / "unmounted")
+    for prune in (False, True):  # a missing folder is a typo or a disk not mounted, --prune or not
+        with pytest.raises(
+            ArticlesDirError, match=r"nothing was changed \(to empty the index, index an empty"
+        ):
+            retriever.index(tmp_path / "unmounted", prune=prune)
     a_file = tmp_path / "notes.txt"
     a_file.write_text("not a folder", encoding="utf-8")
     for prune in (False, True):  # --prune cannot make a file a folder: it is not offered
