@@ -352,6 +352,7 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
         *([args.question] if args.question is not None else []),
     ):
         clean_question(text, settings.max_question_chars)
+    _library_exists(settings, retriever)
     if retriever.needs_index():
         if retriever.has_legacy_index():
             print(f"citebot: moving the index in {settings.data_dir} into the store first", file=sys.stderr)
@@ -525,6 +526,20 @@ def _text_after(text: str, room: int) -> str:
     return f"{kept} {ELLIPSIS}" if kept else f" {ELLIPSIS}"
 
 
+def _library_exists(settings: Settings, retriever: Retriever) -> None:
+    """A library to read (``--library``, ``CITEBOT_LIBRARY``) must be in the store: a typo
+    would otherwise read the base library alone, and say nothing.
+
+    Raises:
+        LibraryError: there is no such library.
+    """
+    name = settings.library
+    if name and name != "base" and retriever.registry.record(name) is None:
+        from retrieval.errors import LibraryError
+
+        raise LibraryError(f"the store holds no library called {name} (`citebot libraries list` names them)")
+
+
 def _nothing_indexed(settings: Settings, retriever: Retriever | None = None) -> str:
     """What to say of an index with no article: a replica cannot index, the writer does; a
     run may be under way, or may have stopped before its end (the store's record says)."""
@@ -598,6 +613,7 @@ def _link(passage: Passage) -> str:
 
 def _sources(settings: Settings, args: argparse.Namespace) -> int:
     retriever = _retriever(settings)
+    _library_exists(settings, retriever)
     sources = retriever.sources()
     if args.json:
         print(json.dumps([s.to_json() for s in sources], ensure_ascii=False))
@@ -653,6 +669,8 @@ def _eval(settings: Settings, args: argparse.Namespace) -> int:
         if not args.json:
             print(f"citebot: no index yet; indexing {settings.articles_dir} first", file=sys.stderr)
         _with_progress(lambda progress: retriever.ensure_index(progress), quiet=args.json)
+    if not args.articles:
+        _library_exists(settings, retriever)
     started = time.perf_counter()
     report = evaluate_retriever(retriever, questions, offtopic)
     elapsed = time.perf_counter() - started

@@ -207,6 +207,13 @@ def test_the_cli_takes_a_library_on_index_ask_sources_and_eval(
     monkeypatch.setenv("CITEBOT_LIBRARY", "workers")
     assert main(["eval", str(DATA / "distractors_users.jsonl"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["all"]["hit@5"] > 0.3
+    for command in (["sources"], ["ask", "Who signed?"], ["eval", str(DATA / "distractors_users.jsonl")]):
+        assert main([*command, "--library", "wokers"]) == 1  # a typo: not the base alone, silently
+        err = capsys.readouterr().err
+        assert (
+            err.startswith("citebot: error: the store holds no library called wokers (")
+            and err.count("\n") == 1
+        )
     with pytest.raises(SystemExit) as refused:  # a usage error, as the parser reports them
         main(["index", "--library", "Bad Name"])
     assert refused.value.code == 2
