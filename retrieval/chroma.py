@@ -213,4 +213,6 @@ def _short(error: BaseException) -> str:
 
         return f"no connection within {CONNECT_SECONDS:g} s"
     text = str(error).strip().splitlines()
+    if text and text[0].lstrip().startswith("<"):  # a web page: something else holds the port
+        return "it answers, but not as a Chroma server (is CITEBOT_CHROMA_PORT right?)"
     return text[0][:200] if text else type(error).__name__

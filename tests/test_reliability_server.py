@@ -8,6 +8,7 @@ alone: a server that was never there is one clear ``StoreUnavailableError``.
 
 from __future__ import annotations
 
+import http.server
 import shutil
 import socket
 import threading
@@ -81,6 +82,27 @@ def test_a_server_that_stops_answering_fails_a_call_in_bounded_time(
         silent.close()
         for connection in held:
             connection.close()
+
+
+def test_a_web_server_on_the_port_is_told_from_a_chroma_server(
+    tmp_path: Path, articles: Path, embedder: Embedder
+) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    settings = load_settings(
+        articles_dir=articles, data_dir=tmp_path / "data", chroma_host="127.0.0.1", chroma_port=port
+    )
+    try:
+        with pytest.raises(StoreUnavailableError) as caught:
+            Retriever(settings, embedder=embedder).sources()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert str(caught.value) == (
+        f"cannot reach Chroma server 127.0.0.1:{port}: it answers, but not as a Chroma server "
+        "(is CITEBOT_CHROMA_PORT right?)"
+    )
 
 
 async def _ask(fake: FakeDiscord, question: str, locale: str = "en-US") -> Message:
