@@ -368,7 +368,14 @@ class Feeds:
                 else:  # handled before versions were kept: this one is the reference
                     outcome.versions[key] = _version(item)
         for item in changed[: max(0, self.options.feed_max_items_per_poll - len(taken))]:
-            if await self._revise(item, title, subscription.url, articles_dir, known, outcome):
+            try:
+                done = await self._revise(item, title, subscription.url, articles_dir, known, outcome)
+            except OSError:
+                raise  # the articles folder cannot be written: stop, as for new items
+            except Exception:  # one odd page must not stop the poll; its last version stays
+                log.exception("feed %s: the change to %s failed", subscription.url, item.link or item.key)
+                done = True
+            if done:
                 outcome.versions[_seen_key(item.key)] = _version(item)
         deferred = 0
         for item in taken:
