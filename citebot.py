@@ -728,7 +728,8 @@ def _date(text: str) -> datetime:
         since = parse_range(text, None).since
     except QuestionError as error:
         raise argparse.ArgumentTypeError(str(error).removeprefix("since: ")) from None
-    assert since is not None  # a blank text is refused by argparse before it comes here
+    if since is None:
+        raise argparse.ArgumentTypeError("empty: give a date")
     return datetime.fromtimestamp(since, UTC)
 
 

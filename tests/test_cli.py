@@ -308,6 +308,9 @@ def test_feedback_exports_votes_and_writes_an_eval_set(
     with pytest.raises(SystemExit) as refused:
         main(["feedback", "--since", "yesterday"])
     assert refused.value.code == 2 and "not a date" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        main(["feedback", "--since", " "])
+    assert refused.value.code == 2 and "empty: give a date" in capsys.readouterr().err
 
     regression = tmp_path / "regression.jsonl"
     assert main(["feedback", "--as-eval", str(regression)]) == 0
