@@ -336,6 +336,42 @@ def test_a_page_that_only_sends_the_reader_on_is_followed(tmp_path: Path) -> Non
     assert str(meta["url"]).endswith("/news/otters")
 
 
+def test_shared_guids_an_amp_canonical_and_an_escaped_refresh_are_read_right(tmp_path: Path) -> None:
+    """Two feeds may both number their items 1001; an /amp page names its article as canonical;
+    a refresh's address is HTML, with &amp; for &."""
+    articles = tmp_path / "articles"
+
+    async def scenario(site: LocalSite) -> None:
+        site.page("/a/dam", article_page("Dam works begin on the Rhône", story("The Rhône dam.")))
+        site.page("/b/tram", article_page("Tram strike in Lille", story("Lille tram drivers.")))
+        site.page("/c/vote/amp", article_page("Council vote on bike lanes", story("Bike lanes."),
+                                              canonical=site.url("/c/vote")))  # fmt: skip
+        site.page("/d/otters", article_page("Otters in the Loire", story("Otters.")))
+        site.page("/d/go", "<html><head><meta content='0; url=/d/otters?id=5&amp;lang=fr' "
+                           "http-equiv='refresh'></head><body>Moving on.</body></html>")  # fmt: skip
+        for path, items in (
+            (
+                "/a.xml",
+                [{"title": "Dam works begin on the Rhône", "link": site.url("/a/dam"), "guid": "1001"}],
+            ),
+            ("/b.xml", [{"title": "Tram strike in Lille", "link": site.url("/b/tram"), "guid": "1001"}]),
+            (
+                "/c.xml",
+                [{"title": "Council vote on bike lanes", "link": site.url("/c/vote/amp"), "guid": "v"}],
+            ),
+            ("/d.xml", [{"title": "Otters in the Loire", "link": site.url("/d/go"), "guid": "o"}]),
+        ):
+            site.page(path, rss(path, items), "application/rss+xml")
+        feeds = feeds_at(tmp_path)
+        for path in ("/a.xml", "/b.xml", "/c.xml", "/d.xml"):
+            await feeds.add(site.url(path))
+        assert len((await feeds.poll(articles)).added) == 4
+
+    run(scenario)
+    cited = {str(saved(articles, name)[1]["url"]).split("/", 3)[-1] for name in articles_in(articles)}
+    assert cited == {"a/dam", "b/tram", "c/vote", "d/otters?id=5&lang=fr"}
+
+
 def test_the_same_text_at_two_addresses_is_stored_once(tmp_path: Path) -> None:
     articles = tmp_path / "articles"
 
@@ -581,6 +617,26 @@ def test_a_page_that_is_down_with_nothing_in_the_feed_is_tried_again_next_poll(t
     run(scenario)
 
 
+def test_a_page_that_stays_down_is_given_up_after_five_polls(tmp_path: Path) -> None:
+    articles, clock = tmp_path / "articles", Clock()
+
+    async def scenario(site: LocalSite) -> None:
+        site.page("/checked", "Checking your browser", status=503)  # a bot check, for good
+        item = {"title": "Behind a bot check", "link": site.url("/checked"), "guid": "c"}
+        site.page("/feed", rss("F", [item]), "application/rss+xml", etag='"v1"')
+        feeds = feeds_at(tmp_path, clock)
+        await feeds.add(site.url("/feed"))
+        errors = []
+        for _ in range(6):
+            errors.append((await feeds.poll(articles)).errors)
+            clock.advance(31)
+        assert all("tried again at the next poll" in e[0] for e in errors[:4])
+        assert "given up after 5 polls" in errors[4][0] and errors[5] == []
+        assert site.count("/checked") == 5 and feeds.list()[0].etag == '"v1"'
+
+    run(scenario)
+
+
 def test_dates_latin1_pages_and_a_placeholder_date_are_read_as_a_browser_and_an_editor_would(
     tmp_path: Path,
 ) -> None:
@@ -759,9 +815,15 @@ def test_a_corrected_story_is_saved_again_under_its_name_and_only_then(tmp_path:
         assert (await feeds.poll(articles)).revised == []  # nothing changed: not read again
         assert site.count("/lighthouse") == 1
         site.page("/lighthouse", article_page(then, story("It will open in 2031 for 9.7 million euros.")))
-        site.page("/feed", feed(site, then, "2026-02-25T09:00:00Z"), "application/atom+xml")
+        site.page("/feed", feed(site, then, "2026-02-25T09:00:00Z"), "application/atom+xml", etag='"v2"')
         clock.advance(31)
-        report = await feeds.poll(articles)
+        down = site.pages["/lighthouse"]
+        site.page("/lighthouse", "busy", "text/plain", status=503)  # down when the change is seen
+        changed = await feeds.poll(articles)
+        assert changed.revised == [] and any("changed, but" in e for e in changed.errors)
+        site.pages["/lighthouse"] = down
+        clock.advance(31)
+        report = await feeds.poll(articles)  # no 304 hides it: the feed's version was not done
         assert (report.added, report.revised) == ([], ["127-0-0-1-lighthouse.html"])
         clock.advance(31)
         assert (await feeds.poll(articles)).revised == []  # once
@@ -856,6 +918,9 @@ def test_errors_back_off_and_a_success_resets_the_count(tmp_path: Path) -> None:
         site.page("/feed", "slow down", "text/plain", status=429, headers={"Retry-After": "86400"})
         await poll_at(270)
         assert feeds.list()[0].next_poll == (START + timedelta(minutes=270 + 100)).isoformat()
+        site.page("/feed", "slow down", "text/plain", status=429, headers={"Retry-After": "9" * 40})
+        await poll_at(370)  # a server's absurd wait is the cap too, not an overflow
+        assert feeds.list()[0].next_poll == (START + timedelta(minutes=370 + 100)).isoformat()
 
     run(scenario)
 

@@ -192,6 +192,7 @@ class _Outcome:
     retry_after: float | None = None  # seconds the feed's server asked to wait
     versions: dict[str, str] = field(default_factory=dict)
     revised: list[str] = field(default_factory=list)
+    tries: dict[str, int] = field(default_factory=dict)  # items left for the next poll, and how often
 
 
 class Feeds:
@@ -255,7 +256,9 @@ class Feeds:
             )
         except FeedError:
             # A site's page that names its feed (<link rel="alternate">): that feed, once.
-            found = discover_feed_links(fetched.data, fetched.url) if not discovered else []
+            found = (
+                [] if discovered else await asyncio.to_thread(discover_feed_links, fetched.data, fetched.url)
+            )
             if not found:
                 raise
             log.info("%s is a page; subscribing to the feed it links to, %s", address, found[0])
@@ -367,7 +370,9 @@ class Feeds:
                     changed.append(item)
                 else:  # handled before versions were kept: this one is the reference
                     outcome.versions[key] = _version(item)
-        for item in changed[: max(0, self.options.feed_max_items_per_poll - len(taken))]:
+        room = max(0, self.options.feed_max_items_per_poll - len(taken))
+        pending = len(changed) - room if len(changed) > room else 0  # the cap leaves them for later
+        for item in changed[:room]:
             try:
                 done = await self._revise(item, title, subscription.url, articles_dir, known, outcome)
             except OSError:
@@ -377,16 +382,25 @@ class Feeds:
                 done = True
             if done:
                 outcome.versions[_seen_key(item.key)] = _version(item)
-        deferred = 0
+            else:
+                pending += 1
         for item in taken:
+            key = _seen_key(item.key)
             try:
                 name, problem = await self._take(item, title, subscription.url, articles_dir, known)
             except OSError:
                 raise  # the articles folder cannot be written: stop, and retry these items next time
             except _TryAgain as later:  # nothing saved, and the page may come back: next poll
-                deferred += 1
-                outcome.problems.append(f"{title}: {later}")
-                continue
+                tries = subscription.tries.get(key, 0) + 1
+                if tries < MAX_TRIES:
+                    outcome.tries[key] = tries
+                    pending += 1
+                    outcome.problems.append(f"{title}: {later}")
+                    continue
+                name, problem = (
+                    None,
+                    f"{later}".replace("tried again at the next poll", f"given up after {tries} polls"),
+                )
             except Exception as error:  # one odd page must not stop the poll of every feed
                 log.exception("feed %s: item %s failed", subscription.url, item.link or item.key)
                 name, problem = None, f"{item.link or item.key}: failed ({error.__class__.__name__}: {error})"
@@ -396,9 +410,9 @@ class Feeds:
                 outcome.saved.append(name)
             if problem:
                 outcome.problems.append(f"{title}: {problem}")
-        if len(taken) == len(fresh) and not deferred:
-            # Validators only once every item of this version is handled: else a 304 next
-            # time would hide the items the cap left for later.
+        if len(taken) == len(fresh) and not pending:
+            # Validators only once every item of this version is handled (new, or changed):
+            # else a 304 next time would hide the items left for later.
             outcome.etag, outcome.last_modified = fetched.etag, fetched.last_modified
         outcome.result.new = len(outcome.saved)
         return outcome
@@ -419,7 +433,8 @@ class Feeds:
             cap = max(timedelta(minutes=self.options.feed_max_backoff_minutes), interval)
             wait = min(interval * 2 ** min(feed.errors, 30), cap)
             if outcome.retry_after:  # the server said how long: at least that, within the cap
-                wait = min(max(wait, timedelta(seconds=outcome.retry_after)), cap)
+                asked = timedelta(seconds=min(outcome.retry_after, cap.total_seconds()))
+                wait = min(max(wait, asked), cap)
         else:
             feed.errors = 0
             feed.last_error = None
@@ -432,6 +447,7 @@ class Feeds:
         feed.seen = seen[-self.options.feed_seen_items :]
         kept = set(feed.seen)
         feed.versions = {k: v for k, v in {**feed.versions, **outcome.versions}.items() if k in kept}
+        feed.tries = dict(outcome.tries)  # an item not deferred again this time is done with
 
     # --- one item ----------------------------------------------------------------------
 
@@ -439,7 +455,7 @@ class Feeds:
         self, item: FeedItem, feed_title: str, feed_url: str, articles_dir: Path, known: KnownArticles
     ) -> tuple[str | None, str | None]:
         """Save one new item; returns the file name (None if nothing was saved) and a problem."""
-        if item.link and known.find([item.link]) or known.find_item(item.key):
+        if known.find([item.link]) if item.link else known.find_item(item.key):
             return None, None  # reached before, through another feed, /add, or another address
         where = item.link or repr(item.title or item.key)
         problem = "the item has no link"
@@ -638,6 +654,11 @@ def _stems(text: str) -> set[str]:
     return {word.casefold()[:5] for word in _HEADLINE_WORD.findall(text)}
 
 
+#: Polls an item whose page is down (and whose feed has no text) is tried at, before it is
+#: given up: a page behind a bot check never comes back.
+MAX_TRIES = 5
+
+
 class _TryAgain(Exception):
     """Nothing of the item could be saved this time, for a reason that may pass."""
 
@@ -654,6 +675,10 @@ def _from_feed(item: FeedItem) -> _Candidate | None:
     )
 
 
+#: What follows an article's own address in the address of another form of it.
+_VARIANTS = {"amp", "amp.html", "print", "print.html", "index.html", "index.htm", "full", "m", "mobile"}
+
+
 def _canonical(canonical: str | None, page_url: str) -> str | None:
     """The page's canonical link, cleaned; not when it points at a site's home page or at a
     section the page is in (some sites give every article that canonical, which would make
@@ -661,8 +686,10 @@ def _canonical(canonical: str | None, page_url: str) -> str | None:
     if not canonical:
         return None
     own, given = urlsplit(page_url).path.strip("/"), urlsplit(canonical).path.strip("/")
-    if own and (given == "" or own.startswith(given + "/")):  # the home page, or a section's
+    if own and given == "":  # the home page
         return None
+    if own.startswith(given + "/") and own[len(given) + 1 :].lower() not in _VARIANTS:
+        return None  # a section the page is in, not the page's own /amp or /print variant
     return clean_url(canonical)
 
 
@@ -680,9 +707,9 @@ def _find(feeds: dict[str, Subscription], url: str) -> Subscription | None:
 
 
 def _version(item: FeedItem) -> str:
-    """What says an item changed: its headline and its feed's "updated" date (not its text,
-    which some feeds rewrite on every fetch: "5 minutes ago")."""
-    return hashlib.sha256(f"{item.title}\0{item.updated}".encode()).hexdigest()[:12]
+    """What says an item changed: its headline and its text in the feed (not its "updated"
+    date, which some feeds set to when the feed was built, for every item)."""
+    return hashlib.sha256(f"{item.title}\0{item.text}".encode()).hexdigest()[:12]
 
 
 def _seen_key(key: str) -> str:

@@ -14,6 +14,7 @@ watcher and the indexer never see half a file.
 from __future__ import annotations
 
 import asyncio
+import html
 import ipaddress
 import json
 import os
@@ -321,12 +322,10 @@ async def _read(
     )
 
 
-#: ``<meta http-equiv="refresh" content="0; url=...">``: a page that only sends the reader on.
-_META_REFRESH = re.compile(
-    r"""<meta[^>]+http-equiv\s*=\s*["']?refresh["']?[^>]*content\s*=\s*["']\s*(\d{1,3})\s*[;,]\s*"""
-    r"""(?:url\s*=\s*)?['"]?([^"'>\s]+)""",
-    re.IGNORECASE,
-)
+#: A ``<meta>`` tag, and its ``http-equiv`` and ``content`` attributes (in either order).
+_META_TAG = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
+_ATTRIBUTE = re.compile(r"""([\w-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+_REFRESH = re.compile(r"""\s*(\d{1,3})\s*(?:[;,]\s*(?:url\s*=\s*)?['"]?([^'"\s]+))?""", re.IGNORECASE)
 
 
 def meta_refresh(page: Fetched) -> str | None:
@@ -334,11 +333,16 @@ def meta_refresh(page: Fetched) -> str | None:
     resolved against the page's address; None for a page that is no such stop."""
     if page.suffix != ".html" or len(page.data) > 8192:
         return None
-    found = _META_REFRESH.search(page.text())
-    if found is None or int(found[1]) > 5:
-        return None
-    target = urljoin(page.url, found[2].strip())
-    return target if urlsplit(target).scheme in {"http", "https"} and target != page.url else None
+    for tag in _META_TAG.findall(page.text()):
+        attributes = {m[1].lower(): html.unescape(m[2] or m[3] or m[4]) for m in _ATTRIBUTE.finditer(tag)}
+        if attributes.get("http-equiv", "").lower() != "refresh":
+            continue
+        found = _REFRESH.match(attributes.get("content", ""))
+        if found is None or not found[2] or int(found[1]) > 5:
+            return None
+        target = urljoin(page.url, found[2].strip())
+        return target if urlsplit(target).scheme in {"http", "https"} and target != page.url else None
+    return None
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -49,7 +49,9 @@ class Subscription:
         interval_minutes: this feed's own polling interval; None: the default.
         seen: keys (short hashes) of the items already handled, newest last, bounded.
         versions: for the items handled, a short hash of what says they changed (their
-            headline and their feed's "updated" date), to save a corrected story again.
+            headline and text in the feed), to save a corrected story again.
+        tries: the items left for the next poll (their page was down), and how many polls
+            tried them.
     """
 
     url: str
@@ -64,13 +66,14 @@ class Subscription:
     interval_minutes: float | None = None
     seen: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
+    tries: dict[str, int] = field(default_factory=dict)
 
     def to_json(self, *, with_seen: bool = False) -> dict[str, Any]:
         """The subscription as JSON; the seen item keys and versions only when asked for
         (they are many)."""
         data = asdict(self)
         if not with_seen:
-            del data["seen"], data["versions"]
+            del data["seen"], data["versions"], data["tries"]
         return data
 
     @classmethod
