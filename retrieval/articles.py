@@ -365,11 +365,17 @@ _FRONT_MATTER = re.compile(
 )
 
 
+#: Front matter opens with a key (after blank or comment lines): ``title: …``.
+_FIRST_KEY = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]*[\w\"'-][^:\n]*:(?:[ \t]|\r?\n|$)")
+
+
 def _split_front_matter(content: str, name: str) -> tuple[str, dict[str, object]]:
     """A Markdown file's text without its front matter, and the front matter's keys. The
     block is never part of the text, even when its YAML cannot be read; dates stay text,
     so one impossible date is dropped on its own (see :func:`metadata_from_mapping`)."""
     found = _FRONT_MATTER.match(content)
+    if found is not None and not _FIRST_KEY.match(found.group(1)):
+        return content, {}  # a rule above the text, not front matter: "---\n# Headline…\n---"
     if found is None:
         if content.startswith("---") and re.match(r"---[ \t]*\r?\n\w+:", content):
             log.warning("%s: front matter never closed by a --- line: read as text", name)
@@ -399,6 +405,7 @@ def _split_front_matter(content: str, name: str) -> tuple[str, dict[str, object]
 
 _MARKDOWN = (
     (re.compile(r"^[ \t]*(?:```|~~~).*$", re.MULTILINE), ""),  # code fences (their lines stay)
+    (re.compile(r"^[ \t]*([-*_])(?:[ \t]*\1){2,}[ \t]*$", re.MULTILINE), ""),  # horizontal rules
     (re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE), r"\1"),  # headings
     (re.compile(r"^[ \t]{0,3}>[ \t]?", re.MULTILINE), ""),  # quotations
     (re.compile(r"!\[([^\]]*)\]\([^)\s]*(?:\s+\"[^\"]*\")?\)"), r"\1"),  # images: their text

@@ -164,8 +164,8 @@ _MONTH_NUMBERS = {
     name: number
     for number, names in enumerate(
         (
-            "janvier january jan", "février fevrier february feb fév fev", "mars march mar",
-            "avril april apr avr", "mai may", "juin june jun", "juillet july jul juil",
+            "janvier january jan janv", "février fevrier february feb fév fev févr fevr", "mars march mar",
+            "avril april apr avr", "mai may", "juin june jun", "juillet july jul juil juill",
             "août aout august aug", "septembre september sep sept", "octobre october oct",
             "novembre november nov", "décembre decembre december dec déc",
         ),

@@ -62,6 +62,19 @@ def test_markdown_is_read_as_the_words_a_reader_sees(tmp_path: Path) -> None:
     assert not any(mark in article.text for mark in ("#", "**", "](", "> ", "`"))
 
 
+def test_a_rule_above_the_text_is_not_front_matter(tmp_path: Path) -> None:
+    (tmp_path / "harbour.md").write_text(
+        "---\n# Harbour dredging resumes\n\nThe port authority said dredging resumes on Monday.\n\n---\n\n"
+        "More text here.\n",
+        encoding="utf-8",
+    )
+    article = _read(tmp_path, "harbour.md")
+    assert article.title == "Harbour dredging resumes"
+    assert article.text == (
+        "Harbour dredging resumes\n\nThe port authority said dredging resumes on Monday.\n\nMore text here."
+    )
+
+
 def test_sidecar_metadata_wins(tmp_path: Path) -> None:
     (tmp_path / "b.txt").write_text(
         "Some first line that is a headline\n\nBody of the story here.", encoding="utf-8"
