@@ -77,7 +77,7 @@ SIDE_PATIENCE = 0.05
 
 #: A byte that was not UTF-8, as Python's ``surrogateescape`` keeps it (command-line arguments).
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_LONE_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
 
 
 def clean_question(question: str, max_chars: int) -> str:
@@ -86,10 +86,11 @@ def clean_question(question: str, max_chars: int) -> str:
     Raises:
         QuestionError: it is empty, or longer than ``max_chars``.
     """
-    question = question or ""
-    if _ESCAPED_BYTE.search(question):  # bytes that were not UTF-8, as Python escapes them in argv
+    # Half of a character (from JSON's "\ud800"): no text. Bytes that were not UTF-8, as
+    # Python escapes them in arguments, are read as Windows-1252.
+    question = _LONE_SURROGATE.sub("", question or "")
+    if _ESCAPED_BYTE.search(question):
         question = short_text(question.encode("utf-8", "surrogateescape"))
-    question = _SURROGATE.sub("", question)  # half of a character (from JSON's \ud800): no text
     text = re.sub(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]", " ", question)
     text = re.sub(r"\s+", " ", text).strip()
     if not re.search(r"\w", text):
