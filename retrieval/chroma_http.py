@@ -18,7 +18,7 @@ import httpx
 #: Seconds to connect to the server, and to wait for any answer. Each call the store makes
 #: is a bounded read or write (reads go by pages, writes by batches).
 CONNECT_SECONDS = 5.0
-ANSWER_SECONDS = 30.0
+ANSWER_SECONDS = 60.0
 
 
 def _client(*args: Any, timeout: Any = None, **options: Any) -> httpx.Client:
