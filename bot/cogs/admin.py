@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,8 +26,7 @@ from retrieval.articles import ArticleFile, ArticleSkipped, read_article
 from retrieval.ingest.fetch import (
     ALLOWED_SUFFIXES,
     FetchError,
-    fetch_url,
-    meta_refresh,
+    fetch_page,
     name_for_url,
     safe_filename,
     save_article,
@@ -122,16 +120,12 @@ class AdminCog(commands.Cog):
                 name, meta = safe_filename(file.filename), None
             else:
                 assert url is not None
-                get = partial(
-                    fetch_url,
+                fetched = await fetch_page(
+                    url.strip(),
                     max_bytes=settings.max_download_bytes,
                     timeout=settings.url_fetch_timeout,
                     allowlist=settings.url_allowlist,
                 )
-                fetched = await get(url.strip())
-                onward = meta_refresh(fetched)
-                if onward is not None:  # a page that only sends the reader on to the article
-                    fetched = await get(onward)
                 data, name, meta = (
                     fetched.data,
                     name_for_url(fetched.url, fetched.suffix),

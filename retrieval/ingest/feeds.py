@@ -25,7 +25,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,8 +39,8 @@ from retrieval.ingest.fetch import (
     USER_AGENT,
     Fetched,
     FetchError,
+    fetch_page,
     fetch_url,
-    meta_refresh,
     name_for_url,
     safe_filename,
     save_article,
@@ -520,17 +519,13 @@ class Feeds:
 
     async def _page(self, link: str) -> _Candidate:
         options = self.options
-        get = partial(
-            fetch_url,
+        page = await fetch_page(
+            link,
             max_bytes=options.max_download_bytes,
             timeout=options.url_fetch_timeout,
             allowlist=options.url_allowlist,
             user_agent=options.user_agent,
         )
-        page = await get(link)
-        onward = meta_refresh(page)
-        if onward is not None:  # "Redirecting to the article…": the article is there
-            page = await get(onward)
         markup = page.text()
         if page.suffix == ".html":
             text, meta = await asyncio.to_thread(html_to_text, markup, page.url)

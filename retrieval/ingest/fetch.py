@@ -345,6 +345,14 @@ def meta_refresh(page: Fetched) -> str | None:
     return None
 
 
+async def fetch_page(url: str, **options: Any) -> Fetched:
+    """:func:`fetch_url` for an article's page, going on once to where a page that only sends
+    the reader on points ("Redirecting to the article…"). ``options`` are fetch_url's."""
+    page = await fetch_url(url, **options)
+    onward = meta_refresh(page)
+    return page if onward is None else await fetch_url(onward, **options)
+
+
 def _retry_after(value: str | None) -> float | None:
     """A Retry-After header's wait in seconds: a number of seconds, or an HTTP date."""
     if not value:
