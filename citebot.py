@@ -836,9 +836,12 @@ def _feeds(settings: Settings, args: argparse.Namespace) -> int:
     report.errors.extend(
         f"{name}: not indexed: {indexed.skipped[name]}" for name in report.added if name in indexed.skipped
     )
+    # A feed that failed fails the command (for cron and scripts), once everything the
+    # others brought is saved and indexed.
+    code = EXIT_FAILURE if any(result.error for result in report.feeds) else EXIT_OK
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False))
-        return EXIT_OK
+        return code
     if not report.feeds:
         print(f"No feed of {library} is due (`--force` polls them all now).")
     for result in report.feeds:
@@ -859,7 +862,7 @@ def _feeds(settings: Settings, args: argparse.Namespace) -> int:
         )
     elif report.feeds:
         print("Nothing new to index.")
-    return EXIT_OK
+    return code
 
 
 def _info(settings: Settings, args: argparse.Namespace) -> int:

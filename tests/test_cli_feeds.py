@@ -211,9 +211,25 @@ def test_a_feed_that_fails_is_reported_and_waits_longer(
     code, out, _ = run(capsys, "feeds", "poll", "--library", "news", "--json")
     report = json.loads(out)
     [result] = report["feeds"]
-    assert code == 0 and report["added"] == [] and "HTTP 404" in result["error"]
+    assert code == 1 and report["added"] == [] and "HTTP 404" in result["error"]
     assert report["errors"] == [f"{url}: {result['error']}"]
     [listed] = json.loads(run(capsys, "feeds", "list", "--library", "news", "--json")[1])
     assert listed["errors"] == 1 and listed["last_error"] == result["error"] and listed["next_poll"]
     code, out, _ = run(capsys, "feeds", "poll", "--library", "news", "--force")
-    assert code == 0 and f"Gone Gazette ({url}): failed: " in out
+    assert code == 1 and f"Gone Gazette ({url}): failed: " in out
+
+
+def test_one_failed_feed_fails_the_poll_after_the_others_are_saved_and_indexed(
+    env: Path, site: LocalSite, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = serve_news(site)
+    site.page("/gone.xml", rss_feed("Gone Gazette", []), "application/rss+xml")
+    gone = site.url("/gone.xml")
+    assert run(capsys, "feeds", "add", good)[0] == 0 and run(capsys, "feeds", "add", gone)[0] == 0
+    del site.pages["/gone.xml"]
+    code, out, _ = run(capsys, "feeds", "poll")
+    assert code == 1, "a cron job hears of the failed feed"
+    assert f"Gone Gazette ({gone}): failed: " in out and "Gorges Daily" in out and "2 new" in out
+    assert "new or changed articles into base" in out  # its two, and the folder's own article
+    code, out, _ = run(capsys, "ask", "How many bats were counted in the Ardèche caves in 2025?", "--json")
+    assert code == 0 and any(p["site"] == "Gorges Daily" for p in json.loads(out)["passages"])
