@@ -563,7 +563,8 @@ def _nothing_indexed(settings: Settings, retriever: Retriever | None = None) -> 
 def _print_answer(answer: Answer, *, full: bool, dated: bool, empty: str) -> None:
     """The answer for a reader: each passage cited, its highlighted sentence marked ``**…**``
     (and bold in a terminal; the markers stay when piped), and, unless ``full``, cut to
-    about :data:`EXCERPT_CHARS` characters around that sentence.
+    about :data:`EXCERPT_CHARS` characters around that sentence (not marked when the
+    question is left unanswered: the closest sentence is no answer).
 
     No passage at all means an empty index (``empty`` says so), or none in the dates asked
     for (``dated``): the search always returns the closest passages otherwise."""
@@ -588,7 +589,10 @@ def _print_answer(answer: Answer, *, full: bool, dated: bool, empty: str) -> Non
             f"{escape(p.location)}  [dim](score {p.score:.3f}, {p.language})[/dim]" + _link(p)
         )
         before, best, after = _excerpt(p.text, p.highlight, None if full else EXCERPT_CHARS)
-        marked = f"[bold yellow]**{escape(best)}**[/bold yellow]" if best else ""
+        # The closest sentence of a question left unanswered is no answer: not marked as one.
+        marked = (
+            f"[bold yellow]**{escape(best)}**[/bold yellow]" if best and answer.answered else escape(best)
+        )
         console.print(escape(before) + marked + escape(after))
         console.print()
 

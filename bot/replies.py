@@ -112,31 +112,48 @@ def clip_start(text: str, limit: int) -> str:
     return ELLIPSIS + cut.lstrip()
 
 
-def snippet(passage: Passage, limit: int) -> str:
-    """The passage as markdown within ``limit`` characters, its best sentence in bold.
+def snippet(passage: Passage, limit: int, bold: bool = True) -> str:
+    """The passage as markdown within ``limit`` characters, its best sentence in bold
+    (plain when not ``bold``: the closest sentence of a question left unanswered is no
+    answer, but the text shown is still the text around it).
 
-    When it must be cut, the bold sentence is kept and the text around it trimmed.
+    When it must be cut, the best sentence is kept and the text around it trimmed.
     """
     text = passage.text
     highlight = passage.highlight.strip()
     at = text.find(highlight) if highlight else -1
     if at < 0:
         return clip(safe(text), limit)
+    mark = "**" if bold else ""
+    marks = 2 * len(mark)
     before = safe(text[:at])
-    bold = safe(highlight)
+    best = safe(highlight)
     after = safe(text[at + len(highlight) :])
-    if len(before) + len(bold) + len(after) + 4 <= limit:
-        return f"{before}**{bold}**{after}"
-    bold = clip(bold, max(1, min(len(bold), limit * 2 // 3 - 4)))
-    room = limit - len(bold) - 4
+    if len(before) + len(best) + len(after) + marks <= limit:
+        return _joined(f"{before}{mark}{best}{mark}{after}", limit, bold)
+    best = clip(best, max(1, min(len(best), limit * 2 // 3 - marks)))
+    room = limit - len(best) - marks
     if room <= 0:
-        return clip(f"**{bold}**", limit) if len(bold) + 4 > limit else f"**{bold}**"
+        return _joined(
+            clip(f"{mark}{best}{mark}", limit) if len(best) + marks > limit else f"{mark}{best}{mark}",
+            limit,
+            bold,
+        )
     before_room = min(len(before), room // 2)
     after_room = room - before_room
     if len(after) < after_room:
         before_room = min(len(before), room - len(after))
         after_room = room - before_room
-    out = f"{clip_start(before, before_room)}**{bold}**{clip(after, after_room)}"
+    out = f"{clip_start(before, before_room)}{mark}{best}{mark}{clip(after, after_room)}"
+    return _joined(out, limit, bold)
+
+
+def _joined(out: str, limit: int, bold: bool) -> str:
+    """``out`` made of pieces neutralised apart: with no bold marks between them, a
+    mention may span two (``@`` and ``everyone``), so it is neutralised whole again."""
+    if not bold:
+        out = neutralise(out)
+        return clip(out, limit) if len(out) > limit else out
     return out[:limit]
 
 
@@ -228,8 +245,10 @@ def passages_embed(
     footer: str,
     label: str | None = None,
     colour: discord.Colour | None = None,
+    bold: bool = True,
 ) -> discord.Embed:
-    """An embed of cited passages, one field each, sharing the 6000-character budget fairly."""
+    """An embed of cited passages, one field each, sharing the 6000-character budget fairly;
+    each passage's best sentence in bold unless not ``bold`` (see :func:`snippet`)."""
     title = clip(title, TITLE_LIMIT)
     description = clip(description, DESCRIPTION_LIMIT)
     footer = clip(footer, FOOTER_LIMIT)
@@ -246,7 +265,7 @@ def passages_embed(
         for name, passage in zip(names, passages, strict=True):
             # The date and link go first in the value: field names cannot hold either.
             line = byline(passage, per_field // 2)
-            text = snippet(passage, per_field - len(line) - 1 if line else per_field) or ELLIPSIS
+            text = snippet(passage, per_field - len(line) - 1 if line else per_field, bold) or ELLIPSIS
             embed.add_field(name=name, value=f"{line}\n{text}" if line else text, inline=False)
     if footer:
         embed.set_footer(text=footer)
@@ -277,16 +296,18 @@ def answer_embed(answer: Answer, facts: IndexFacts, language: str, dated: bool =
         footer,
         label=t(language, "closest_label"),
         colour=discord.Colour.orange(),
+        bold=False,
     )
 
 
-def full_passage_embed(passage: Passage, language: str) -> discord.Embed:
-    """One passage in full (as far as 4096 characters go), its best sentence in bold."""
+def full_passage_embed(passage: Passage, language: str, bold: bool = True) -> discord.Embed:
+    """One passage in full (as far as 4096 characters go), its best sentence in bold
+    unless not ``bold`` (see :func:`snippet`)."""
     title = clip(neutralise(f"[{passage.rank}] {passage.title}"), TITLE_LIMIT)
     where = passage.site or passage.source
     source = clip(neutralise(where + (f", {passage.location}" if passage.location else "")), FOOTER_LIMIT)
     line = byline(passage, 600)
-    text = snippet(passage, DESCRIPTION_LIMIT - len(line) - 2 if line else DESCRIPTION_LIMIT)
+    text = snippet(passage, DESCRIPTION_LIMIT - len(line) - 2 if line else DESCRIPTION_LIMIT, bold)
     embed = discord.Embed(
         title=title,
         description=f"{line}\n\n{text}" if line else text,

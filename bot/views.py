@@ -107,7 +107,9 @@ class PassageButton(discord.ui.DynamicItem[discord.ui.Button], template=r"citebo
         texts = await _bot(interaction).service.passage_texts([shown.passage_id], record.state.get("library"))
         if shown.passage_id not in texts:
             raise UserFacingError(t(language, "passage_removed"))
-        embed = full_passage_embed(shown.passage(texts[shown.passage_id]), language)
+        passage = shown.passage(texts[shown.passage_id])
+        # An answer posted before the flag was kept counts as answered.
+        embed = full_passage_embed(passage, language, bold=record.state.get("answered", True))
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
 
@@ -151,7 +153,8 @@ class MoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"citebot:m
         else:  # labelled as the answer's were: the closest passages, which may not answer it
             description = f"{t(language, 'not_answered')}\n{t(language, 'closest')}"
             label = t(language, "closest_label")
-            embed = passages_embed(title, description, extra, "", label=label, colour=discord.Colour.orange())
+            colour = discord.Colour.orange()
+            embed = passages_embed(title, description, extra, "", label=label, colour=colour, bold=False)
         await interaction.followup.send(embed=embed, ephemeral=True)
 
 
@@ -378,6 +381,7 @@ async def post_answer(
             # What the buttons search again: the server's library (and the base one).
             state={
                 "shown": len(shown),
+                "answered": answer.answered,
                 "language": language,
                 "library": bot.service.library_for(server),
                 **({"dates": dates.to_json()} if dates is not None and dates.bounded else {}),

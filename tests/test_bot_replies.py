@@ -315,6 +315,32 @@ def test_not_answered_offers_three_labelled_closest_passages() -> None:
     assert answer_embed(answer, FACTS, "fr").description.startswith("Je n’ai rien trouvé")  # type: ignore[union-attr]
 
 
+def test_closest_passages_of_an_unanswered_question_show_the_text_around_their_sentence_unmarked() -> None:
+    text = "word " * 400 + "The closest sentence. " + "tail " * 400
+    passages = [passage(i, text, "The closest sentence.") for i in range(1, 4)]
+    declined = answer_embed(Answer("q", False, passages), FACTS, "en")
+    answered = answer_embed(Answer("q", True, passages), FACTS, "en")
+    assert all(
+        "**" not in (f.value or "") and "The closest sentence." in (f.value or "") for f in declined.fields
+    )
+    assert all("**The closest sentence.**" in (f.value or "") for f in answered.fields)
+    assert full_passage_embed(passages[0], "en", bold=False).description.count("**") == 0  # type: ignore[union-attr]
+    assert "**The closest sentence.**" in (full_passage_embed(passages[0], "en").description or "")
+
+
+@settings(max_examples=100, deadline=None)
+@given(TEXT, st.integers(8, 1024), st.data())
+def test_an_unmarked_snippet_fits_and_holds_the_sentence_when_there_is_room(
+    text: str, limit: int, data: st.DataObject
+) -> None:
+    start = data.draw(st.integers(0, len(text)))
+    highlight = text[start : data.draw(st.integers(start, len(text)))]
+    out = snippet(passage(1, text, highlight), limit, bold=False)
+    assert len(out) <= limit and not RAW_MENTION.search(out)
+    if highlight.strip() and len(text) <= limit // 2 and not re.search(r"[^\w .,]", text):  # nothing escaped
+        assert highlight.strip() in out
+
+
 def test_empty_index_answer() -> None:
     embed = answer_embed(Answer("q", False, []), FACTS, "en")
     assert embed.description == t("en", "no_passages") and not embed.fields

@@ -76,6 +76,19 @@ def test_a_terminal_shows_the_sentence_in_bold_and_between_markers(
     assert len(bold_markers) == len(passages)
 
 
+def test_the_closest_passages_of_an_unanswered_question_mark_no_sentence(
+    seeds: Retriever, capsys: pytest.CaptureFixture[str]
+) -> None:
+    question = "Who won the 2022 football world cup?"
+    assert main(["ask", question, "--json"]) == 0
+    declined = json.loads(capsys.readouterr().out)
+    assert not declined["answered"] and declined["passages"][0]["highlight"]
+    assert main(["ask", question]) == 0
+    out = capsys.readouterr().out
+    assert "do not seem to answer" in out and "**" not in out
+    assert declined["passages"][0]["highlight"][:40] in _shown(out, 1)  # the text around it is still shown
+
+
 def test_a_long_passage_is_cut_around_its_sentence_by_default_and_whole_with_full(
     seeds: Retriever, capsys: pytest.CaptureFixture[str]
 ) -> None:
