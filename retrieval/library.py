@@ -50,8 +50,8 @@ class LibraryView:
             catalog,
             lexical,
             frozenset(catalog.chunk_ids()),
-            IndexView(catalog.sentence_counts(), catalog.chunk_languages()),
-            catalog.chunk_dates(),
+            IndexView(catalog.sentence_counts(), catalog.chunk_languages(), dates := catalog.chunk_dates()),
+            dates,
         )
 
     @property

@@ -13,7 +13,7 @@ for a search, and the benchmarks call the same pieces:
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -24,6 +24,8 @@ from retrieval.store import SentenceVectors, StoredSentence
 
 #: Sentences fetched per wanted passage, so that ``candidates`` distinct passages come back.
 SENTENCES_PER_PASSAGE = 3
+#: Sorts an undated passage after every dated one among equal scores.
+UNDATED = 2**63
 
 
 class SentenceSource(Protocol):
@@ -103,6 +105,8 @@ class IndexView:
     sentence_counts: Mapping[str, int]
     #: ``{passage id: its article's language}``.
     languages: Mapping[str, str]
+    #: ``{passage id: its article's publication date, Unix seconds}`` (dated articles only).
+    dates: Mapping[str, int] = field(default_factory=dict)
 
 
 class Ranker:
@@ -189,8 +193,10 @@ class Ranker:
             lexical, other = bm25.get(chunk_id, 0.0), crossed(chunk_id)
             score = self.weights.score(best.similarity, lexical, other)
             ranked.append(Ranked(chunk_id, score, best, lexical, other, rest[0] if rest else None))
-        # Equal scores (a story reprinted) in one order whichever way the sentences were read.
-        ranked.sort(key=lambda r: (-r.score, r.chunk_id))
+        # Equal scores (a story reprinted) in one order whichever way the sentences were
+        # read: the first published first (the original before its reprints), then by id.
+        dates = view.dates
+        ranked.sort(key=lambda r: (-r.score, dates.get(r.chunk_id, UNDATED), r.chunk_id))
         return ranked
 
     def lexical_side(

@@ -264,8 +264,9 @@ def shown(
         candidates = read_candidates(head, source, query, split=split, vectors=vectors)
         kept = rerank(question, language, candidates, weights)
         start = len(head)
-    seen = {r.key for r in kept}
-    similarities: set[float] = set()
+    shown_keys = {r.key for r in kept}  # the bold texts shown
+    seen = set(shown_keys)  # and the best sentences read
+    similarities = {r.candidate.ranked.sentence.similarity for r in kept}
     while len(kept) < k and start < len(ranked):
         batch: list[Ranked] = []
         while start < len(ranked) and len(batch) < k - len(kept):
@@ -285,7 +286,12 @@ def shown(
                 picked.append(replace(r, sentence=replace(r.sentence, text=sentence)))
         candidates = read_candidates(picked, source, query, whole=False, chunks=chunks)
         candidates = _past_headlines(candidates, source, query, chunks, split, vectors)
-        kept += rerank(question, language, candidates, None)
+        # A bold text may be longer than its best sentence (a quoted post with its
+        # signature): a reprint's is told apart from one already shown by the bold text.
+        for r in rerank(question, language, candidates, None):
+            if r.key not in shown_keys:
+                shown_keys.add(r.key)
+                kept.append(r)
     return kept[:k]
 
 

@@ -52,10 +52,12 @@ class Scope:
             return self.parts[0][1].view
         counts: dict[str, int] = {}
         languages: dict[str, str] = {}
+        dates: dict[str, int] = {}
         for _, view in reversed(self.parts):  # the first library wins a passage id both hold
             counts.update(view.view.sentence_counts)
             languages.update(view.view.languages)
-        return IndexView(counts, languages)
+            dates.update(view.dates)
+        return IndexView(counts, languages, dates)
 
     @cached_property
     def allowed(self) -> frozenset[str] | None:

@@ -65,6 +65,9 @@ from retrieval.tokenization import question_language
 log = logging.getLogger(__name__)
 
 QUERY_CACHE_SIZE = 512
+#: When copies fill the candidates (see :meth:`Retriever.search`), the deeper vector search
+#: takes this many times more (16 × 40 passages: reprinted 600 times, a story still leaves room).
+DEEPER = 16
 #: What :meth:`Retriever.warm` searches for: any text does; this one asks for no kind of answer.
 WARM_UP_QUESTION = "news"
 
@@ -446,8 +449,16 @@ class Retriever:
         query = prepared.vector
         reach = max(k, self.reranking.depth) if cue_of(text) else k  # candidates the second stage may lift
         ranked = self._ranked(text, reach, scope, prepared, side)
+        picked = shown(text, ranked, k, scope, query, self._split, self.reranking, side().vectors)
+        # Copies of one story (reprints, boilerplate) may fill the vector search's candidates
+        # and show as one passage: when fewer than k are shown and the search was cut, one
+        # deeper vector search (the lexical candidates stay: their vectors are read).
+        if len(picked) < k and len(ranked) >= self.settings.candidates:
+            depth = self.settings.candidates * DEEPER
+            deeper = self._ranked(text, reach, scope, prepared, side, candidates=depth)
+            picked = shown(text, deeper, k, scope, query, self._split, self.reranking, side().vectors)
         passages = []
-        for r in shown(text, ranked, k, scope, query, self._split, self.reranking, side().vectors):
+        for r in picked:
             meta = r.metadata
             passages.append(
                 Passage(
@@ -644,11 +655,13 @@ class Retriever:
         scope: Scope,
         prepared: followup.PreparedQuery | None = None,
         side: Callable[[], LexicalSide] | None = None,
+        candidates: int | None = None,
     ) -> list[Ranked]:
         """The ranking of the libraries' indexed passages for the cleaned question ``text``
         (asked after earlier questions when ``prepared`` says how; its lexical search
-        started beforehand when ``side`` gives it)."""
-        ranker = Ranker(scope, scope.lexical, self.weights, self.settings.candidates)
+        started beforehand when ``side`` gives it), from ``candidates`` passages of each
+        search (the settings' by default)."""
+        ranker = Ranker(scope, scope.lexical, self.weights, candidates or self.settings.candidates)
         query = prepared.vector if prepared is not None else self.query_vector(text)
         history_terms = prepared.history_terms if prepared is not None else None
         ranked = ranker.rank(

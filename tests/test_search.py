@@ -216,6 +216,82 @@ def test_syndicated_copies_fill_one_slot(tmp_path, embedder) -> None:  # type: i
     assert len({p.highlight for p in answer.passages}) == 5
 
 
+def test_copies_that_fill_every_candidate_still_leave_k_passages_shown(tmp_path, embedder) -> None:  # type: ignore[no-untyped-def]
+    """More copies of a story than the search's candidates: a deeper search finds the
+    other passages, each shown once."""
+    from config import load_settings
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    wire = "The harbour authority confirmed that the new lighthouse will be lit on the first of May."
+    for n in range(24):
+        (folder / f"copy{n:02}.txt").write_text(f"Lighthouse to be lit\n\n{wire}\n", encoding="utf-8")
+    others = [
+        "The lighthouse keeper retired after forty years on the island.",
+        "Fishing boats were told to avoid the harbour entrance during the works.",
+        "The old lighthouse lamp will be shown in the town museum.",
+        "Harbour fees rise by four percent from May.",
+    ]
+    for n, text in enumerate(others):
+        (folder / f"other{n}.txt").write_text(f"Harbour news {n}\n\n{text}\n", encoding="utf-8")
+    settings = load_settings(articles_dir=folder, data_dir=tmp_path / "data", candidates=4)
+    retriever = Retriever(settings, embedder=embedder)
+    retriever.index()
+
+    answer = retriever.search("When will the new lighthouse be lit?", k=5)
+    assert len(answer.passages) == 5, [p.source for p in answer.passages]
+    assert sum(wire in p.text for p in answer.passages) == 1
+    assert {p.text.split("\n")[-1] for p in answer.passages[1:]} == set(others)
+
+
+def test_the_first_published_copy_of_a_story_is_the_one_cited(tmp_path, embedder) -> None:  # type: ignore[no-untyped-def]
+    """Copies that score the same are shown by the original: the first published."""
+    from config import load_settings
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    wire = "The harbour authority confirmed that the new lighthouse will be lit on the first of May."
+    days = [12, 3, 27, 9, 18, 6, 21, 15]
+    for n, day in enumerate(days):
+        (folder / f"paper{n}.md").write_text(
+            f"---\ntitle: Lighthouse to be lit\ndate: 2026-03-{day:02}\nsite: Paper {n}\n---\n{wire}\n",
+            encoding="utf-8",
+        )
+    retriever = Retriever(load_settings(articles_dir=folder, data_dir=tmp_path / "data"), embedder=embedder)
+    retriever.index()
+
+    answer = retriever.search("When will the new lighthouse be lit?", k=3)
+    assert answer.passages[0].site == "Paper 1" and answer.passages[0].published == "2026-03-03"
+    assert len(answer.passages) == 1  # the copies are one passage
+
+
+def test_a_reprinted_quoted_post_is_shown_once(tmp_path, embedder) -> None:  # type: ignore[no-untyped-def]
+    """A quoted post's bold text runs on to its signature, past the best sentence: copies
+    are still told apart by the text shown."""
+    from config import load_settings
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    post = (
+        "NOW: Fourth group of engineers demands that the harbour board stop the lighthouse sale."
+        "\n\n— Harbour Watch (@HarbourWatch) July 29, 2019"
+    )
+    for n in range(12):
+        filler = " ".join(
+            f"Paper {n} also reported on the weather, the tides and the ferry timetable." for _ in range(3)
+        )
+        (folder / f"copy{n:02}.txt").write_text(
+            f"Harbour board under pressure\n\n{filler}\n\n{post}\n\nThe board meets again in June.\n",
+            encoding="utf-8",
+        )
+    retriever = Retriever(load_settings(articles_dir=folder, data_dir=tmp_path / "data"), embedder=embedder)
+    retriever.index()
+
+    answer = retriever.search("What did the fourth group of engineers demand?", k=5)
+    highlights = [p.highlight for p in answer.passages]
+    assert len(highlights) == len(set(highlights)), highlights
+
+
 OVERLAP_QUESTIONS = [
     "What did No Music for ICE demand?",
     "Combien de noms comptait la lettre au moment de la publication ?",
