@@ -81,6 +81,11 @@ def plan_index(
     """
     plan = IndexPlan(skipped=dict(skipped or {}))
     on_disk = {f.source_id for f in files}
+    for name in set(plan.skipped) & set(entries):
+        # The file is still there, only unreadable now (its permissions, its size): like one
+        # that turned bad, it keeps the version indexed rather than being removed.
+        plan.skipped[name] += _kept(entries[name])
+        on_disk.add(name)
     for file in files:
         entry = entries.get(file.source_id)
         outcome = read.get(file.source_id)
@@ -88,9 +93,7 @@ def plan_index(
             plan.unchanged.append(file.source_id)
         elif isinstance(outcome, str):
             # Counted once, as skipped; an indexed article keeps its last good version.
-            when = f" on {entry.indexed_at[:10]}" if entry is not None and entry.indexed_at else ""
-            kept = f"; the version indexed{when} stays" if entry is not None else ""
-            plan.skipped[file.source_id] = outcome + kept
+            plan.skipped[file.source_id] = outcome + (_kept(entry) if entry is not None else "")
         else:
             (plan.changed if entry is not None else plan.added).append(file.source_id)
             plan.updates.append(outcome)
@@ -111,3 +114,9 @@ def plan_index(
         if old is not None and len(old.sentences) == len(old.chunks):
             plan.sentence_counts.update(zip(old.chunks, old.sentences))
     return plan
+
+
+def _kept(entry: ArticleEntry) -> str:
+    """What a skip reason adds for an article whose indexed version stays."""
+    when = f" on {entry.indexed_at[:10]}" if entry.indexed_at else ""
+    return f"; the version indexed{when} stays"

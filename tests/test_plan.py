@@ -77,3 +77,15 @@ def test_passages_an_interrupted_run_left_are_reused_or_deleted() -> None:
     assert [c.id for _, c in plan.reuse] == ["a1"] and [c.id for _, c in plan.embed] == ["a2"]
     assert plan.delete == ["stray"]
     assert plan.skipped == {"x.pdf": "unsupported file type .pdf"}
+
+
+def test_an_indexed_article_the_scan_cannot_read_is_kept_not_removed() -> None:
+    # Its permissions changed, or it grew past the size limit: it is still there.
+    entries = {"a.txt": _entry("1", ["a1"]), "gone.txt": _entry("2", ["g1"])}
+    skipped = {"a.txt": "cannot be read (Permission denied)", "new.txt": "too large"}
+    plan = plan_index(entries, [], {}, skipped=skipped)
+    assert plan.removed == ["gone.txt"] and plan.delete == ["g1"]
+    assert plan.skipped == {
+        "a.txt": "cannot be read (Permission denied); the version indexed stays",
+        "new.txt": "too large",
+    }
