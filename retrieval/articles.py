@@ -90,6 +90,12 @@ def scan_folder(
             continue
         path = Path(entry.path)
         try:
+            if entry.is_dir():
+                # Moved into a subfolder (an archive/2026/ of older stories), an article would
+                # leave the index without a word: say that folders are not read.
+                if _holds_articles(path):
+                    skipped[name] = "a folder: the articles in subfolders are not indexed"
+                continue
             if not entry.is_file():
                 continue
         except OSError:
@@ -118,6 +124,20 @@ def scan_folder(
             continue
         files.append(ArticleFile(path=path, source_id=name, sha256=digest.hexdigest(), stamp=stamp))
     return files, skipped
+
+
+def _holds_articles(folder: Path, most: int = 10_000) -> bool:
+    """Whether ``folder`` or a folder in it holds an article file (links to folders are not
+    followed; after ``most`` names, the answer is no)."""
+    seen = 0
+    for parent, folders, names in os.walk(folder):
+        folders[:] = [f for f in folders if not f.startswith(".")]
+        if any(not n.startswith(".") and Path(n).suffix.lower() in ARTICLE_SUFFIXES for n in names):
+            return True
+        seen += len(names) + len(folders)
+        if seen > most:
+            return False
+    return False
 
 
 def _stamp(info: os.stat_result) -> str:

@@ -167,6 +167,8 @@ class Indexer:
             if self.store.vector_count() != catalog.chunk_count:  # an index written before them
                 self.store.open(self.model_identity)
                 _fill_vectors(self.store, catalog)
+            for name, reason in skipped.items():
+                log.warning("skipped %s: %s", name, reason)
             report = IndexReport(unchanged=sorted(catalog.entries), skipped=skipped)
             report.seconds = time.perf_counter() - started
             log.info("%s: %d articles in %s, all indexed already", library, len(files), articles_dir)

@@ -63,3 +63,31 @@ def test_reindex_sees_an_edit_that_keeps_size_and_mtime(retriever: Retriever, ar
     assert not report.modified
     entries = retriever.store.catalog().entries
     assert entries["000_44bf25875507660d.txt"].stamp != stamps["000_44bf25875507660d.txt"]
+
+
+def test_a_subfolder_of_articles_is_named_as_skipped(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("Palantir works with ICE.", encoding="utf-8")
+    (tmp_path / "archive" / "2026").mkdir(parents=True)
+    (tmp_path / "archive" / "2026" / "old.md").write_text("# Old\n\nText.", encoding="utf-8")
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "photo.jpg").write_bytes(b"\xff\xd8")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "notes.txt").write_text("x", encoding="utf-8")
+    files, skipped = scan_folder(tmp_path, LIMIT)
+    assert [f.source_id for f in files] == ["a.txt"]
+    assert skipped == {"archive": "a folder: the articles in subfolders are not indexed"}
+
+
+def test_an_article_moved_into_a_subfolder_is_named_on_every_run(
+    retriever: Retriever, articles: Path, caplog
+) -> None:
+    retriever.index()
+    (articles / "archive").mkdir()
+    (articles / "000_44bf25875507660d.txt").rename(articles / "archive" / "000_44bf25875507660d.txt")
+    report = retriever.index()
+    assert report.removed == ["000_44bf25875507660d.txt"]
+    assert report.skipped == {"archive": "a folder: the articles in subfolders are not indexed"}
+    caplog.clear()
+    report = retriever.index()  # nothing to do: the folder is still named
+    assert not report.modified and "archive" in report.skipped
+    assert "skipped archive: a folder" in caplog.text
