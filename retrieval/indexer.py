@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,7 +41,7 @@ from retrieval.lexical import LexicalIndex, pack_rows
 from retrieval.library import LibraryView, catalog_index
 from retrieval.manifest import read_manifest
 from retrieval.models import Article, Chunk, IndexReport
-from retrieval.plan import ArticleUpdate, IndexPlan, files_to_read, plan_index
+from retrieval.plan import ArticleUpdate, IndexPlan, files_to_read, kept_note, plan_index
 from retrieval.registry import LibraryRecord, Registry
 from retrieval.store import LibraryStore
 
@@ -158,7 +158,7 @@ class Indexer:
             record is not None
             and current is not None
             and not rebuild
-            and self._up_to_date(record, catalog, files)
+            and self._up_to_date(record, catalog, files, skipped)
         ):
             # Nothing to do, and the last run finished: the embedding model is not even loaded.
             restamped = _restamp(catalog, files)
@@ -167,9 +167,13 @@ class Indexer:
             if self.store.vector_count() != catalog.chunk_count:  # an index written before them
                 self.store.open(self.model_identity)
                 _fill_vectors(self.store, catalog)
+            skipped = {
+                name: reason + (kept_note(catalog.entries[name]) if name in catalog.entries else "")
+                for name, reason in skipped.items()
+            }
             for name, reason in skipped.items():
                 log.warning("skipped %s: %s", name, reason)
-            report = IndexReport(unchanged=sorted(catalog.entries), skipped=skipped)
+            report = IndexReport(unchanged=sorted(catalog.entries.keys() - skipped.keys()), skipped=skipped)
             report.seconds = time.perf_counter() - started
             log.info("%s: %d articles in %s, all indexed already", library, len(files), articles_dir)
             return report, current
@@ -235,12 +239,15 @@ class Indexer:
                 raise ArticlesDirError(f"{error}; nothing was changed{hint}") from None
             raise
 
-    def _up_to_date(self, record: LibraryRecord, catalog: Catalog, files: list[ArticleFile]) -> bool:
-        return (
-            record.identity == self.model_identity
-            and not record.dirty
-            and {f.source_id: f.sha256 for f in files} == {n: e.sha256 for n, e in catalog.entries.items()}
-        )
+    def _up_to_date(
+        self, record: LibraryRecord, catalog: Catalog, files: list[ArticleFile], skipped: Mapping[str, str]
+    ) -> bool:
+        """Whether the library is this model's, finished, and holds the files as they are;
+        an indexed article the scan skipped (unreadable now) keeps its version, so counts as held."""
+        held = {n: e.sha256 for n, e in catalog.entries.items()}
+        on_disk = {f.source_id: f.sha256 for f in files}
+        on_disk.update({name: held[name] for name in skipped if name in held})
+        return record.identity == self.model_identity and not record.dirty and on_disk == held
 
     def _begin(
         self,

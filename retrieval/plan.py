@@ -84,7 +84,7 @@ def plan_index(
     for name in set(plan.skipped) & set(entries):
         # The file is still there, only unreadable now (its permissions, its size): like one
         # that turned bad, it keeps the version indexed rather than being removed.
-        plan.skipped[name] += _kept(entries[name])
+        plan.skipped[name] += kept_note(entries[name])
         on_disk.add(name)
     for file in files:
         entry = entries.get(file.source_id)
@@ -93,7 +93,7 @@ def plan_index(
             plan.unchanged.append(file.source_id)
         elif isinstance(outcome, str):
             # Counted once, as skipped; an indexed article keeps its last good version.
-            plan.skipped[file.source_id] = outcome + (_kept(entry) if entry is not None else "")
+            plan.skipped[file.source_id] = outcome + (kept_note(entry) if entry is not None else "")
         else:
             (plan.changed if entry is not None else plan.added).append(file.source_id)
             plan.updates.append(outcome)
@@ -116,7 +116,7 @@ def plan_index(
     return plan
 
 
-def _kept(entry: ArticleEntry) -> str:
+def kept_note(entry: ArticleEntry) -> str:
     """What a skip reason adds for an article whose indexed version stays."""
     when = f" on {entry.indexed_at[:10]}" if entry.indexed_at else ""
     return f"; the version indexed{when} stays"

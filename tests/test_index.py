@@ -76,6 +76,24 @@ def test_a_broken_update_keeps_the_last_good_version(retriever: Retriever, artic
     assert any(p.source_id == "001_4b0b25bb2bafa5d9.txt" for p in answer.passages)
 
 
+def test_an_indexed_article_grown_past_the_limit_keeps_its_version_and_the_next_run_has_nothing_to_do(
+    settings, embedder: Embedder, articles: Path
+) -> None:  # type: ignore[no-untyped-def]
+    retriever = Retriever(settings.model_copy(update={"max_article_bytes": 100_000}), embedder=embedder)
+    retriever.index()
+    count, generation = retriever.store.count(), retriever.registry.record("base").generation
+    name = "001_4b0b25bb2bafa5d9.txt"
+    with (articles / name).open("a", encoding="utf-8") as file:
+        file.write("\nMore text.\n" * 20_000)
+    report = retriever.index()
+    assert report.skipped[name].endswith("stays") and not report.removed and name not in report.unchanged
+    assert retriever.store.count() == count
+    generation = retriever.registry.record("base").generation
+    again = retriever.index()
+    assert retriever.registry.record("base").generation == generation, "nothing to do: no run"
+    assert again.skipped[name].endswith("stays") and name not in again.unchanged and len(again.unchanged) == 3
+
+
 def test_rebuild_and_model_change_replace_every_vector(
     retriever: Retriever, settings, embedder: Embedder
 ) -> None:  # type: ignore[no-untyped-def]
