@@ -12,6 +12,8 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from retrieval.tokenization import question_language
+
 STRINGS: dict[str, dict[str, str]] = {
     "en": {
         "answered": "Passages from the articles that answer this, best first.",
@@ -381,6 +383,14 @@ class _Counts(string.Formatter):
 def for_interaction(interaction: discord.Interaction) -> str:
     """The user's language; the server's when the user's is unknown."""
     return language_of(interaction.locale or interaction.guild_locale)
+
+
+def for_message(question: str, guild_locale: discord.Locale | str | None) -> str:
+    """The language to answer a message in (a mention, a message in a thread), which carries
+    no member locale: its question's when that is clearly English or French, else the
+    server's (most servers cannot change theirs from en-US)."""
+    spoken = question_language(question)
+    return spoken if spoken in STRINGS else language_of(guild_locale)
 
 
 #: French for the slash commands' descriptions (Discord shows them by the user's language);

@@ -511,6 +511,18 @@ def test_a_mention_is_answered_in_a_reply(harness: BotHarness) -> None:
     assert any(DEMANDS in name for name in cited_sources(reply)[:2])
 
 
+def test_a_french_mention_in_an_english_server_is_answered_in_french(harness: BotHarness) -> None:
+    async def scenario(fake: FakeDiscord, bot: CitebotBot) -> Message:
+        message = await fake.say(f"{fake.bot_mention} Qui soutient Palantir ?", user=fake.member("franco"))
+        return await fake.reply_to(message)
+
+    assert harness.fake.guild_locale == "en-US"
+    reply = harness.run(scenario)
+    assert reply.json["embeds"][0]["description"].startswith("Les passages des articles")
+    labels = [c.get("label") for c in reply.components]
+    assert "Plus de passages" in labels and "Poursuivre" in labels
+
+
 def test_mass_mentions_in_articles_and_questions_never_ping(harness: BotHarness) -> None:
     article = (
         "Ferry crews of the Hebrides call a strike @everyone\n\n"

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.cogs.ask import looked_up
-from bot.i18n import STRINGS, language_of, t
+from bot.i18n import STRINGS, for_message, language_of, t
 from bot.replies import (
     CONTENT_LIMIT,
     ELLIPSIS,
@@ -403,6 +403,14 @@ def test_locale_picks_the_language() -> None:
     assert language_of("fr-CA") == "fr"
     assert language_of(discord.Locale.american_english) == "en"
     assert language_of(None) == "en" and language_of(discord.Locale.german) == "en"
+
+
+def test_a_message_is_answered_in_its_questions_language_else_the_servers() -> None:
+    # A mention carries no member locale, and most servers' own locale is en-US.
+    assert for_message("Qui soutient Palantir ?", discord.Locale.american_english) == "fr"
+    assert for_message("who supports Palantir?", discord.Locale.french) == "en"
+    assert for_message("Palantir ICE", discord.Locale.french) == "fr"  # no telling: the server's
+    assert for_message("", None) == "en"
 
 
 def test_a_message_looked_up_loses_its_mentions_and_is_cut_at_a_word_to_fit() -> None:

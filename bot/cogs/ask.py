@@ -160,8 +160,8 @@ class AskCog(commands.Cog):
         if not (in_ask_channel or self._mentions_me(message)):
             return
         guild_locale = message.guild.preferred_locale if message.guild else None
-        language = i18n.language_of(guild_locale)
         question = strip_mentions(message.content, self.bot.user)
+        language = i18n.for_message(question, guild_locale)
         if not re.search(r"\w", question):
             try:
                 await message.reply(t(language, "mention_help"), mention_author=False)

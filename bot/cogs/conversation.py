@@ -39,8 +39,9 @@ class ConversationCog(commands.Cog):
         previous = await self.bot.conversations.history(message.channel.id)
         if previous is None:
             return  # a thread someone else started
-        language = i18n.language_of(message.guild.preferred_locale if message.guild else None)
-        await reply_with_answer(self.bot, message, message.content.strip(), previous, language)
+        question = message.content.strip()
+        language = i18n.for_message(question, message.guild.preferred_locale if message.guild else None)
+        await reply_with_answer(self.bot, message, question, previous, language)
 
 
 async def setup(bot: CitebotBot) -> None:
