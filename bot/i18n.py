@@ -390,7 +390,15 @@ def for_message(question: str, guild_locale: discord.Locale | str | None) -> str
     no member locale: its question's when that is clearly English or French, else the
     server's (most servers cannot change theirs from en-US)."""
     spoken = question_language(question)
-    return spoken if spoken in STRINGS else language_of(guild_locale)
+    if spoken in STRINGS:
+        return spoken
+    # Few words, and English names ("No Music for ICE") may outweigh them: French is still
+    # told by an elision (qu’, l’, d’…) or a space before ? ! : ;
+    return "fr" if _FRENCH_CUE.search(question) else language_of(guild_locale)
+
+
+#: What only French writes: an elided word before a letter, or a space before ? ! : ;
+_FRENCH_CUE = re.compile(r"\b(?:qu|[cdjlmnst])['’][^\W\d_]|\w\s+[?!:;](?:\s|$)", re.IGNORECASE)
 
 
 #: French for the slash commands' descriptions (Discord shows them by the user's language);

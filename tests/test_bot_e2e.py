@@ -513,7 +513,10 @@ def test_a_mention_is_answered_in_a_reply(harness: BotHarness) -> None:
 
 def test_a_french_mention_in_an_english_server_is_answered_in_french(harness: BotHarness) -> None:
     async def scenario(fake: FakeDiscord, bot: CitebotBot) -> Message:
-        message = await fake.say(f"{fake.bot_mention} Qui soutient Palantir ?", user=fake.member("franco"))
+        # The example /help gives in French: its English names outweigh its French words.
+        message = await fake.say(
+            f"{fake.bot_mention} qu’exigeait No Music for ICE ?", user=fake.member("franco")
+        )
         return await fake.reply_to(message)
 
     assert harness.fake.guild_locale == "en-US"

@@ -410,6 +410,10 @@ def test_a_message_is_answered_in_its_questions_language_else_the_servers() -> N
     assert for_message("Qui soutient Palantir ?", discord.Locale.american_english) == "fr"
     assert for_message("who supports Palantir?", discord.Locale.french) == "en"
     assert for_message("Palantir ICE", discord.Locale.french) == "fr"  # no telling: the server's
+    # English names outweigh the few French words, but no English question writes these:
+    assert for_message("qu’exigeait No Music for ICE ?", None) == "fr"
+    assert for_message("Palantir for ICE ?", None) == "fr"
+    assert for_message("Palantir's ICE deal, I'm told?", discord.Locale.german) == "en"
     assert for_message("", None) == "en"
 
 
