@@ -10,7 +10,7 @@ import logging
 
 from discord import app_commands
 
-from bot.i18n import t
+from bot.i18n import STRINGS, t
 from retrieval.errors import (
     CitebotError,
     IndexBusyError,
@@ -34,6 +34,8 @@ def user_message(error: BaseException, language: str) -> tuple[str, bool]:
     """
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
+    if isinstance(error, QuestionError) and error.reason in STRINGS["en"]:
+        return t(language, error.reason, **error.values), True
     if isinstance(error, (UserFacingError, QuestionError)):
         return str(error), True
     if isinstance(error, IndexBusyError):

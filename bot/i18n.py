@@ -87,6 +87,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "add_done": "Added **{title}** as `{name}` ({chunks:n:passage|passages}). It can be asked about now.",
         "add_skipped": "Saved `{name}`, but it could not be indexed: {reason}",
         "add_unreadable": "`{name}` cannot be indexed: {reason}. Nothing was saved.",
+        "question_empty": "The question is empty: ask something in words.",
+        "question_too_long": "The question is too long ({length:,} characters; the limit is {limit:,}).",
+        "dates_not_a_date": (
+            "`{name}:` is not a date: “{text}”. Use a date such as 2020-02-12, or 7d, 2w, 3m, 1y "
+            "for that long ago."
+        ),
+        "dates_empty": "No date is in that range: since ({since}) comes after until ({until}).",
+        "dates_too_long_ago": "{ago} is too long ago. Use a date such as 2020-02-12, or 7d, 2w, 3m, 1y.",
         "error_generic": "Something went wrong on my side; the error is logged. Try again in a moment.",
         "error_permissions": "You need the Manage Server permission for this.",
         "error_guild_only": "This command works in a server, not in direct messages.",
@@ -248,6 +256,16 @@ STRINGS: dict[str, dict[str, str]] = {
         ),
         "add_skipped": "`{name}` est enregistré mais n’a pas pu être indexé : {reason}",
         "add_unreadable": "`{name}` ne peut pas être indexé : {reason}. Rien n’a été enregistré.",
+        "question_empty": "La question est vide : posez-la avec des mots.",
+        "question_too_long": "La question est trop longue ({length:,} caractères ; la limite est {limit:,}).",
+        "dates_not_a_date": (
+            "`{name}:` n’est pas une date : « {text} ». Donnez une date comme 2020-02-12, ou il y a "
+            "7d, 2w, 3m, 1y (jours, semaines, mois, années)."
+        ),
+        "dates_empty": ("Aucune date dans cet intervalle : since ({since}) vient après until ({until})."),
+        "dates_too_long_ago": (
+            "{ago}, c’est trop loin. Donnez une date comme 2020-02-12, ou il y a 7d, 2w, 3m, 1y."
+        ),
         "error_generic": (
             "Un problème est survenu de mon côté ; l’erreur est journalisée. Réessayez dans un instant."
         ),

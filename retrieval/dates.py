@@ -94,7 +94,12 @@ def parse_range(
     start = _bound(since, now, end=False, name="since")
     stop = _bound(until, now, end=True, name="until")
     if start is not None and stop is not None and start > stop:
-        raise QuestionError(f"the range is empty: since ({_iso(start)}) comes after until ({_iso(stop)})")
+        raise QuestionError(
+            f"the range is empty: since ({_iso(start)}) comes after until ({_iso(stop)})",
+            "dates_empty",
+            since=_iso(start),
+            until=_iso(stop),
+        )
     return DateRange(start, stop)
 
 
@@ -118,7 +123,9 @@ def _stamp(value: str | datetime, now: datetime, *, end: bool, name: str) -> int
             return start + 86399 if end else start
         return _seconds(datetime.fromisoformat(text))
     except ValueError:
-        raise QuestionError(f"{name}: not a date: {text[:40]!r} ({HINT})") from None
+        raise QuestionError(
+            f"{name}: not a date: {text[:40]!r} ({HINT})", "dates_not_a_date", name=name, text=text[:40]
+        ) from None
 
 
 def _seconds(moment: datetime) -> int:
@@ -136,7 +143,9 @@ def _ago(now: datetime, count: int, unit: str) -> datetime:
     months = count * (12 if unit == "y" else 1)
     year, month = divmod(now.year * 12 + now.month - 1 - months, 12)
     if year < 1:
-        raise QuestionError(f"{count}{unit} is too long ago ({HINT})")
+        raise QuestionError(
+            f"{count}{unit} is too long ago ({HINT})", "dates_too_long_ago", ago=f"{count}{unit}"
+        )
     month += 1
     day = min(now.day, _days_in(year, month))
     return now.replace(year=year, month=month, day=day)

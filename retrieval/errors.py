@@ -8,7 +8,16 @@ class CitebotError(Exception):
 
 
 class QuestionError(CitebotError):
-    """The question is empty, too long or otherwise unusable."""
+    """The question is empty, too long or otherwise unusable.
+
+    ``reason`` names the message and ``values`` its parts, so that the bot can say it in
+    the member's language (``bot.i18n``); the message itself is English.
+    """
+
+    def __init__(self, message: str, reason: str = "", **values: object) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.values = values
 
 
 class ArticlesDirError(CitebotError):

@@ -97,10 +97,13 @@ def clean_question(question: str, max_chars: int) -> str:
     text = re.sub(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]", " ", question)
     text = re.sub(r"\s+", " ", text).strip()
     if not re.search(r"\w", text):
-        raise QuestionError("the question is empty: ask something in words")
+        raise QuestionError("the question is empty: ask something in words", "question_empty")
     if len(text) > max_chars:
         raise QuestionError(
-            f"the question is too long ({len(text):,} characters; the limit is {max_chars:,})"
+            f"the question is too long ({len(text):,} characters; the limit is {max_chars:,})",
+            "question_too_long",
+            length=len(text),
+            limit=max_chars,
         )
     return text
 

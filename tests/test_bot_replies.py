@@ -6,10 +6,12 @@ import re
 from dataclasses import replace
 
 import discord
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.cogs.ask import looked_up
+from bot.errors import user_message
 from bot.i18n import STRINGS, for_message, language_of, t
 from bot.replies import (
     CONTENT_LIMIT,
@@ -33,7 +35,10 @@ from bot.replies import (
     sources_embed,
 )
 from bot.service import IndexFacts
+from retrieval.dates import parse_range
+from retrieval.errors import QuestionError
 from retrieval.models import Answer, Passage, SourceInfo
+from retrieval.service import clean_question
 
 FACTS = IndexFacts(articles=4, passages=37, last_indexed="2026-11-26T09:40:00+00:00")
 MENTION_TEXT = st.sampled_from(
@@ -430,3 +435,29 @@ def test_a_message_looked_up_loses_its_mentions_and_is_cut_at_a_word_to_fit() ->
 @settings(max_examples=200, deadline=None)
 def test_a_looked_up_message_always_fits(text: str, limit: int) -> None:
     assert len(looked_up(text, limit)) <= limit
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "question", "french"),
+    [
+        ("hier", None, "q", "`since:` n’est pas une date : « hier »."),
+        (
+            "2020-02-12",
+            "2020-01-01",
+            "q",
+            "Aucune date dans cet intervalle : since (2020-02-12T00:00:00+00:00)",
+        ),
+        ("99999y", None, "q", "99999y, c’est trop loin."),
+        (None, None, "?!", "La question est vide : posez-la avec des mots."),
+        (None, None, "x " * 700, "La question est trop longue (1"),
+    ],
+)
+def test_a_refused_question_or_date_is_explained_in_the_members_language(
+    since: str | None, until: str | None, question: str, french: str
+) -> None:
+    with pytest.raises(QuestionError) as refused:
+        parse_range(since, until)
+        clean_question(question, 1000)
+    assert user_message(refused.value, "fr")[0].startswith(french)
+    english = user_message(refused.value, "en")[0]
+    assert english.split()[0] in {"`since:`", "No", "99999y", "The"}, english
