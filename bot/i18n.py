@@ -73,7 +73,7 @@ STRINGS: dict[str, dict[str, str]] = {
             "another channel. Nothing changed."
         ),
         "reindex_done": (
-            "Reindexed: {added} added, {changed} changed, {removed} removed, {unchanged} unchanged "
+            "Reindexed: {added:,} added, {changed:,} changed, {removed:,} removed, {unchanged:,} unchanged "
             "({embedded:n:passage|passages} embedded in {seconds:.1f} s)."
         ),
         "skipped": "Skipped: {items}",
@@ -392,10 +392,17 @@ class _Counts(string.Formatter):
 
     def format_field(self, value: Any, format_spec: str) -> str:
         if not format_spec.startswith("n:"):
-            return super().format_field(value, format_spec)
+            return self._number(super().format_field(value, format_spec), value)
         one, many = format_spec[2:].split("|")
         single = value == 1 if self.language == "en" else abs(value) < 2
-        return f"{value} {one if single else many}"
+        return f"{self._number(f'{value:,}', value)} {one if single else many}"
+
+    def _number(self, text: str, value: Any) -> str:
+        """A number as the language writes it: French groups digits with a narrow no-break
+        space and writes a decimal comma (``1 234 567``, ``2,5 s``)."""
+        if self.language != "fr" or isinstance(value, bool) or not isinstance(value, int | float):
+            return text
+        return text.replace(",", "\u202f").replace(".", ",")
 
 
 def for_interaction(interaction: discord.Interaction) -> str:

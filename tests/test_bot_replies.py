@@ -403,6 +403,21 @@ def test_a_count_takes_the_number_its_word_has_in_each_language() -> None:
                 assert spec.count("|") == 1, (language, key)
 
 
+def test_numbers_are_written_as_each_language_writes_them() -> None:
+    assert t("fr", "add_too_large", size=2_500_000, limit=2_000_000) == (
+        "Ce fichier est trop gros (2\u202f500\u202f000 octets ; la limite est 2\u202f000\u202f000)."
+    )
+    assert t("en", "add_too_large", size=2_500_000, limit=2_000_000).startswith(
+        "That file is too large (2,500,000"
+    )
+    counts = {"added": 1, "changed": 0, "removed": 0, "unchanged": 1500, "embedded": 3, "seconds": 2.54}
+    assert t("fr", "reindex_done", **counts).endswith(
+        "1\u202f500 inchangés (3 passages vectorisés en 2,5 s)."
+    )
+    assert t("en", "reindex_done", **counts).endswith("1,500 unchanged (3 passages embedded in 2.5 s).")
+    assert t("fr", "feed_added", title="t", url="u", items=3, minutes=0.5).endswith("toutes les 0,5 minutes.")
+
+
 def test_locale_picks_the_language() -> None:
     assert language_of(discord.Locale.french) == "fr"
     assert language_of("fr-CA") == "fr"
