@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
@@ -48,6 +48,12 @@ ELLIPSIS = "…"
 SOURCES_PER_PAGE = 8
 #: At most this many "closest passages" when nothing answered the question.
 CLOSEST_SHOWN = 3
+
+#: The months in a French date ("7 décembre 2026").
+FRENCH_MONTHS = (
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+)  # fmt: skip
 
 _ZWSP = "\u200b"
 # @everyone / @here, and raw user, role and channel mention syntax (<@1>, <@!1>, <@&1>, <#1>).
@@ -214,14 +220,20 @@ def byline(passage: Passage | SourceInfo, limit: int) -> str:
     return ""
 
 
-def _when(iso: str) -> str:
-    """An ISO timestamp as ``2026-11-26 09:40 UTC`` (footers do not render Discord timestamps)."""
+def _when(iso: str, language: str = "en") -> str:
+    """An ISO timestamp as ``2026-11-26 09:40 UTC``, in French ``26 novembre 2026 à 09:40 UTC``
+    (footers do not render Discord timestamps)."""
     if not iso:
         return "?"
     try:
         moment = datetime.fromisoformat(iso)
     except ValueError:
         return "?"  # not ours to show: a manifest edited by hand
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    if language == "fr":
+        day = "1er" if moment.day == 1 else str(moment.day)
+        return f"{day} {FRENCH_MONTHS[moment.month - 1]} {moment.year} à {moment:%H:%M} UTC"
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -232,7 +244,7 @@ def footer_text(facts: IndexFacts, language: str) -> str:
             "footer",
             articles=facts.articles,
             passages=facts.passages,
-            indexed=_when(facts.last_indexed),
+            indexed=_when(facts.last_indexed, language),
         ),
         FOOTER_LIMIT,
     )
@@ -336,7 +348,11 @@ def sources_embed(sources: list[SourceInfo], page: int, language: str) -> discor
         # Each field stays under ~650 characters, so a page of 8 fits the 6000 of an embed
         # whatever the titles, names, URLs and languages (metadata files can say anything).
         line = t(
-            language, "source_line", lang=_language(info), chunks=info.chunks, indexed=_when(info.indexed_at)
+            language,
+            "source_line",
+            lang=_language(info),
+            chunks=info.chunks,
+            indexed=_when(info.indexed_at, language),
         )
         value = f"`{clip(neutralise(info.source_id), 150)}`"
         if info.library != BASE_LIBRARY:  # beside the base's articles, a name may be in both
@@ -368,7 +384,7 @@ def source_embed(info: SourceInfo, language: str) -> discord.Embed:
         embed.add_field(name=t(language, "field_author"), value=clip(safe(info.author), 300))
     embed.add_field(name=t(language, "field_language"), value=_language(info))
     embed.add_field(name=t(language, "field_passages"), value=str(info.chunks))
-    embed.add_field(name=t(language, "field_indexed"), value=_when(info.indexed_at))
+    embed.add_field(name=t(language, "field_indexed"), value=_when(info.indexed_at, language))
     if info.url:
         embed.add_field(
             name=t(language, "field_url"), value=clip(neutralise(info.url), FIELD_VALUE_LIMIT), inline=False

@@ -358,6 +358,21 @@ def test_footer_carries_index_facts() -> None:
     )
 
 
+def test_french_footers_and_sources_write_the_date_in_french() -> None:
+    embed = answer_embed(Answer("q", True, [passage(1, "a")]), FACTS, "fr")
+    assert embed.footer.text and embed.footer.text.startswith(
+        "4 articles · 37 passages · indexé le 26 novembre 2026 à 09:40 UTC · "
+    )
+    info = SourceInfo("a.txt", "A", "fr", 1, "2026-12-01T23:30:00-01:00")  # the 2nd, in UTC
+    assert (sources_embed([info], 0, "fr").fields[0].value or "").endswith(
+        "indexé le 2 décembre 2026 à 00:30 UTC"
+    )
+    assert {
+        f.name: f.value for f in source_embed(replace(info, indexed_at="2026-02-01T08:05:00"), "fr").fields
+    }["Indexé"] == "1er février 2026 à 08:05 UTC"
+    assert (sources_embed([info], 0, "en").fields[0].value or "").endswith("indexed 2026-12-02 00:30 UTC")
+
+
 def test_sources_are_paginated() -> None:
     sources = [
         SourceInfo(f"{i:03}.txt", f"Title {i}", "en", i, "2026-11-26T09:40:00+00:00") for i in range(20)
