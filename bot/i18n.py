@@ -6,6 +6,7 @@ in French falls back to English, so adding a message means adding one English li
 
 from __future__ import annotations
 
+import re
 import string
 from typing import Any
 
@@ -380,7 +381,19 @@ def t(language: str, key: str, **values: Any) -> str:
     if not STRINGS.get(language, {}).get(key):
         language = "en"
     template = STRINGS[language][key]
+    if language == "fr":
+        template = french_spacing(template)
     return _Counts(language).format(template, **values) if values else template
+
+
+#: A space French typography makes unbreakable: before « : ; ? ! » and inside « guillemets »,
+#: so that Discord never wraps a line before the sign.
+_FRENCH_SPACE = re.compile(r" (?=[:;?!»])|(?<=«) ")
+
+
+def french_spacing(text: str) -> str:
+    """``text`` with its spaces before ``: ; ? !`` and inside ``« »`` made no-break spaces."""
+    return _FRENCH_SPACE.sub("\u00a0", text)
 
 
 class _Counts(string.Formatter):
@@ -489,6 +502,6 @@ class CommandTranslator(app_commands.Translator):
         locale: discord.Locale,
         context: app_commands.TranslationContextTypes,
     ) -> str | None:
-        if locale is discord.Locale.french:
-            return COMMAND_TEXT_FR.get(string.message)
+        if locale is discord.Locale.french and string.message in COMMAND_TEXT_FR:
+            return french_spacing(COMMAND_TEXT_FR[string.message])
         return None

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bot.cogs.ask import looked_up
 from bot.errors import user_message
-from bot.i18n import STRINGS, for_message, language_of, t
+from bot.i18n import COMMAND_TEXT_FR, STRINGS, for_message, french_spacing, language_of, t
 from bot.replies import (
     CONTENT_LIMIT,
     ELLIPSIS,
@@ -279,7 +279,7 @@ def test_an_announcement_is_short_inert_and_never_cuts_its_link() -> None:
     info = SourceInfo("a.html", "Floods @everyone in <@&12> Paris", "en", 3, "", **NEWS)
     text = announcement(info, "fr")
     assert text == (
-        "Nouveau : **Floods @\u200beveryone in <@&\u200b12> Paris** "
+        "Nouveau\u00a0: **Floods @\u200beveryone in <@&\u200b12> Paris** "
         "(<https://www.lemonde.fr/planete/article/2020/02/12/a_%28b%29.html?at=%40everyone>) — "
         "Le Monde, <t:1581508800:D>"
     )
@@ -401,13 +401,29 @@ def test_every_french_string_has_the_english_placeholders() -> None:
         assert set(re.findall(r"\{(\w+)", french)) == set(re.findall(r"\{(\w+)", english)), key
 
 
+def test_french_messages_keep_their_signs_on_the_line_of_the_word_before() -> None:
+    for key, template in STRINGS["fr"].items():
+        values = {name: 2 for name in re.findall(r"\{(\w+)", template)}
+        text = t("fr", key, **values)
+        assert not re.search(r" [:;?!»]|« ", text), key
+    assert t("fr", "closest").endswith("peut-être pas\u00a0:")
+    assert t("fr", "mention_help").startswith("Posez une question après la mention, p. ex. «\u00a0@citebot")
+    assert (
+        t("fr", "more_title", question="et alors ?") == "Plus de passages pour\u00a0: et alors ?"
+    )  # as asked
+    assert (
+        french_spacing(COMMAND_TEXT_FR["The feed's address (RSS or Atom)"])
+        == "L’adresse du flux (RSS ou Atom)"
+    )
+
+
 def test_a_count_takes_the_number_its_word_has_in_each_language() -> None:
     assert t("en", "source_line", lang="en", chunks=1, indexed="today") == "en · 1 passage · indexed today"
     assert t("en", "source_line", lang="en", chunks=0, indexed="today").startswith("en · 0 passages")
     assert t("fr", "source_line", lang="fr", chunks=0, indexed="hier").startswith("fr · 0 passage ·")
     counts = {"added": 1, "changed": 0, "removed": 2, "unchanged": 1, "embedded": 3, "seconds": 1.0}
     assert t("fr", "reindex_done", **counts).startswith(
-        "Réindexé : 1 ajouté, 0 modifié, 2 supprimés, 1 inchangé (3 passages vectorisés"
+        "Réindexé\u00a0: 1 ajouté, 0 modifié, 2 supprimés, 1 inchangé (3 passages vectorisés"
     )
     assert t("en", "reindex_done", **counts).startswith("Reindexed: 1 added, 0 changed, 2 removed")
     assert t("en", "footer", articles=1, passages=1, indexed="x").startswith("1 article · 1 passage ·")
@@ -420,7 +436,7 @@ def test_a_count_takes_the_number_its_word_has_in_each_language() -> None:
 
 def test_numbers_are_written_as_each_language_writes_them() -> None:
     assert t("fr", "add_too_large", size=2_500_000, limit=2_000_000) == (
-        "Ce fichier est trop gros (2\u202f500\u202f000 octets ; la limite est 2\u202f000\u202f000)."
+        "Ce fichier est trop gros (2\u202f500\u202f000 octets\u00a0; la limite est 2\u202f000\u202f000)."
     )
     assert t("en", "add_too_large", size=2_500_000, limit=2_000_000).startswith(
         "That file is too large (2,500,000"
@@ -488,6 +504,6 @@ def test_a_refused_question_or_date_is_explained_in_the_members_language(
     with pytest.raises(QuestionError) as refused:
         parse_range(since, until)
         clean_question(question, 1000)
-    assert user_message(refused.value, "fr")[0].startswith(french)
+    assert user_message(refused.value, "fr")[0].startswith(french_spacing(french))
     english = user_message(refused.value, "en")[0]
     assert english.split()[0] in {"`since:`", "No", "99999y", "The"}, english
