@@ -260,12 +260,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "question_empty": "La question est vide : posez-la avec des mots.",
         "question_too_long": "La question est trop longue ({length:,} caractères ; la limite est {limit:,}).",
         "dates_not_a_date": (
-            "`{name}:` n’est pas une date : « {text} ». Donnez une date comme 2020-02-12, ou il y a "
-            "7d, 2w, 3m, 1y (jours, semaines, mois, années)."
+            "`{name}:` n’est pas une date : « {text} ». Donnez une date comme 2020-02-12, "
+            "1er décembre 2026, hier, ou il y a 7j, 2s, 3m, 1a (jours, semaines, mois, ans)."
         ),
         "dates_empty": ("Aucune date dans cet intervalle : since ({since}) vient après until ({until})."),
         "dates_too_long_ago": (
-            "{ago}, c’est trop loin. Donnez une date comme 2020-02-12, ou il y a 7d, 2w, 3m, 1y."
+            "{ago}, c’est trop loin. Donnez une date comme 2020-02-12, ou il y a 7j, 2s, 3m, 1a."
         ),
         "error_generic": (
             "Un problème est survenu de mon côté ; l’erreur est journalisée. Réessayez dans un instant."
@@ -330,10 +330,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "help_ask_name": "Demander",
         "help_ask": (
             "`/ask question:`, ou mentionnez-moi avec votre question, en français ou en anglais. `k:` "
-            "montre plus de passages ; `since:` et `until:` gardent une période (2020-02-12, ou il y a "
-            "7d, 2w, 3m, 1y) ; `private:` ne montre la réponse qu’à vous. Sur un message posté, "
-            "**Trouver des sources** (dans son menu Applications) "
-            "en cherche le texte."
+            "montre plus de passages ; `since:` et `until:` gardent une période (2020-02-12, "
+            "1er décembre 2026, hier, ou il y a 7j, 2s, 3m, 1a) ; `private:` ne montre la réponse qu’à "
+            "vous. Sur un message posté, **Trouver des sources** (dans son menu Applications) en cherche "
+            "le texte."
         ),
         "help_then_name": "Ensuite",
         "help_then": (
@@ -448,10 +448,10 @@ COMMAND_TEXT_FR: dict[str, str] = {
     "Your question, in English or French": "Votre question, en français ou en anglais",
     "How many passages (default 5)": "Combien de passages (5 par défaut)",
     "Only articles published from this date: 2020-02-12, or 7d, 2w, 3m, 1y ago": (
-        "Seulement les articles publiés depuis cette date : 2020-02-12, ou il y a 7d, 2w, 3m, 1y"
+        "Seulement les articles publiés depuis cette date : 2020-02-12, hier, ou il y a 7j, 2s, 3m, 1a"
     ),
     "Only articles published until this date: 2020-02-12, or 7d, 2w, 3m, 1y ago": (
-        "Seulement les articles publiés jusqu’à cette date : 2020-02-12, ou il y a 7d, 2w, 3m, 1y"
+        "Seulement les articles publiés jusqu’à cette date : 2020-02-12, hier, ou il y a 7j, 2s, 3m, 1a"
     ),
     "List the indexed articles": "Lister les articles indexés",
     "How to use citebot, and what it can quote from": "Comment utiliser citebot, et ce qu’il peut citer",

@@ -1,11 +1,12 @@
 """Publication dates in questions: ``--since`` / ``--until`` bounds, and dates as citations show them.
 
-A bound is an ISO date (``2020-02-12``), an ISO date-time with or without offset, or a
-time before now: ``7d``, ``2w``, ``3m`` (calendar months), ``1y``. ``since`` counts from
-the start of its day and ``until`` to the end of its day (UTC), so ``--since 2020-02-12
---until 2020-02-12`` is that day. Articles are compared by their ``published_ts`` (see
-:func:`retrieval.metadata.date_timestamp`); an article without a date is outside every
-range.
+A bound is an ISO date (``2020-02-12``), an ISO date-time with or without offset, a day
+in words (``1er décembre 2026``, ``Dec 1, 2026``, ``today``, ``hier``), or a time before
+now: ``7d``, ``2w``, ``3m`` (calendar months), ``1y`` (in French ``7j``, ``2s``, ``1a``).
+``since`` counts from the start of its day and ``until`` to the end of its day (UTC), so
+``--since 2020-02-12 --until 2020-02-12`` is that day. Articles are compared by their
+``published_ts`` (see :func:`retrieval.metadata.date_timestamp`); an article without a
+date is outside every range.
 """
 
 from __future__ import annotations
@@ -17,10 +18,14 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from retrieval.errors import QuestionError
-from retrieval.metadata import date_timestamp
+from retrieval.metadata import date_timestamp, written_date
 
-#: ``7d``, ``2w``, ``3m``, ``1y``: that long before now.
-RELATIVE = re.compile(r"^\s*(\d{1,5})\s*([dwmy])\s*$", re.IGNORECASE)
+#: ``7d``, ``2w``, ``3m``, ``1y`` (``7j``, ``2s``, ``3m``, ``1a`` in French): that long before now.
+RELATIVE = re.compile(r"^\s*(\d{1,5})\s*([dwmyjsa])\s*$", re.IGNORECASE)
+#: The French units, as the English ones: jours, semaines, ans.
+FRENCH_UNITS = {"j": "d", "s": "w", "a": "y"}
+#: Days said in a word: how many days before today.
+DAY_WORDS = {"today": 0, "aujourd'hui": 0, "yesterday": 1, "hier": 1}
 #: The metadata key sentences and passages carry their article's date under (Unix seconds).
 TIMESTAMP_KEY = "published_ts"
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -115,10 +120,11 @@ def _stamp(value: str | datetime, now: datetime, *, end: bool, name: str) -> int
     text = value.strip()
     relative = RELATIVE.match(text)
     if relative:
-        return _seconds(_ago(now, int(relative[1]), relative[2].lower()))
+        unit = relative[2].lower()
+        return _seconds(_ago(now, int(relative[1]), FRENCH_UNITS.get(unit, unit)))
     try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            day = date.fromisoformat(text)
+        day = _day(text, now)
+        if day is not None:
             start = _seconds(datetime(day.year, day.month, day.day))
             return start + 86399 if end else start
         return _seconds(datetime.fromisoformat(text))
@@ -126,6 +132,21 @@ def _stamp(value: str | datetime, now: datetime, *, end: bool, name: str) -> int
         raise QuestionError(
             f"{name}: not a date: {text[:40]!r} ({HINT})", "dates_not_a_date", name=name, text=text[:40]
         ) from None
+
+
+def _day(text: str, now: datetime) -> date | None:
+    """The day ``text`` names: ISO, in words (French or English), or today or yesterday;
+    None when it names no day (it may still be a date-time).
+
+    Raises:
+        ValueError: an ISO day that does not exist (2026-13-01).
+    """
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return date.fromisoformat(text)
+    back = DAY_WORDS.get(text.casefold().replace("’", "'"))
+    if back is not None:
+        return (now - timedelta(days=back)).date()
+    return written_date(text)
 
 
 def _seconds(moment: datetime) -> int:

@@ -157,7 +157,7 @@ def _parse_date(value: object) -> date | datetime | None:
     try:
         return email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
-        return _written_date(text)
+        return written_date(text)
 
 
 _MONTH_NUMBERS = {
@@ -181,7 +181,7 @@ _WRITTEN_DATE = re.compile(
 )
 
 
-def _written_date(text: str) -> date | None:
+def written_date(text: str) -> date | None:
     """The day of a date written in words, French or English (a time with no zone is dropped:
     the day is sure, the hour's zone is not)."""
     found = _WRITTEN_DATE.fullmatch(text)

@@ -486,7 +486,7 @@ def test_a_looked_up_message_always_fits(text: str, limit: int) -> None:
 @pytest.mark.parametrize(
     ("since", "until", "question", "french"),
     [
-        ("hier", None, "q", "`since:` n’est pas une date : « hier »."),
+        ("la veille", None, "q", "`since:` n’est pas une date : « la veille »."),
         (
             "2020-02-12",
             "2020-01-01",

@@ -312,7 +312,7 @@ def test_feedback_exports_votes_and_writes_an_eval_set(
     assert main(["feedback"]) == 0
     assert "[2] a.txt, ¶ 2" in capsys.readouterr().out
     with pytest.raises(SystemExit) as refused:
-        main(["feedback", "--since", "yesterday"])
+        main(["feedback", "--since", "last week"])
     assert refused.value.code == 2 and "not a date" in capsys.readouterr().err
     with pytest.raises(SystemExit) as refused:
         main(["feedback", "--since", " "])

@@ -46,6 +46,26 @@ def test_relative_dates_count_back_from_now(text: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("1er décembre 2025", "2025-12-01"),
+        ("mardi 2 déc. 2025", "2025-12-02"),
+        ("Dec 3, 2025", "2025-12-03"),
+        ("hier", "2026-03-30"),
+        ("Aujourd’hui", "2026-03-31"),
+        ("yesterday", "2026-03-30"),
+    ],
+)
+def test_a_day_in_words_counts_from_its_start_to_its_end(text: str, day: str) -> None:
+    assert parse_range(text, text, now=NOW) == DateRange(stamp(f"{day}T00:00:00"), stamp(f"{day}T23:59:59"))
+
+
+@pytest.mark.parametrize(("french", "english"), [("7j", "7d"), ("2s", "2w"), ("1A", "1y")])
+def test_french_units_count_back_as_the_english_ones(french: str, english: str) -> None:
+    assert parse_range(french, french, now=NOW) == parse_range(english, english, now=NOW)
+
+
+@pytest.mark.parametrize(
     ("since", "until"),
     [
         (None, "9999-12-31"),
@@ -65,7 +85,8 @@ def test_the_calendars_ends_exclude_nothing_and_turn_back_into_dates(since: Any,
 @pytest.mark.parametrize(
     ("since", "until", "message"),
     [
-        ("yesterday", None, "since: not a date"),
+        ("last week", None, "since: not a date"),
+        ("7 décembre", None, "since: not a date"),  # a day in words names its year
         (None, "2020-13-01", "until: not a date"),
         ("2021-01-01", "2020-01-01", "the range is empty"),
         ("99999y", None, "too long ago"),
