@@ -207,9 +207,16 @@ def test_sources_lists_the_four_seeds_and_source_autocompletes(harness: BotHarne
         listing = await fake.callback(await fake.slash("sources", user=user))
         choices = await fake.callback(await fake.autocomplete("source", "name", "group of amazon", user=user))
         detail = await fake.callback(await fake.slash("source", user=user, name="003_8dd3d7f5671449ac.txt"))
-        return listing, choices, detail
+        # Typed on a phone: no accents, a straight apostrophe ("empêcher Amazon", "S'adressant à")
+        typed = await fake.callback(await fake.autocomplete("source", "name", "empecher amazon", user=user))
+        by_title = await fake.callback(
+            await fake.slash("source", user=user, name="s'adressant a", locale="fr")
+        )
+        return listing, choices, detail, typed, by_title
 
-    listing, choices, detail = harness.run(scenario)
+    listing, choices, detail, typed, by_title = harness.run(scenario)
+    assert [c["value"] for c in typed.json["data"]["choices"]] == [SXSW_FR]
+    assert by_title.json["data"]["embeds"][0]["fields"][0]["value"] == "`002_5a2e0eb1296bfe3d.txt`"
     embed = listing.json["data"]["embeds"][0]
     listed = [re.search(r"`([^`]+)`", f["value"]).group(1) for f in embed["fields"]]
     assert listed[:4] == SEED_IDS

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import TYPE_CHECKING
 
 import discord
@@ -21,6 +22,19 @@ if TYPE_CHECKING:
 
 
 AUTOCOMPLETE_CHOICES = 25  # Discord's maximum
+
+
+def _folded(text: str) -> str:
+    """``text`` as it is searched: lower case, no accents, ``œ`` as ``oe``, ``’`` as ``'``
+    (what a phone or a keyboard without them types)."""
+    text = text.casefold().replace("’", "'").replace("œ", "oe").replace("æ", "ae")
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def names_it(typed: str, info: SourceInfo) -> bool:
+    """Whether ``typed`` is part of the article's title or file name, accents and case aside."""
+    wanted = _folded(typed)
+    return wanted in _folded(info.title) or wanted in _folded(info.source_id)
 
 
 class SourcesPageButton(
@@ -97,10 +111,7 @@ class SourcesCog(commands.Cog):
         sources = await self.bot.service.sources(self.bot.service.library_for(interaction.guild_id))
         match = next((s for s in sources if s.source_id == name), None)
         if match is None:
-            lowered = name.lower()
-            match = next(
-                (s for s in sources if lowered in s.title.lower() or lowered in s.source_id.lower()), None
-            )
+            match = next((s for s in sources if names_it(name, s)), None)
         if match is None:
             # Quoted in a code span: a backtick would end it, and mentions stay inert.
             quoted = clip(neutralise(" ".join(name.replace("`", "'").split())), 100)
@@ -126,9 +137,8 @@ class SourcesCog(commands.Cog):
     async def source_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        lowered = current.lower()
         sources = await self.bot.service.sources(self.bot.service.library_for(interaction.guild_id))
-        hits = [s for s in sources if lowered in s.title.lower() or lowered in s.source_id.lower()]
+        hits = [s for s in sources if names_it(current, s)]
         # Choice names and values are limited to 100 characters; source ids are file names.
         return [
             app_commands.Choice(name=clip(f"{s.title} ({s.language})", 100), value=s.source_id[:100])
