@@ -66,8 +66,10 @@ log = logging.getLogger(__name__)
 
 QUERY_CACHE_SIZE = 512
 #: When copies fill the candidates (see :meth:`Retriever.search`), the deeper vector search
-#: takes this many times more (16 × 40 passages: reprinted 600 times, a story still leaves room).
-DEEPER = 16
+#: takes this many times more: 8 × 40 passages, which a story reprinted 300 times still leaves
+#: room in (on speed.py's corpora, where each sentence is in ~1,000 passages, 8 gave k passages
+#: as often as 16 for half the cost: ``benchmarks/README.md``).
+DEEPER = 8
 #: What :meth:`Retriever.warm` searches for: any text does; this one asks for no kind of answer.
 WARM_UP_QUESTION = "news"
 
