@@ -322,6 +322,12 @@ def test_words_about_the_archive_are_not_searched_nor_counted(tmp_path: Path) ->
         ("Wer ist der Chef von Amazon?", "de"),
         ("facial recognition shareholders vote", "und"),  # no function words: no guess
         ("Palantir AWS", "und"),
+        # A name's words tell nothing of the question's language; an elision or a space
+        # before "?" is French.
+        ("Que demande No Music for ICE ?", "fr"),
+        ("Qu’a exigé No Music for ICE ?", "fr"),
+        ("What did No Music for ICE demand?", "en"),
+        ("Is the Keystone XL Pipeline in Canada?", "en"),
     ],
 )
 def test_question_language(question: str, language: str) -> None:
