@@ -69,6 +69,7 @@ QUERY_CACHE_SIZE = 512
 #: takes this many times more: 8 × 40 passages, which a story reprinted 300 times still leaves
 #: room in (on speed.py's corpora, where each sentence is in ~1,000 passages, 8 gave k passages
 #: as often as 16 for half the cost: ``benchmarks/README.md``).
+#: 1 searches no deeper (``benchmarks/copies.py`` compares).
 DEEPER = 8
 #: What :meth:`Retriever.warm` searches for: any text does; this one asks for no kind of answer.
 WARM_UP_QUESTION = "news"
@@ -458,7 +459,7 @@ class Retriever:
         # Copies of one story (reprints, boilerplate) may fill the vector search's candidates
         # and show as one passage: when fewer than k are shown and the search was cut, one
         # deeper vector search (the lexical candidates stay: their vectors are read).
-        if len(picked) < k and len(ranked) >= self.settings.candidates:
+        if DEEPER > 1 and len(picked) < k and len(ranked) >= self.settings.candidates:
             depth = self.settings.candidates * DEEPER
             deeper = self._ranked(text, reach, scope, prepared, side, candidates=depth)
             picked = shown(text, deeper, k, scope, query, self._split, self.reranking, side().vectors)
