@@ -363,13 +363,20 @@ class Indexer:
         store.append_terms(known, run.lexical.terms[known:])
 
         counts = dict(plan.sentence_counts)
+        known = _earlier_vectors(plan, run.catalog, store, self.settings.sentence_context)
         if progress:
             progress(0, len(plan.embed))
         for start in range(0, len(plan.embed), EMBED_BATCH):
             batch = plan.embed[start : start + EMBED_BATCH]
             counts.update(
                 _embed_batch(
-                    batch, store, self._embedder(), report, self.settings.sentence_context, self.background
+                    batch,
+                    store,
+                    self._embedder(),
+                    report,
+                    self.settings.sentence_context,
+                    self.background,
+                    known,
                 )
             )
             if progress:
@@ -423,6 +430,33 @@ class Indexer:
             report.chunks_deleted = len(plan.delete)
 
 
+def _earlier_vectors(
+    plan: IndexPlan, catalog: Catalog, store: LibraryStore, context: str
+) -> dict[str, np.ndarray]:
+    """``{model input: vector}`` of the sentences of the earlier versions this run replaces
+    (a changed article's) or renames (a removed article whose text an added one has): their
+    sentences need no embedding again. Each input as :func:`_embed_batch` builds it."""
+    if not plan.embed:
+        return {}
+    added = {u.article.sha256 for u in plan.updates if u.article.source_id in plan.added}
+    counts: dict[str, int] = {}
+    titles: dict[str, str] = {}
+    for name in (*plan.changed, *plan.removed):
+        entry = catalog.entries.get(name)
+        if entry is None or len(entry.sentences) != len(entry.chunks):
+            continue
+        if name in plan.changed or entry.sha256 in added:
+            counts.update(zip(entry.chunks, entry.sentences))
+            titles.update(dict.fromkeys(entry.chunks, entry.title))
+    if context != "title":
+        return store.vectors_by_text(counts)
+    known = {}
+    for chunk_id, count in counts.items():  # the title is part of what was embedded
+        for text, vector in store.vectors_by_text({chunk_id: count}).items():
+            known[f"{titles[chunk_id]}: {text}"] = vector
+    return known
+
+
 def _embed_batch(
     batch: list[tuple[Article, Chunk]],
     store: LibraryStore,
@@ -430,23 +464,30 @@ def _embed_batch(
     report: IndexReport,
     context: str,
     background: bool = False,
+    known: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, int]:
     """Embed the sentences of a batch of passages and store both (sentences first); with
-    ``background``, in the thread of lower priority (:func:`_embedding`)."""
+    ``background``, in the thread of lower priority (:func:`_embedding`). A sentence whose
+    model input is in ``known`` keeps that vector (see :func:`_earlier_vectors`)."""
+    known = known or {}
     per_chunk = {c.id: sentence_units(c.text, embedder.count_tokens) for _, c in batch}
     units = [
         (c.id, sentence_id(c.id, n), text, a) for a, c in batch for n, text in enumerate(per_chunk[c.id])
     ]
     distinct = list(dict.fromkeys(text for _, _, text, _ in units))
     titles = {text: a.title for _, _, text, a in units}
-    inputs = [f"{titles[t]}: {t}" for t in distinct] if context == "title" else distinct
-    encoded = (
-        _embedding().submit(embedder.embed_passages, inputs).result()
-        if background
-        else embedder.embed_passages(inputs)
-    )
-    vectors = np.asarray(encoded, dtype=np.float32)
-    by_text = dict(zip(distinct, vectors))
+    inputs = dict(zip(distinct, [f"{titles[t]}: {t}" for t in distinct] if context == "title" else distinct))
+    new = [t for t in distinct if inputs[t] not in known]
+    encoded: Any = []
+    if new:
+        wanted = [inputs[t] for t in new]
+        encoded = (
+            _embedding().submit(embedder.embed_passages, wanted).result()
+            if background
+            else embedder.embed_passages(wanted)
+        )
+    by_text = {t: known[inputs[t]] for t in distinct if inputs[t] in known}
+    by_text.update(zip(new, np.asarray(encoded, dtype=np.float32)))
     sentence_meta = []
     for chunk_id, _, _, article in units:
         meta: dict[str, Any] = {"chunk_id": chunk_id}
@@ -464,7 +505,7 @@ def _embed_batch(
         [chunk_metadata(a, c) for a, c in batch],
     )
     report.chunks_embedded += len(batch)
-    report.sentences_embedded += len(distinct)
+    report.sentences_embedded += len(new)
     return {chunk_id: len(texts) for chunk_id, texts in per_chunk.items()}
 
 
@@ -486,16 +527,19 @@ def _check_removals(plan: IndexPlan, catalog: Catalog, articles_dir: Path) -> No
     """Stop a run that would empty the library or remove most of it (a wrong folder, an
     unmounted disk) unless --prune says so."""
     held = len(catalog.entries)
-    if not held or not plan.removed:
+    # A removed article whose text an added one has was renamed (or moved), not lost.
+    added = {u.article.sha256 for u in plan.updates if u.article.source_id in plan.added}
+    removed = [name for name in plan.removed if catalog.entries[name].sha256 not in added]
+    if not held or not removed:
         return
-    if len(plan.removed) == held:
+    if len(removed) == held:
         raise MassRemovalError(
             f"{articles_dir} holds none of the {held} indexed articles; nothing was changed "
             "(pass --prune to remove them all)"
         )
-    if len(plan.removed) > MASS_REMOVAL * held:
+    if len(removed) > MASS_REMOVAL * held:
         raise MassRemovalError(
-            f"indexing {articles_dir} would remove {len(plan.removed)} of the {held} indexed articles; "
+            f"indexing {articles_dir} would remove {len(removed)} of the {held} indexed articles; "
             "nothing was changed (pass --prune to remove them)"
         )
 

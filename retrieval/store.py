@@ -238,6 +238,19 @@ class LibraryStore:
         parts.append(self.vectors_by_sentence(rest))
         return SentenceVectors.joined(parts)
 
+    def vectors_by_text(self, counts: Mapping[str, int]) -> dict[str, np.ndarray]:
+        """``{sentence text: its stored vector}`` for every sentence of the passages in
+        ``{passage id: sentence count}`` (an article renamed keeps its sentences' vectors)."""
+        ids = [s for chunk_id, count in counts.items() for s in sentence_ids(chunk_id, count)]
+        if not ids:
+            return {}
+        result = self.chroma.get(self._require(self.names.sentences), ids, ["embeddings", "documents"])
+        return {
+            text: np.asarray(vector, dtype=np.float32)
+            for text, vector in zip(result["documents"], result["embeddings"])
+            if text
+        }
+
     def vectors_by_sentence(self, counts: Mapping[str, int]) -> SentenceVectors:
         """What :meth:`vectors_counted` gives, read sentence by sentence: the vectors as
         Chroma keeps them (it normalises them again, so they differ from the model's in the

@@ -61,6 +61,41 @@ def test_added_changed_and_removed_articles(retriever: Retriever, articles: Path
     assert {s.source_id for s in retriever.sources()} == {p.name for p in articles.iterdir()}
 
 
+def test_renamed_articles_keep_their_vectors_and_are_not_a_mass_removal(
+    retriever: Retriever, articles: Path
+) -> None:
+    retriever.index()
+    question = "What did No Music for ICE demand?"
+    before = [(p.text, p.highlight, round(p.score, 4)) for p in retriever.search(question).passages]
+    passages = retriever.store.count()
+    for path in sorted(articles.iterdir()):  # every article, as an operator renaming the archive
+        path.rename(articles / f"2019-{path.name}")
+    report = retriever.index()  # no --prune: nothing is lost
+    assert len(report.added) == len(report.removed) == 4 and report.chunks_embedded == passages
+    assert report.sentences_embedded == 0, "the vectors are the stored ones"
+    assert retriever.store.count() == passages
+    after = retriever.search(question).passages
+    assert [(p.text, p.highlight, round(p.score, 4)) for p in after] == before
+    assert all(p.source_id.startswith("2019-") for p in after)
+
+    target = articles / "2019-003_8dd3d7f5671449ac.txt"
+    text = target.read_text(encoding="utf-8")
+    target.write_text(text.replace("Read Next", "Read Next: a follow-up on the protests."), encoding="utf-8")
+    report = retriever.index()
+    assert report.changed == [target.name] and report.chunks_embedded >= 1
+    assert 1 <= report.sentences_embedded <= 2, "only the edited sentence is embedded again"
+
+
+def test_a_renamed_article_keeps_its_vectors_when_sentences_are_embedded_with_the_title(
+    settings, embedder: Embedder, articles: Path
+) -> None:  # type: ignore[no-untyped-def]
+    retriever = Retriever(settings.model_copy(update={"sentence_context": "title"}), embedder=embedder)
+    retriever.index()
+    (articles / "001_4b0b25bb2bafa5d9.txt").rename(articles / "music.txt")
+    report = retriever.index()
+    assert report.added == ["music.txt"] and report.chunks_embedded > 0 and report.sentences_embedded == 0
+
+
 def test_a_broken_update_keeps_the_last_good_version(retriever: Retriever, articles: Path) -> None:
     retriever.index()
     count = retriever.store.count()
