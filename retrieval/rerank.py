@@ -25,6 +25,7 @@ The weights are fitted by cross-validation (``benchmarks/rerank.py``).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -211,12 +212,49 @@ def rerank(
     if weights is not None:
         scored.sort(key=lambda r: r.score, reverse=True)
     seen: set[str] = set()
-    kept = []
+    kept: list[Reranked] = []
     for r in scored:
-        if r.key not in seen:
+        if r.key not in seen and not any(near_copy(r.highlight, k.highlight) for k in kept):
             seen.add(r.key)
             kept.append(r)
     return kept
+
+
+_WORD = re.compile(r"\w+")
+#: Words whose change turns a sentence round: never a copy's edit.
+_NEGATIONS = frozenset(
+    [
+        "not",
+        "no",
+        "never",
+        "nor",
+        "none",
+        "nothing",
+        "cannot",
+        "without",
+        "ne",
+        "pas",
+        "jamais",
+        "aucun",
+        "aucune",
+        "ni",
+        "rien",
+        "non",
+        "sans",
+    ]
+)
+
+
+def near_copy(first: str, second: str) -> bool:
+    """Whether two bold texts say the same in nearly the same words, as a reprint edits a
+    story ("early Tuesday", "early on Tuesday"): at most two words differ, one in ten at
+    most, and none of them is a number or a negation."""
+    a, b = Counter(_WORD.findall(first.casefold())), Counter(_WORD.findall(second.casefold()))
+    differ = (a - b) + (b - a)
+    changed = sum(differ.values())
+    if changed > 2 or changed * 10 > sum((a | b).values()):
+        return False
+    return not any(word in _NEGATIONS or any(c.isdigit() for c in word) for word in differ)
 
 
 class PassageSource(SentenceSource, Protocol):
@@ -289,7 +327,7 @@ def shown(
         # A bold text may be longer than its best sentence (a quoted post with its
         # signature): a reprint's is told apart from one already shown by the bold text.
         for r in rerank(question, language, candidates, None):
-            if r.key not in shown_keys:
+            if r.key not in shown_keys and not any(near_copy(r.highlight, k.highlight) for k in kept):
                 shown_keys.add(r.key)
                 kept.append(r)
     return kept[:k]

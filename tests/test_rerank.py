@@ -10,7 +10,7 @@ import pytest
 
 from retrieval.chunking import quick_sentence_units
 from retrieval.ranking import IndexView, Ranked
-from retrieval.rerank import DEFAULT, Candidate, cue_of, rerank, shown
+from retrieval.rerank import DEFAULT, Candidate, cue_of, near_copy, rerank, shown
 from retrieval.store import SentenceVectors, StoredChunk, StoredSentence
 
 
@@ -460,3 +460,21 @@ def test_a_passage_matched_by_its_headline_bolds_the_runner_up_the_first_stage_f
     [first] = shown("Why do ferries run?", ranked, 1, store, np.zeros(2), SPLIT)
     assert first.highlight == "Boats pay fees."
     assert store.reads == [("passages", ["a"])]
+
+
+STORM = "The storm cut power to 40,000 homes along the coast early Tuesday, the utility company said."
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "copy"),
+    [
+        (STORM, STORM.replace("early Tuesday", "early on Tuesday"), True),
+        (STORM, STORM.upper(), True),
+        (STORM, STORM.replace("40,000", "45,000"), False),  # a figure changed
+        (STORM, STORM.replace("cut power", "did not cut power"), False),  # a negation
+        (STORM, STORM.replace("the utility company said", "the mayor said"), False),
+        ("The vote passed.", "The vote failed.", False),  # one word of three
+    ],
+)
+def test_near_copy(first: str, second: str, copy: bool) -> None:
+    assert near_copy(first, second) is copy and near_copy(second, first) is copy

@@ -292,6 +292,30 @@ def test_a_reprinted_quoted_post_is_shown_once(tmp_path, embedder) -> None:  # t
     assert len(highlights) == len(set(highlights)), highlights
 
 
+def test_a_reprint_edited_by_a_word_is_shown_once_and_a_changed_figure_is_not(tmp_path, embedder) -> None:  # type: ignore[no-untyped-def]
+    from config import load_settings
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    lede = "The storm cut power to 40,000 homes along the coast early Tuesday, the utility company said."
+    copies = {
+        "wire.txt": lede,
+        "echo.txt": lede.replace("early Tuesday", "early on Tuesday"),  # a reprint's edit
+        "update.txt": lede.replace("40,000", "65,000"),  # a new figure: news of its own
+    }
+    for name, text in copies.items():
+        (folder / name).write_text(f"Storm cuts power\n\n{text}\n", encoding="utf-8")
+    (folder / "other.txt").write_text(
+        "Ferry news\n\nThe ferries to the islands were cancelled for a second day.\n", encoding="utf-8"
+    )
+    retriever = Retriever(load_settings(articles_dir=folder, data_dir=tmp_path / "data"), embedder=embedder)
+    retriever.index()
+
+    shown = [p.source for p in retriever.search("How many homes lost power in the storm?", k=4).passages]
+    assert len([s for s in shown if s in ("wire.txt", "echo.txt")]) == 1, shown
+    assert "update.txt" in shown and "other.txt" in shown
+
+
 OVERLAP_QUESTIONS = [
     "What did No Music for ICE demand?",
     "Combien de noms comptait la lettre au moment de la publication ?",
